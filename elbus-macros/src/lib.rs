@@ -1,0 +1,1 @@
+//! The `#[rpc]` procedural macro of elbus typed RPC; users depend on `elbus-rpc`, which re-exports it.

@@ -1,0 +1,1 @@
+//! Typed RPC over the elbus bus: the runtime behind `#[rpc]` traits.

@@ -1,0 +1,46 @@
+//! elbus: a Rust-native IPC broker and its clients, wire-compatible with version 1 of the
+//! elbus / BUS/RT protocol.
+//!
+//! # Layout
+//!
+//! The crate is organised one concept per module:
+//!
+//! | module | what it is |
+//! |---|---|
+//! | [`protocol`] | wire constants, QoS, ops and the fixed-size headers of both directions |
+//! | [`command`] | client→broker frame bodies: decoded into [`Command`]s, encoded by clients |
+//! | [`frame`] | [`Frame`], a message/broadcast/publication delivered to a client |
+//! | [`error`] | [`Error`] and [`ErrorKind`], which map one-to-one to wire result codes |
+//! | [`client`] | the [`AsyncClient`] trait shared by all clients, [`OpConfirm`] |
+//! | [`matching`] | topic (`+`, `#`) and name-mask (`?`, `*`) matching, and the routing indexes |
+//!
+//! The wire protocol is described byte for byte in the repository's `shared/spec/protocol.md`;
+//! section numbers in these docs (`§3.2`) refer to it.
+
+#![warn(missing_docs)]
+
+pub mod client;
+pub mod command;
+pub mod error;
+pub mod frame;
+pub mod matching;
+pub mod protocol;
+
+pub use client::{AsyncClient, EventChannel, OpConfirm};
+pub use command::Command;
+pub use error::{Error, ErrorKind};
+pub use frame::Frame;
+pub use protocol::{FrameKind, QoS};
+
+use std::time::Duration;
+
+/// Default timeout of clients and of the embedded broker (1 s, as the original library).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Default socket read/write buffer size of clients.
+pub const DEFAULT_BUF_SIZE: usize = 8192;
+/// Default length of a client's incoming frame channel.
+pub const DEFAULT_QUEUE_SIZE: usize = 8192;
+/// The crate version, reported by the broker's `info` method.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The author string the original broker reports in `info` (kept for wire compatibility).
+pub const AUTHOR: &str = "(c) 2022 Bohemia Automation / Altertech";

@@ -1,0 +1,2 @@
+//! Shared helpers of the elbus integration tests and examples: temporary socket paths, brokers and
+//! published peers started for a test.
