@@ -11,6 +11,7 @@
 //! | [`command`] | client→broker frame bodies: decoded into [`Command`]s, encoded by clients |
 //! | [`frame`] | [`Frame`], a message/broadcast/publication delivered to a client |
 //! | [`error`] | [`Error`] and [`ErrorKind`], which map one-to-one to wire result codes |
+//! | [`broker`] | the embeddable broker: registry, routing, listeners, in-process clients |
 //! | [`client`] | the [`AsyncClient`] trait shared by all clients, [`OpConfirm`] |
 //! | [`matching`] | topic (`+`, `#`) and name-mask (`?`, `*`) matching, and the routing indexes |
 //!
@@ -19,6 +20,8 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "broker")]
+pub mod broker;
 pub mod client;
 pub mod command;
 pub mod error;

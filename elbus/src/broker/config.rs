@@ -1,0 +1,144 @@
+//! Broker and listener settings, with the defaults documented in one place.
+
+use std::time::Duration;
+
+/// What the broker does when a frame is routed to a client whose outbound queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OverflowPolicy {
+    /// Unregister and disconnect the slow client; a direct sender gets `0x77` (the original
+    /// broker's rule, `protocol.md` §8.4).
+    #[default]
+    Disconnect,
+    /// Keep the queue and drop the frame that did not fit.
+    DropNewest,
+    /// Drop the oldest queued frames until the new one fits.
+    DropOldest,
+}
+
+/// Bounds of one client's outbound queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueLimits {
+    /// Most frames queued at once.
+    pub max_frames: usize,
+    /// Most bytes queued at once (frame headers included).
+    pub max_bytes: usize,
+    /// What happens when a frame does not fit.
+    pub overflow: OverflowPolicy,
+}
+
+impl QueueLimits {
+    /// Default frame limit: far above `busrtd`'s 8192, so the published benchmark
+    /// (`busrt SOCKET benchmark -w 8 -i 1000000`) finishes; memory is bounded by `max_bytes`.
+    pub const DEFAULT_MAX_FRAMES: usize = 1 << 20;
+    /// Default byte limit per client: 64 MiB.
+    pub const DEFAULT_MAX_BYTES: usize = 64 << 20;
+}
+
+impl Default for QueueLimits {
+    fn default() -> Self {
+        QueueLimits {
+            max_frames: Self::DEFAULT_MAX_FRAMES,
+            max_bytes: Self::DEFAULT_MAX_BYTES,
+            overflow: OverflowPolicy::Disconnect,
+        }
+    }
+}
+
+/// Broker-wide options.
+#[derive(Debug, Clone)]
+pub struct BrokerOptions {
+    /// Evict the previous instance when a primary name is registered again (`busrtd
+    /// --force-register`), instead of answering `0x76`.
+    pub force_register: bool,
+    /// Queue limits of in-process clients. Their overflow policy is always a drop (they are
+    /// never disconnected), so an in-process sender can never be blocked by a slow target.
+    pub internal_queue: QueueLimits,
+    /// Length of an in-process client's incoming frame channel.
+    pub internal_channel_size: usize,
+}
+
+impl Default for BrokerOptions {
+    fn default() -> Self {
+        BrokerOptions {
+            force_register: false,
+            internal_queue: QueueLimits {
+                overflow: OverflowPolicy::DropNewest,
+                ..QueueLimits::default()
+            },
+            internal_channel_size: crate::DEFAULT_QUEUE_SIZE,
+        }
+    }
+}
+
+/// Settings of one socket listener (UNIX or TCP) and of the clients it accepts.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Socket read buffer size, and the size a write batch aims for.
+    pub buf_size: usize,
+    /// Bound of every handshake step and socket write, and of reading a frame body once its
+    /// header arrived. The broker sends a keepalive NOP every `timeout / 2`.
+    pub timeout: Duration,
+    /// How long a client may stay silent (no frame, no ping) before it is disconnected;
+    /// `None` never disconnects. Default: `1.25 × timeout`, as busrt 0.5.6.
+    pub idle_timeout: Option<Duration>,
+    /// Largest frame body accepted; a client announcing a larger one is disconnected before
+    /// anything is allocated.
+    pub max_frame_size: u32,
+    /// Outbound queue bounds of each client.
+    pub queue: QueueLimits,
+}
+
+impl ServerConfig {
+    /// Default largest frame body: 64 MiB.
+    pub const DEFAULT_MAX_FRAME_SIZE: u32 = 64 << 20;
+
+    /// The defaults, with `timeout` = 1 s (the library default) and the idle limit derived from it.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the timeout, and the idle limit to `1.25 × timeout` unless it was set explicitly.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        if self.idle_timeout == Some(self.timeout.mul_f64(1.25)) {
+            self.idle_timeout = Some(timeout.mul_f64(1.25));
+        }
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets the idle limit (`None`: never disconnect idle clients).
+    pub fn idle_timeout(mut self, idle_timeout: Option<Duration>) -> Self {
+        self.idle_timeout = idle_timeout;
+        self
+    }
+
+    /// Sets the socket buffer size.
+    pub fn buf_size(mut self, buf_size: usize) -> Self {
+        self.buf_size = buf_size;
+        self
+    }
+
+    /// Sets the largest accepted frame body.
+    pub fn max_frame_size(mut self, max_frame_size: u32) -> Self {
+        self.max_frame_size = max_frame_size;
+        self
+    }
+
+    /// Sets the outbound queue bounds.
+    pub fn queue(mut self, queue: QueueLimits) -> Self {
+        self.queue = queue;
+        self
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            buf_size: 16 * 1024,
+            timeout: crate::DEFAULT_TIMEOUT,
+            idle_timeout: Some(crate::DEFAULT_TIMEOUT.mul_f64(1.25)),
+            max_frame_size: Self::DEFAULT_MAX_FRAME_SIZE,
+            queue: QueueLimits::default(),
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! The in-process client: a client living in the broker's own process, connected through
+//! inter-thread channels instead of a socket.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tracing::warn;
+
+use super::queue::Outgoing;
+use super::registry::{ClientEntry, ClientKind};
+use super::router::RouteScratch;
+use super::BrokerInner;
+use crate::client::{AsyncClient, EventChannel, OpConfirm};
+use crate::{protocol, Error, Frame, QoS};
+
+/// A client registered inside the broker's process ([`Broker::register_client`]).
+///
+/// Operations go straight into the recipients' queues: they never wait, and their result is
+/// known at once (a message to a missing target fails with `NotRegistered` right away, not
+/// through an ACK). The handle is cheap to clone; when the last clone is dropped the client is
+/// unregistered silently. [`Client::unregister`] also announces it.
+///
+/// [`Broker::register_client`]: super::Broker::register_client
+#[derive(Clone, Debug)]
+pub struct Client {
+    inner: Arc<ClientInner>,
+}
+
+#[derive(Debug)]
+struct ClientInner {
+    broker: Arc<BrokerInner>,
+    entry: Arc<ClientEntry>,
+    events: Mutex<Option<EventChannel>>,
+    forwarder: JoinHandle<()>,
+    next_secondary: AtomicU32,
+}
+
+impl Drop for ClientInner {
+    fn drop(&mut self) {
+        self.broker.unregister_entry(&self.entry, false);
+        self.forwarder.abort();
+    }
+}
+
+impl Client {
+    pub(crate) fn register(broker: Arc<BrokerInner>, name: &str) -> Result<Client, Error> {
+        if name.is_empty() {
+            return Err(Error::data("Invalid client name: empty"));
+        }
+        let entry = broker.new_entry(
+            name,
+            ClientKind::Internal,
+            None,
+            None,
+            broker.options.internal_queue,
+        );
+        broker.register_entry(&entry)?;
+        let (tx, rx) = mpsc::channel(broker.options.internal_channel_size.max(1));
+        let forwarder = tokio::spawn(forward(entry.clone(), tx));
+        Ok(Client {
+            inner: Arc::new(ClientInner {
+                broker,
+                entry,
+                events: Mutex::new(Some(rx)),
+                forwarder,
+                next_secondary: AtomicU32::new(0),
+            }),
+        })
+    }
+
+    /// Registers a secondary client `NAME%%<n>` of this one.
+    pub fn register_secondary(&self) -> Result<Client, Error> {
+        if self.inner.entry.is_secondary() {
+            return Err(Error::not_supported(
+                "a secondary client cannot have secondaries",
+            ));
+        }
+        let n = self.inner.next_secondary.fetch_add(1, Ordering::Relaxed);
+        let name = format!("{}{}{n}", self.inner.entry.name, protocol::SECONDARY_SEP);
+        Client::register(self.inner.broker.clone(), &name)
+    }
+
+    /// Unregisters the client now, with an `unreg` announcement, even if clones remain.
+    pub fn unregister(&self) {
+        self.inner.broker.unregister_entry(&self.inner.entry, true);
+    }
+
+    fn check_registered(&self) -> Result<(), Error> {
+        if self.inner.entry.queue.is_closed() {
+            Err(Error::not_registered())
+        } else {
+            Ok(())
+        }
+    }
+
+    fn count_read(&self, bytes: usize) {
+        self.inner.entry.counters.count_read(bytes);
+        self.inner.broker.counters.count_read(bytes);
+    }
+
+    fn finish(&self, code: u8) -> Result<OpConfirm, Error> {
+        Error::check_code(code).map(|()| OpConfirm::ready(Ok(())))
+    }
+
+    fn route_message(&self, target: &str, payload: &[&[u8]], qos: QoS) -> Result<OpConfirm, Error> {
+        self.check_registered()?;
+        self.count_read(target.len() + 1 + payload.iter().map(|p| p.len()).sum::<usize>());
+        let code =
+            self.inner
+                .broker
+                .send_message(&self.inner.entry, target, payload, qos.is_realtime());
+        self.finish(code)
+    }
+
+    fn route_publish(
+        &self,
+        topic: &str,
+        receiver: Option<&str>,
+        payload: &[u8],
+        qos: QoS,
+    ) -> Result<OpConfirm, Error> {
+        self.check_registered()?;
+        self.count_read(topic.len() + 1 + payload.len());
+        let code = self.inner.broker.publish(
+            &self.inner.entry,
+            topic,
+            receiver,
+            &[payload],
+            qos.is_realtime(),
+            &mut RouteScratch::default(),
+        );
+        self.finish(code)
+    }
+
+    fn topic_op(
+        &self,
+        topics: &[&str],
+        op: impl FnOnce(&super::registry::Registry, u64, &mut dyn Iterator<Item = &str>),
+    ) -> Result<OpConfirm, Error> {
+        self.check_registered()?;
+        self.count_read(topics.iter().map(|t| t.len() + 1).sum());
+        op(
+            &self.inner.broker.registry,
+            self.inner.entry.id,
+            &mut topics.iter().copied(),
+        );
+        Ok(OpConfirm::ready(Ok(())))
+    }
+}
+
+/// Moves delivered frames from the client's queue into its event channel.
+async fn forward(entry: Arc<ClientEntry>, tx: mpsc::Sender<Frame>) {
+    let mut batch = VecDeque::new();
+    loop {
+        let closed = entry.queue.take_all(&mut batch).await.closed;
+        for item in batch.drain(..) {
+            if let Outgoing::Frame(wire) = item {
+                match Frame::from_wire(wire) {
+                    // A receiver that was taken and dropped discards frames; one that was
+                    // never taken fills up, and then the queue's overflow policy applies.
+                    Ok(frame) => {
+                        let _ = tx.send(frame).await;
+                    }
+                    Err(err) => warn!("{}: undecodable frame: {err}", entry.name),
+                }
+            }
+        }
+        if closed {
+            return;
+        }
+    }
+}
+
+impl AsyncClient for Client {
+    fn name(&self) -> &str {
+        &self.inner.entry.name
+    }
+
+    fn take_event_channel(&self) -> Option<EventChannel> {
+        self.inner
+            .events
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
+    }
+
+    fn send(
+        &self,
+        target: &str,
+        payload: &[u8],
+        qos: QoS,
+    ) -> impl Future<Output = Result<OpConfirm, Error>> + Send {
+        std::future::ready(self.route_message(target, &[payload], qos))
+    }
+
+    fn zc_send(
+        &self,
+        target: &str,
+        header: &[u8],
+        payload: &[u8],
+        qos: QoS,
+    ) -> impl Future<Output = Result<OpConfirm, Error>> + Send {
+        std::future::ready(self.route_message(target, &[header, payload], qos))
+    }
+
+    fn send_broadcast(
+        &self,
+        mask: &str,
+        payload: &[u8],
+        qos: QoS,
+    ) -> impl Future<Output = Result<OpConfirm, Error>> + Send {
+        let result = self.check_registered().map(|()| {
+            self.count_read(mask.len() + 1 + payload.len());
+            self.inner.broker.send_broadcast(
+                &self.inner.entry,
+                mask,
+                &[payload],
+                qos.is_realtime(),
+                &mut RouteScratch::default(),
+            )
+        });
+        std::future::ready(result.and_then(|code| self.finish(code)))
+    }
+
+    fn publish(
+        &self,
+        topic: &str,
+        payload: &[u8],
+        qos: QoS,
+    ) -> impl Future<Output = Result<OpConfirm, Error>> + Send {
+        std::future::ready(self.route_publish(topic, None, payload, qos))
+    }
+
+    fn publish_for(
+        &self,
+        topic: &str,
+        receiver: &str,
+        payload: &[u8],
+        qos: QoS,
+    ) -> impl Future<Output = Result<OpConfirm, Error>> + Send {
+        std::future::ready(self.route_publish(topic, Some(receiver), payload, qos))
+    }
+
+    fn subscribe_bulk(
+        &self,
+        topics: &[&str],
+        _qos: QoS,
+    ) -> impl Future<Output = Result<OpConfirm, Error>> + Send {
+        std::future::ready(self.topic_op(topics, |registry, id, topics| {
+            registry.subscribe(id, topics)
+        }))
+    }
+
+    fn unsubscribe_bulk(
+        &self,
+        topics: &[&str],
+        _qos: QoS,
+    ) -> impl Future<Output = Result<OpConfirm, Error>> + Send {
+        std::future::ready(self.topic_op(topics, |registry, id, topics| {
+            registry.unsubscribe(id, topics)
+        }))
+    }
+
+    fn exclude_bulk(
+        &self,
+        topics: &[&str],
+        _qos: QoS,
+    ) -> impl Future<Output = Result<OpConfirm, Error>> + Send {
+        std::future::ready(
+            self.topic_op(topics, |registry, id, topics| registry.exclude(id, topics)),
+        )
+    }
+
+    fn unexclude_bulk(
+        &self,
+        topics: &[&str],
+        _qos: QoS,
+    ) -> impl Future<Output = Result<OpConfirm, Error>> + Send {
+        std::future::ready(self.topic_op(topics, |registry, id, topics| {
+            registry.unexclude(id, topics)
+        }))
+    }
+
+    fn ping(&self) -> impl Future<Output = Result<(), Error>> + Send {
+        std::future::ready(Ok(()))
+    }
+
+    fn is_connected(&self) -> bool {
+        !self.inner.entry.queue.is_closed()
+    }
+
+    fn timeout(&self) -> Option<Duration> {
+        None
+    }
+}

@@ -1,0 +1,367 @@
+//! The embeddable broker: client registry, routing, socket listeners and in-process clients.
+//!
+//! A [`Broker`] is a cheap handle; clone it freely. Clients reach it three ways:
+//!
+//! * in process: [`Broker::register_client`] returns a [`Client`] that talks to the broker
+//!   through inter-thread channels (any name, `.`-prefixed ones included);
+//! * over a UNIX socket: [`Broker::spawn_unix_server`];
+//! * over TCP: [`Broker::spawn_tcp_server`].
+//!
+//! Several listeners may run on one broker. Inside, each client has one outbound queue
+//! ([`queue`](self) module) drained by its connection's writer; routing ([`router`](self)) never
+//! blocks on a slow client: a client whose queue overflows is handled by its
+//! [`OverflowPolicy`].
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), elbus::Error> {
+//! use elbus::broker::{Broker, ServerConfig};
+//! use elbus::{AsyncClient, QoS};
+//!
+//! let broker = Broker::new();
+//! broker.spawn_unix_server("/tmp/elbus.sock", ServerConfig::new()).await?;
+//! let client = broker.register_client("svc.worker")?;
+//! client.publish("news/today", b"hello", QoS::No).await?;
+//! # Ok(()) }
+//! ```
+
+mod config;
+mod internal;
+mod listener;
+mod queue;
+mod registry;
+mod router;
+mod session;
+mod stats;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tracing::warn;
+
+pub use config::{BrokerOptions, OverflowPolicy, QueueLimits, ServerConfig};
+pub use internal::Client;
+pub use registry::{ClientInfo, ClientKind, WARN_TOPIC};
+pub use stats::CounterSnapshot;
+
+use crate::{protocol, Error};
+use queue::OutQueue;
+use registry::{ClientEntry, Registry};
+use router::RouteScratch;
+use stats::{Counters, LogLimiter};
+
+/// The name of the broker's own client, which serves the `.broker` RPC API and makes
+/// announcements.
+pub const BROKER_NAME: &str = ".broker";
+/// The topic of registration announcements (`protocol.md` §8.7).
+pub const INFO_TOPIC: &str = ".broker/info";
+
+/// Broker-wide statistics (the `.broker` `stats` method).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BrokerStats {
+    /// Seconds since the broker was created.
+    pub uptime: u64,
+    /// Broker-wide counters.
+    pub counters: CounterSnapshot,
+    /// Clients registered now, secondaries included.
+    pub clients: usize,
+}
+
+/// An embeddable elbus broker.
+#[derive(Clone, Debug)]
+pub struct Broker {
+    inner: Arc<BrokerInner>,
+}
+
+#[derive(Debug)]
+struct ListenerHandle {
+    task: tokio::task::JoinHandle<()>,
+    unix_path: Option<PathBuf>,
+}
+
+/// The shared state behind [`Broker`] handles.
+#[derive(Debug)]
+pub(crate) struct BrokerInner {
+    registry: Registry,
+    options: BrokerOptions,
+    counters: Counters,
+    next_id: AtomicU64,
+    started: Instant,
+    drop_log: LogLimiter,
+    listeners: Mutex<Vec<ListenerHandle>>,
+}
+
+impl Default for Broker {
+    fn default() -> Self {
+        Broker::new()
+    }
+}
+
+impl Broker {
+    /// A broker with default options.
+    pub fn new() -> Self {
+        Broker::with_options(BrokerOptions::default())
+    }
+
+    /// A broker with `options`.
+    pub fn with_options(options: BrokerOptions) -> Self {
+        Broker {
+            inner: Arc::new(BrokerInner {
+                registry: Registry::default(),
+                options,
+                counters: Counters::default(),
+                next_id: AtomicU64::new(1),
+                started: Instant::now(),
+                drop_log: LogLimiter::new(10),
+                listeners: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// The options the broker runs with.
+    pub fn options(&self) -> &BrokerOptions {
+        &self.inner.options
+    }
+
+    /// Registers an in-process client. Any non-empty name is accepted, `.`-prefixed ones too;
+    /// `NAME%%suffix` registers a secondary of `NAME`. Must be called inside a Tokio runtime.
+    pub fn register_client(&self, name: &str) -> Result<Client, Error> {
+        Client::register(self.inner.clone(), name)
+    }
+
+    /// Serves clients on a UNIX socket at `path`.
+    ///
+    /// A stale socket file (nobody accepting on it) is replaced; a path where another broker is
+    /// listening is refused with a clear error. Returns once the socket is bound.
+    pub async fn spawn_unix_server(
+        &self,
+        path: impl Into<PathBuf>,
+        config: ServerConfig,
+    ) -> Result<(), Error> {
+        let path = path.into();
+        let task = listener::spawn_unix(self.inner.clone(), &path, config).await?;
+        self.inner.add_listener(ListenerHandle {
+            task,
+            unix_path: Some(path),
+        });
+        Ok(())
+    }
+
+    /// Serves clients on TCP at `addr` (`host:port`; port 0 picks a free port). Returns the bound
+    /// address.
+    pub async fn spawn_tcp_server(
+        &self,
+        addr: &str,
+        config: ServerConfig,
+    ) -> Result<std::net::SocketAddr, Error> {
+        let (task, local) = listener::spawn_tcp(self.inner.clone(), addr, config).await?;
+        self.inner.add_listener(ListenerHandle {
+            task,
+            unix_path: None,
+        });
+        Ok(local)
+    }
+
+    /// Disconnects the socket client `name` (and its secondaries).
+    ///
+    /// Fails with `NotRegistered` for an unknown name and `NotSupported` for in-process clients.
+    pub fn force_disconnect(&self, name: &str) -> Result<(), Error> {
+        let entry = self
+            .inner
+            .registry
+            .lookup(name)
+            .ok_or_else(Error::not_registered)?;
+        if entry.kind == ClientKind::Internal {
+            return Err(Error::not_supported(
+                "in-process clients cannot be disconnected",
+            ));
+        }
+        self.inner
+            .force_disconnect_entry(&entry, "disconnected on request");
+        Ok(())
+    }
+
+    /// Broker-wide statistics.
+    pub fn stats(&self) -> BrokerStats {
+        BrokerStats {
+            uptime: self.inner.started.elapsed().as_secs(),
+            counters: self.inner.counters.snapshot(),
+            clients: self.inner.registry.len(),
+        }
+    }
+
+    /// Every registered primary client, sorted by name (the `.broker` `client.list` method).
+    pub fn client_list(&self) -> Vec<ClientInfo> {
+        self.inner.registry.list()
+    }
+
+    /// The subscription patterns of client `name`, sorted; `None` if it is not registered.
+    pub fn subscriptions_of(&self, name: &str) -> Option<Vec<String>> {
+        self.inner.registry.subscriptions_of(name)
+    }
+
+    /// Publishes the shutdown announcement on `.broker/warn` (needs the `.broker` client).
+    pub fn announce_shutdown(&self) {
+        self.inner.announce(WARN_TOPIC, "shutdown", None);
+    }
+
+    /// Stops every listener and removes the UNIX socket files it created. Connected clients are
+    /// left alone.
+    pub fn stop_listeners(&self) {
+        let listeners = std::mem::take(&mut *self.inner.lock_listeners());
+        for listener in listeners {
+            listener.task.abort();
+            if let Some(path) = listener.unix_path {
+                if let Err(err) = std::fs::remove_file(&path) {
+                    warn!("unable to remove {}: {err}", path.display());
+                }
+            }
+        }
+    }
+
+    /// Time since the broker was created.
+    pub fn uptime(&self) -> Duration {
+        self.inner.started.elapsed()
+    }
+}
+
+/// The wire payload of a `.broker/info` or `.broker/warn` announcement (key order matters).
+#[derive(serde::Serialize)]
+struct Announcement<'a> {
+    s: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    d: Option<&'a str>,
+    t: u64,
+}
+
+impl BrokerInner {
+    fn lock_listeners(&self) -> std::sync::MutexGuard<'_, Vec<ListenerHandle>> {
+        self.listeners
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn add_listener(&self, handle: ListenerHandle) {
+        self.lock_listeners().push(handle);
+    }
+
+    /// A new client entry with a fresh id.
+    pub(crate) fn new_entry(
+        &self,
+        name: &str,
+        kind: ClientKind,
+        source: Option<String>,
+        port: Option<Arc<str>>,
+        queue: QueueLimits,
+    ) -> Arc<ClientEntry> {
+        Arc::new(ClientEntry {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            name: Arc::from(name),
+            kind,
+            source,
+            port,
+            queue: OutQueue::new(queue),
+            counters: Counters::default(),
+            evicted: Default::default(),
+        })
+    }
+
+    /// Adds `entry` to the registry (closing an instance it evicts) and announces it.
+    pub(crate) fn register_entry(&self, entry: &Arc<ClientEntry>) -> Result<(), Error> {
+        let evicted = self
+            .registry
+            .register(entry.clone(), self.options.force_register)?;
+        for old in evicted.clients {
+            if !old.is_secondary() {
+                warn!("disconnecting previous instance of {}", old.name);
+            }
+            old.queue.close();
+        }
+        if !entry.is_secondary() && &*entry.name != BROKER_NAME {
+            self.announce(INFO_TOPIC, "reg", Some(&entry.name));
+        }
+        Ok(())
+    }
+
+    /// Removes `entry` (if still registered) with its secondaries, closes their queues and
+    /// announces the unregistration of a primary.
+    pub(crate) fn unregister_entry(&self, entry: &ClientEntry, announce: bool) {
+        let removed = self.registry.unregister(entry.id);
+        for client in &removed.clients {
+            client.queue.close();
+        }
+        let was_registered = removed.clients.first().is_some_and(|c| c.id == entry.id);
+        if announce
+            && was_registered
+            && !entry.is_secondary()
+            && !entry.evicted.load(Ordering::Relaxed)
+            && &*entry.name != BROKER_NAME
+        {
+            self.announce(INFO_TOPIC, "unreg", Some(&entry.name));
+        }
+    }
+
+    /// Disconnects a client the broker gave up on, counting and logging why.
+    pub(crate) fn force_disconnect_entry(&self, entry: &ClientEntry, reason: &str) {
+        if !self.registry.is_registered(entry.id) {
+            entry.queue.close();
+            return;
+        }
+        entry.counters.count_forced_disconnect();
+        self.counters.count_forced_disconnect();
+        warn!(
+            client = %entry.name,
+            queue = entry.queue.len(),
+            "client {}: {reason}, force unregistering",
+            entry.name
+        );
+        entry.queue.close();
+        self.unregister_entry(entry, true);
+    }
+
+    /// Publishes an announcement from `.broker`, if the broker has its own client.
+    pub(crate) fn announce(&self, topic: &str, event: &str, name: Option<&str>) {
+        let Some(broker_client) = self.registry.lookup(BROKER_NAME) else {
+            return;
+        };
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        let announcement = Announcement {
+            s: event,
+            d: name,
+            t,
+        };
+        match rmp_serde::to_vec_named(&announcement) {
+            Ok(payload) => {
+                self.publish(
+                    &broker_client,
+                    topic,
+                    None,
+                    &[&payload],
+                    false,
+                    &mut RouteScratch::default(),
+                );
+            }
+            Err(err) => warn!("unable to encode the {event} announcement: {err}"),
+        }
+    }
+
+    /// Checks a name registered over a socket (`protocol.md` §8.1): UTF-8 is checked by the
+    /// caller; it must be non-empty and must not start with `.`.
+    pub(crate) fn validate_socket_name(name: &str) -> Result<(), Error> {
+        if name.is_empty() || name.starts_with('.') {
+            return Err(Error::data(format!("Invalid client name: {name}")));
+        }
+        Ok(())
+    }
+}
+
+/// The result byte a registration error is answered with.
+pub(crate) fn registration_code(result: &Result<(), Error>) -> u8 {
+    match result {
+        Ok(()) => protocol::RESPONSE_OK,
+        Err(err) => err.kind().code(),
+    }
+}

@@ -1,0 +1,363 @@
+//! The table of registered clients and their subscriptions, exclusions and secondaries.
+//!
+//! One `RwLock` guards it all. Routing takes the read lock just long enough to collect the
+//! recipients; nothing awaits while holding it.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use super::queue::OutQueue;
+use super::stats::Counters;
+use crate::matching::{topic_matches, NameIndex, TopicIndex};
+use crate::protocol;
+use crate::Error;
+
+/// Identifies one registration of a client; never reused within a broker.
+pub(crate) type ClientId = u64;
+
+/// The topic every client is subscribed to at registration (`protocol.md` §8.1).
+pub const WARN_TOPIC: &str = ".broker/warn";
+
+/// How a client is connected to the broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClientKind {
+    /// In the broker's process (inter-thread channels).
+    Internal,
+    /// Over a UNIX socket.
+    LocalIpc,
+    /// Over TCP.
+    Tcp,
+}
+
+impl ClientKind {
+    /// The name `client.list` reports (`internal`, `local_ipc`, `tcp`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientKind::Internal => "internal",
+            ClientKind::LocalIpc => "local_ipc",
+            ClientKind::Tcp => "tcp",
+        }
+    }
+}
+
+/// A registered client as the router sees it: identity, outbound queue and counters.
+#[derive(Debug)]
+pub(crate) struct ClientEntry {
+    pub(crate) id: ClientId,
+    pub(crate) name: Arc<str>,
+    pub(crate) kind: ClientKind,
+    /// The peer's `ip:port` (TCP only).
+    pub(crate) source: Option<String>,
+    /// The bind string of the listener that accepted the client (socket clients only).
+    pub(crate) port: Option<Arc<str>>,
+    pub(crate) queue: OutQueue,
+    pub(crate) counters: Counters,
+    /// Set when a force-register evicted this client: no `unreg` announcement then.
+    pub(crate) evicted: AtomicBool,
+}
+
+impl ClientEntry {
+    /// The name up to the first `%%`.
+    pub(crate) fn primary_name(&self) -> &str {
+        protocol::primary_name(&self.name)
+    }
+
+    /// Whether this is a secondary client (`NAME%%suffix`).
+    pub(crate) fn is_secondary(&self) -> bool {
+        self.name.contains(protocol::SECONDARY_SEP)
+    }
+}
+
+#[derive(Debug)]
+struct ClientSlot {
+    entry: Arc<ClientEntry>,
+    subscriptions: HashSet<Box<str>>,
+    exclusions: Vec<Box<str>>,
+    secondaries: Vec<ClientId>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    clients: HashMap<ClientId, ClientSlot>,
+    by_name: HashMap<Arc<str>, ClientId>,
+    topics: TopicIndex<ClientId>,
+    names: NameIndex<ClientId>,
+}
+
+/// Clients removed from the registry in one go (a primary and its secondaries).
+#[derive(Debug, Default)]
+pub(crate) struct Removed {
+    pub(crate) clients: Vec<Arc<ClientEntry>>,
+}
+
+/// A primary client as listed by `client.list`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientInfo {
+    /// The client's name.
+    pub name: String,
+    /// How it is connected.
+    pub kind: ClientKind,
+    /// The peer's `ip:port` for TCP clients.
+    pub source: Option<String>,
+    /// The bind string of the listener for socket clients.
+    pub port: Option<String>,
+    /// Frames, bytes, drops and disconnect counters.
+    pub counters: super::stats::CounterSnapshot,
+    /// Frames in its outbound queue now.
+    pub queue: usize,
+    /// 1 + the number of its secondaries.
+    pub instances: usize,
+}
+
+/// The registry of clients.
+#[derive(Debug, Default)]
+pub(crate) struct Registry {
+    state: RwLock<State>,
+}
+
+impl Registry {
+    fn read(&self) -> RwLockReadGuard<'_, State> {
+        // Every update keeps the state consistent at each step that could panic (none should),
+        // so a poisoned lock is still usable; refusing all service would be worse.
+        self.state
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, State> {
+        self.state
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Registers `entry`. With `force`, a primary name that is taken is taken over: the previous
+    /// instance (and its secondaries) is removed and returned so the caller can close it.
+    pub(crate) fn register(&self, entry: Arc<ClientEntry>, force: bool) -> Result<Removed, Error> {
+        let mut state = self.write();
+        let mut evicted = Removed::default();
+        let primary_id = if entry.is_secondary() {
+            match state.by_name.get(entry.primary_name()) {
+                Some(&id) => Some(id),
+                None => return Err(Error::not_registered()),
+            }
+        } else {
+            None
+        };
+        if let Some(&old_id) = state.by_name.get(&entry.name) {
+            if !force || entry.is_secondary() {
+                return Err(Error::busy(format!(
+                    "the client is already registered: {}",
+                    entry.name
+                )));
+            }
+            if let Some(old) = state.clients.get(&old_id) {
+                old.entry.evicted.store(true, Ordering::Relaxed);
+            }
+            state.remove(old_id, &mut evicted);
+        }
+        let id = entry.id;
+        state.by_name.insert(entry.name.clone(), id);
+        state.names.insert(&entry.name, id);
+        state.topics.insert(WARN_TOPIC, id);
+        let mut subscriptions = HashSet::new();
+        subscriptions.insert(Box::from(WARN_TOPIC));
+        state.clients.insert(
+            id,
+            ClientSlot {
+                entry,
+                subscriptions,
+                exclusions: Vec::new(),
+                secondaries: Vec::new(),
+            },
+        );
+        if let Some(primary) = primary_id.and_then(|pid| state.clients.get_mut(&pid)) {
+            primary.secondaries.push(id);
+        }
+        Ok(evicted)
+    }
+
+    /// Removes the client registered under `id` (if it still is) and its secondaries.
+    pub(crate) fn unregister(&self, id: ClientId) -> Removed {
+        let mut removed = Removed::default();
+        self.write().remove(id, &mut removed);
+        removed
+    }
+
+    /// Whether `id` is still registered.
+    pub(crate) fn is_registered(&self, id: ClientId) -> bool {
+        self.read().clients.contains_key(&id)
+    }
+
+    /// The client registered under `name`.
+    pub(crate) fn lookup(&self, name: &str) -> Option<Arc<ClientEntry>> {
+        let state = self.read();
+        let id = state.by_name.get(name)?;
+        state.clients.get(id).map(|slot| slot.entry.clone())
+    }
+
+    /// Subscribes `id` to each pattern (idempotent per pattern string).
+    pub(crate) fn subscribe<'a>(&self, id: ClientId, patterns: impl IntoIterator<Item = &'a str>) {
+        let mut state = self.write();
+        let State {
+            clients, topics, ..
+        } = &mut *state;
+        let Some(slot) = clients.get_mut(&id) else {
+            return;
+        };
+        for pattern in patterns {
+            if slot.subscriptions.insert(Box::from(pattern)) {
+                topics.insert(pattern, id);
+            }
+        }
+    }
+
+    /// Removes exactly these subscription strings of `id`.
+    pub(crate) fn unsubscribe<'a>(
+        &self,
+        id: ClientId,
+        patterns: impl IntoIterator<Item = &'a str>,
+    ) {
+        let mut state = self.write();
+        let State {
+            clients, topics, ..
+        } = &mut *state;
+        let Some(slot) = clients.get_mut(&id) else {
+            return;
+        };
+        for pattern in patterns {
+            if slot.subscriptions.remove(pattern) {
+                topics.remove(pattern, id);
+            }
+        }
+    }
+
+    /// Adds exclusion patterns of `id`.
+    pub(crate) fn exclude<'a>(&self, id: ClientId, patterns: impl IntoIterator<Item = &'a str>) {
+        let mut state = self.write();
+        let Some(slot) = state.clients.get_mut(&id) else {
+            return;
+        };
+        for pattern in patterns {
+            if !slot.exclusions.iter().any(|p| &**p == pattern) {
+                slot.exclusions.push(Box::from(pattern));
+            }
+        }
+    }
+
+    /// Removes exclusion patterns of `id`.
+    pub(crate) fn unexclude<'a>(&self, id: ClientId, patterns: impl IntoIterator<Item = &'a str>) {
+        let mut state = self.write();
+        let Some(slot) = state.clients.get_mut(&id) else {
+            return;
+        };
+        for pattern in patterns {
+            slot.exclusions.retain(|p| &**p != pattern);
+        }
+    }
+
+    /// Collects the subscribers of `topic` (one each, exclusions applied), keeping only those
+    /// whose primary name is `receiver` when given.
+    pub(crate) fn subscribers(
+        &self,
+        topic: &str,
+        receiver: Option<&str>,
+        ids: &mut Vec<ClientId>,
+        out: &mut Vec<Arc<ClientEntry>>,
+    ) {
+        let state = self.read();
+        ids.clear();
+        state.topics.matches(topic, ids);
+        for id in ids.iter() {
+            let Some(slot) = state.clients.get(id) else {
+                continue;
+            };
+            if let Some(receiver) = receiver {
+                if slot.entry.primary_name() != receiver {
+                    continue;
+                }
+            }
+            if slot.exclusions.iter().any(|p| topic_matches(p, topic)) {
+                continue;
+            }
+            out.push(slot.entry.clone());
+        }
+    }
+
+    /// Collects the clients whose full names match the broadcast `mask`.
+    pub(crate) fn mask_targets(
+        &self,
+        mask: &str,
+        ids: &mut Vec<ClientId>,
+        out: &mut Vec<Arc<ClientEntry>>,
+    ) {
+        let state = self.read();
+        ids.clear();
+        state.names.matches(mask, ids);
+        out.extend(
+            ids.iter()
+                .filter_map(|id| state.clients.get(id).map(|slot| slot.entry.clone())),
+        );
+    }
+
+    /// The subscription strings of the client `name` (for diagnostics and tests).
+    pub(crate) fn subscriptions_of(&self, name: &str) -> Option<Vec<String>> {
+        let state = self.read();
+        let slot = state.clients.get(state.by_name.get(name)?)?;
+        let mut subs: Vec<String> = slot.subscriptions.iter().map(|s| s.to_string()).collect();
+        subs.sort();
+        Some(subs)
+    }
+
+    /// Every primary client, sorted by name.
+    pub(crate) fn list(&self) -> Vec<ClientInfo> {
+        let state = self.read();
+        let mut list: Vec<ClientInfo> = state
+            .clients
+            .values()
+            .filter(|slot| !slot.entry.is_secondary())
+            .map(|slot| ClientInfo {
+                name: slot.entry.name.to_string(),
+                kind: slot.entry.kind,
+                source: slot.entry.source.clone(),
+                port: slot.entry.port.as_deref().map(str::to_owned),
+                counters: slot.entry.counters.snapshot(),
+                queue: slot.entry.queue.len(),
+                instances: 1 + slot.secondaries.len(),
+            })
+            .collect();
+        list.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+        list
+    }
+
+    /// Number of registered clients, secondaries included.
+    pub(crate) fn len(&self) -> usize {
+        self.read().clients.len()
+    }
+}
+
+impl State {
+    fn remove(&mut self, id: ClientId, removed: &mut Removed) {
+        let Some(slot) = self.clients.remove(&id) else {
+            return;
+        };
+        if self.by_name.get(&slot.entry.name) == Some(&id) {
+            self.by_name.remove(&slot.entry.name);
+            self.names.remove(&slot.entry.name);
+        }
+        for pattern in &slot.subscriptions {
+            self.topics.remove(pattern, id);
+        }
+        if slot.entry.is_secondary() {
+            if let Some(&primary_id) = self.by_name.get(slot.entry.primary_name()) {
+                if let Some(primary) = self.clients.get_mut(&primary_id) {
+                    primary.secondaries.retain(|&s| s != id);
+                }
+            }
+        }
+        removed.clients.push(slot.entry);
+        for secondary in slot.secondaries {
+            self.remove(secondary, removed);
+        }
+    }
+}

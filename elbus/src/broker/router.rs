@@ -1,0 +1,217 @@
+//! Routing: executes decoded client commands against the registry and the recipients' queues,
+//! and decides each ACK's result code (`protocol.md` §8.2–§8.4).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tracing::{debug, warn};
+
+use super::queue::{Outgoing, PushOutcome};
+use super::registry::{ClientEntry, ClientId};
+use super::BrokerInner;
+use crate::frame::encode_delivery;
+use crate::protocol::{self, FrameKind};
+use crate::{Command, QoS};
+
+/// Reusable buffers of one sender, so routing allocates nothing per frame once warmed up.
+#[derive(Debug, Default)]
+pub(crate) struct RouteScratch {
+    ids: Vec<ClientId>,
+    targets: Vec<Arc<ClientEntry>>,
+}
+
+impl BrokerInner {
+    /// Executes one command of `sender`. Returns the ACK result code, or `None` when the frame is
+    /// ignored and never ACKed (op 0 with QoS bits, §3.1).
+    pub(crate) fn execute(
+        &self,
+        sender: &ClientEntry,
+        command: Command<'_>,
+        qos: QoS,
+        scratch: &mut RouteScratch,
+    ) -> Option<u8> {
+        let realtime = qos.is_realtime();
+        Some(match command {
+            Command::Ignored => return None,
+            Command::Message { target, payload } => {
+                self.send_message(sender, target, &[payload], realtime)
+            }
+            Command::Broadcast { mask, payload } => {
+                self.send_broadcast(sender, mask, &[payload], realtime, scratch)
+            }
+            Command::Publish { topic, payload } => {
+                self.publish(sender, topic, None, &[payload], realtime, scratch)
+            }
+            Command::PublishFor {
+                topic,
+                receiver,
+                payload,
+            } => self.publish(sender, topic, Some(receiver), &[payload], realtime, scratch),
+            Command::Subscribe(topics) => {
+                self.registry.subscribe(sender.id, topics);
+                protocol::RESPONSE_OK
+            }
+            Command::Unsubscribe(topics) => {
+                self.registry.unsubscribe(sender.id, topics);
+                protocol::RESPONSE_OK
+            }
+            Command::Exclude(topics) => {
+                self.registry.exclude(sender.id, topics);
+                protocol::RESPONSE_OK
+            }
+            Command::Unexclude(topics) => {
+                self.registry.unexclude(sender.id, topics);
+                protocol::RESPONSE_OK
+            }
+        })
+    }
+
+    /// Routes a one-to-one message; returns the ACK code.
+    pub(crate) fn send_message(
+        &self,
+        sender: &ClientEntry,
+        target: &str,
+        payload: &[&[u8]],
+        realtime: bool,
+    ) -> u8 {
+        let Some(target) = self.registry.lookup(target) else {
+            return protocol::ERR_CLIENT_NOT_REGISTERED;
+        };
+        let Ok(frame) = encode_delivery(FrameKind::Message, &sender.name, None, payload, realtime)
+        else {
+            return protocol::ERR_DATA;
+        };
+        debug!(from = %sender.name, to = %target.name, "message");
+        self.deliver(&target, frame)
+    }
+
+    /// Routes a broadcast; the ACK is OK whatever the number of recipients.
+    pub(crate) fn send_broadcast(
+        &self,
+        sender: &ClientEntry,
+        mask: &str,
+        payload: &[&[u8]],
+        realtime: bool,
+        scratch: &mut RouteScratch,
+    ) -> u8 {
+        scratch.targets.clear();
+        self.registry
+            .mask_targets(mask, &mut scratch.ids, &mut scratch.targets);
+        self.deliver_all(
+            sender,
+            FrameKind::Broadcast,
+            None,
+            payload,
+            realtime,
+            scratch,
+        )
+    }
+
+    /// Routes a publication (to one primary's subscribers when `receiver` is given).
+    pub(crate) fn publish(
+        &self,
+        sender: &ClientEntry,
+        topic: &str,
+        receiver: Option<&str>,
+        payload: &[&[u8]],
+        realtime: bool,
+        scratch: &mut RouteScratch,
+    ) -> u8 {
+        scratch.targets.clear();
+        self.registry
+            .subscribers(topic, receiver, &mut scratch.ids, &mut scratch.targets);
+        self.deliver_all(
+            sender,
+            FrameKind::Publish,
+            Some(topic),
+            payload,
+            realtime,
+            scratch,
+        )
+    }
+
+    fn deliver_all(
+        &self,
+        sender: &ClientEntry,
+        kind: FrameKind,
+        topic: Option<&str>,
+        payload: &[&[u8]],
+        realtime: bool,
+        scratch: &mut RouteScratch,
+    ) -> u8 {
+        if scratch.targets.is_empty() {
+            return protocol::RESPONSE_OK;
+        }
+        let Ok(frame) = encode_delivery(kind, &sender.name, topic, payload, realtime) else {
+            return protocol::ERR_DATA;
+        };
+        for target in scratch.targets.drain(..) {
+            self.deliver(&target, frame.clone());
+        }
+        protocol::RESPONSE_OK
+    }
+
+    /// Queues one delivered frame to `target` and returns the result a direct sender would get.
+    pub(crate) fn deliver(&self, target: &ClientEntry, frame: Bytes) -> u8 {
+        let len = frame.len() as u64;
+        match target.queue.push(Outgoing::Frame(frame)) {
+            PushOutcome::Queued => {
+                self.count_written(target, 1, len);
+                protocol::RESPONSE_OK
+            }
+            PushOutcome::QueuedDroppingOldest(dropped) => {
+                self.count_written(target, 1, len);
+                self.count_dropped(target, dropped as u64, "queue full, dropped oldest");
+                protocol::RESPONSE_OK
+            }
+            PushOutcome::Dropped => {
+                self.count_dropped(target, 1, "queue full, dropped newest");
+                protocol::ERR_NOT_DELIVERED
+            }
+            PushOutcome::Overflow => {
+                self.count_dropped(target, 1, "queue full, disconnecting");
+                self.force_disconnect_entry(target, "queue is full");
+                protocol::ERR_NOT_DELIVERED
+            }
+            PushOutcome::Closed => protocol::ERR_EOF,
+        }
+    }
+
+    /// Queues an ACK to the sender itself. Returns false when the sender's queue overflowed and
+    /// the sender is being disconnected.
+    pub(crate) fn ack(&self, sender: &ClientEntry, op_id: u32, code: u8) -> bool {
+        match sender.queue.push(Outgoing::Ack { op_id, code }) {
+            PushOutcome::Queued | PushOutcome::QueuedDroppingOldest(_) => {
+                self.count_written(sender, 1, protocol::DELIVERY_HEADER_LEN as u64);
+                true
+            }
+            PushOutcome::Dropped => {
+                self.count_dropped(sender, 1, "queue full, ACK dropped");
+                true
+            }
+            PushOutcome::Overflow => {
+                self.force_disconnect_entry(sender, "queue is full");
+                false
+            }
+            PushOutcome::Closed => false,
+        }
+    }
+
+    fn count_written(&self, target: &ClientEntry, frames: u64, bytes: u64) {
+        target.counters.count_written(frames, bytes);
+        self.counters.count_written(frames, bytes);
+    }
+
+    fn count_dropped(&self, target: &ClientEntry, frames: u64, reason: &str) {
+        target.counters.count_dropped(frames);
+        self.counters.count_dropped(frames);
+        if self.drop_log.allow() {
+            warn!(
+                client = %target.name,
+                queue = target.queue.len(),
+                "client {}: {reason}",
+                target.name
+            );
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! Frame and byte counters, per client and broker-wide (`protocol.md` §8.6).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Read and written frames and bytes, plus the broker's own drop counters.
+#[derive(Debug, Default)]
+pub struct Counters {
+    r_frames: AtomicU64,
+    r_bytes: AtomicU64,
+    w_frames: AtomicU64,
+    w_bytes: AtomicU64,
+    dropped_frames: AtomicU64,
+    forced_disconnects: AtomicU64,
+}
+
+/// A snapshot of [`Counters`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CounterSnapshot {
+    /// Frames received from clients (pings excluded).
+    pub r_frames: u64,
+    /// Bytes of frame bodies received.
+    pub r_bytes: u64,
+    /// Frames queued to clients (routed copies and ACKs).
+    pub w_frames: u64,
+    /// Bytes of frames queued to clients.
+    pub w_bytes: u64,
+    /// Frames dropped because a queue was full.
+    pub dropped_frames: u64,
+    /// Clients disconnected by the broker (slow consumer, protocol error, idle timeout).
+    pub forced_disconnects: u64,
+}
+
+impl Counters {
+    /// Counts one received frame of `bytes` body bytes.
+    pub fn count_read(&self, bytes: usize) {
+        self.r_frames.fetch_add(1, Ordering::Relaxed);
+        self.r_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// Counts `frames` written frames totalling `bytes`.
+    pub fn count_written(&self, frames: u64, bytes: u64) {
+        self.w_frames.fetch_add(frames, Ordering::Relaxed);
+        self.w_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// Counts a frame dropped on overflow.
+    pub fn count_dropped(&self, frames: u64) {
+        self.dropped_frames.fetch_add(frames, Ordering::Relaxed);
+    }
+
+    /// Counts a forced disconnect.
+    pub fn count_forced_disconnect(&self) {
+        self.forced_disconnects.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Reads every counter.
+    pub fn snapshot(&self) -> CounterSnapshot {
+        CounterSnapshot {
+            r_frames: self.r_frames.load(Ordering::Relaxed),
+            r_bytes: self.r_bytes.load(Ordering::Relaxed),
+            w_frames: self.w_frames.load(Ordering::Relaxed),
+            w_bytes: self.w_bytes.load(Ordering::Relaxed),
+            dropped_frames: self.dropped_frames.load(Ordering::Relaxed),
+            forced_disconnects: self.forced_disconnects.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Lets through at most a fixed number of log lines per second, so a flood of drops cannot flood
+/// the log; the number suppressed is reported with the next line let through.
+#[derive(Debug)]
+pub(crate) struct LogLimiter {
+    per_second: u64,
+    window: AtomicU64,
+    in_window: AtomicU64,
+    suppressed: AtomicU64,
+    epoch: std::time::Instant,
+}
+
+impl LogLimiter {
+    pub(crate) fn new(per_second: u64) -> Self {
+        LogLimiter {
+            per_second,
+            window: AtomicU64::new(0),
+            in_window: AtomicU64::new(0),
+            suppressed: AtomicU64::new(0),
+            epoch: std::time::Instant::now(),
+        }
+    }
+
+    /// Whether one more line may be logged now (first reporting how many were suppressed).
+    pub(crate) fn allow(&self) -> bool {
+        let now = self.epoch.elapsed().as_secs();
+        if self.window.swap(now, Ordering::Relaxed) != now {
+            self.in_window.store(0, Ordering::Relaxed);
+        }
+        if self.in_window.fetch_add(1, Ordering::Relaxed) < self.per_second {
+            let suppressed = self.suppressed.swap(0, Ordering::Relaxed);
+            if suppressed > 0 {
+                tracing::warn!("{suppressed} similar log lines suppressed");
+            }
+            true
+        } else {
+            self.suppressed.fetch_add(1, Ordering::Relaxed);
+            false
+        }
+    }
+}
