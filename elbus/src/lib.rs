@@ -14,6 +14,7 @@
 //! | [`broker`] | the embeddable broker: registry, routing, listeners, in-process clients |
 //! | [`client`] | the [`AsyncClient`] trait shared by all clients, [`OpConfirm`] |
 //! | [`matching`] | topic (`+`, `#`) and name-mask (`?`, `*`) matching, and the routing indexes |
+//! | [`rpc`] | the byte RPC layer: calls, replies, errors and notifications over messages |
 //!
 //! The wire protocol is described byte for byte in the repository's `shared/spec/protocol.md`;
 //! section numbers in these docs (`§3.2`) refer to it.
@@ -28,6 +29,8 @@ pub mod error;
 pub mod frame;
 pub mod matching;
 pub mod protocol;
+#[cfg(feature = "rpc")]
+pub mod rpc;
 
 pub use client::{AsyncClient, EventChannel, OpConfirm};
 pub use command::Command;
