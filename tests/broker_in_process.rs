@@ -21,9 +21,16 @@ async fn three_patterns_between_in_process_clients() {
     let a = broker.register_client("grp.a").unwrap();
     let b = broker.register_client("grp.b").unwrap();
     let mut events = b.take_event_channel().unwrap();
-    assert!(b.take_event_channel().is_none(), "the channel is taken once");
+    assert!(
+        b.take_event_channel().is_none(),
+        "the channel is taken once"
+    );
 
-    a.send("grp.b", b"direct", QoS::Processed).await.unwrap().await.unwrap();
+    a.send("grp.b", b"direct", QoS::Processed)
+        .await
+        .unwrap()
+        .await
+        .unwrap();
     let frame = next(&mut events).await;
     assert_eq!(
         (frame.kind(), frame.sender(), frame.payload()),
@@ -51,7 +58,9 @@ async fn a_missing_target_fails_at_once() {
     let err = a.send("nobody", b"x", QoS::No).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotRegistered);
     // Broadcasts and publications succeed with no recipients.
-    a.send_broadcast("none.*", b"x", QoS::Processed).await.unwrap();
+    a.send_broadcast("none.*", b"x", QoS::Processed)
+        .await
+        .unwrap();
     a.publish("no/one", b"x", QoS::Processed).await.unwrap();
 }
 
@@ -85,12 +94,27 @@ async fn secondaries_share_the_primary_and_go_with_it() {
     let sender = broker.register_client("tx").unwrap();
     sender.send("svc%%0", b"hi", QoS::No).await.unwrap();
     assert_eq!(next(&mut events).await.primary_sender(), "tx");
-    assert_eq!(broker.client_list().iter().find(|c| c.name == "svc").unwrap().instances, 2);
+    assert_eq!(
+        broker
+            .client_list()
+            .iter()
+            .find(|c| c.name == "svc")
+            .unwrap()
+            .instances,
+        2
+    );
     primary.unregister();
     assert!(!secondary.is_connected());
-    assert!(tokio::time::timeout(WAIT, events.recv()).await.unwrap().is_none());
+    assert!(tokio::time::timeout(WAIT, events.recv())
+        .await
+        .unwrap()
+        .is_none());
     assert_eq!(
-        sender.send("svc%%0", b"x", QoS::No).await.unwrap_err().kind(),
+        sender
+            .send("svc%%0", b"x", QoS::No)
+            .await
+            .unwrap_err()
+            .kind(),
         ErrorKind::NotRegistered
     );
 }

@@ -255,10 +255,22 @@ async fn protocol_violations_disconnect_only_the_offender() {
     let mut good = Raw::register(&path, "good").await;
     let cases: [(&str, Vec<u8>); 5] = [
         ("unknown op", vec![1, 0, 0, 0, 0x47, 0, 0, 0, 0]),
-        ("message without NUL", [&[1, 0, 0, 0, 0x52, 3, 0, 0, 0][..], b"abc"].concat()),
-        ("invalid UTF-8 target", [&[1, 0, 0, 0, 0x52, 3, 0, 0, 0][..], b"\xff\0x"].concat()),
-        ("over the frame limit", vec![1, 0, 0, 0, 0x12, 0, 0, 0, 0x10]),
-        ("op 0 with QoS and no NUL", [&[1, 0, 0, 0, 0x40, 2, 0, 0, 0][..], b"ab"].concat()),
+        (
+            "message without NUL",
+            [&[1, 0, 0, 0, 0x52, 3, 0, 0, 0][..], b"abc"].concat(),
+        ),
+        (
+            "invalid UTF-8 target",
+            [&[1, 0, 0, 0, 0x52, 3, 0, 0, 0][..], b"\xff\0x"].concat(),
+        ),
+        (
+            "over the frame limit",
+            vec![1, 0, 0, 0, 0x12, 0, 0, 0, 0x10],
+        ),
+        (
+            "op 0 with QoS and no NUL",
+            [&[1, 0, 0, 0, 0x40, 2, 0, 0, 0][..], b"ab"].concat(),
+        ),
     ];
     for (what, bytes) in cases {
         let mut bad = Raw::register(&path, "bad").await;

@@ -12,6 +12,8 @@
 //! | [`frame`] | [`Frame`], a message/broadcast/publication delivered to a client |
 //! | [`error`] | [`Error`] and [`ErrorKind`], which map one-to-one to wire result codes |
 //! | [`broker`] | the embeddable broker: registry, routing, listeners, in-process clients |
+//! | [`server`] | the standalone server `elbusd`: options, logging, graceful shutdown |
+//! | [`broker_api`] | the broker's own `.broker` client: announcements, RPC API, FIFO channel |
 //! | [`client`] | the [`AsyncClient`] trait shared by all clients, [`OpConfirm`] |
 //! | [`matching`] | topic (`+`, `#`) and name-mask (`?`, `*`) matching, and the routing indexes |
 //!
@@ -22,12 +24,16 @@
 
 #[cfg(feature = "broker")]
 pub mod broker;
+#[cfg(feature = "broker-api")]
+pub mod broker_api;
 pub mod client;
 pub mod command;
 pub mod error;
 pub mod frame;
 pub mod matching;
 pub mod protocol;
+#[cfg(feature = "server")]
+pub mod server;
 
 pub use client::{AsyncClient, EventChannel, OpConfirm};
 pub use command::Command;
