@@ -14,6 +14,9 @@ use crate::{Error, Frame, QoS};
 /// The receiving end of a client's incoming frames (messages, broadcasts, publications).
 pub type EventChannel = mpsc::Receiver<Frame>;
 
+/// The ACK wait of an [`OpConfirm`]: the waiter's receiver under the client's timeout.
+type AckWait = Pin<Box<Timeout<oneshot::Receiver<Result<(), Error>>>>>;
+
 /// The broker's answer to one client operation.
 ///
 /// Await it to learn the ACK's result. For QoS 0 and 2 there is no ACK and it resolves to `Ok(())`
@@ -22,7 +25,7 @@ pub type EventChannel = mpsc::Receiver<Frame>;
 /// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) after the client's timeout.
 #[must_use = "an OpConfirm does nothing unless awaited; drop it explicitly to ignore the ACK"]
 pub struct OpConfirm {
-    pending: Option<Pin<Box<Timeout<oneshot::Receiver<Result<(), Error>>>>>>,
+    pending: Option<AckWait>,
     ready: Option<Result<(), Error>>,
 }
 
