@@ -13,6 +13,7 @@
 //! | [`error`] | [`Error`] and [`ErrorKind`], which map one-to-one to wire result codes |
 //! | [`client`] | the [`AsyncClient`] trait shared by all clients, [`OpConfirm`] |
 //! | [`matching`] | topic (`+`, `#`) and name-mask (`?`, `*`) matching, and the routing indexes |
+//! | `ipc` | the UNIX / TCP socket client `ipc::Client` and its `ipc::Config` (feature `ipc`) |
 //!
 //! The wire protocol is described byte for byte in the repository's `shared/spec/protocol.md`;
 //! section numbers in these docs (`§3.2`) refer to it.
@@ -23,6 +24,8 @@ pub mod client;
 pub mod command;
 pub mod error;
 pub mod frame;
+#[cfg(feature = "ipc")]
+pub mod ipc;
 pub mod matching;
 pub mod protocol;
 
