@@ -6,10 +6,11 @@
 //! it with a direct "fence" message to each receiver: the broker routes one client's frames in
 //! order, so a receiver that reaches the fence has seen everything routed to it before.
 
+use std::future::Future;
 use std::time::Duration;
 
 use elbus::ipc::{Client, Config};
-use elbus::{AsyncClient, ErrorKind, EventChannel, Frame, FrameKind, QoS};
+use elbus::{AsyncClient, Error, ErrorKind, EventChannel, Frame, FrameKind, OpConfirm, QoS};
 use elbus_suite::busrtd::Busrtd;
 
 /// Generous, so a loaded CI machine cannot fail an ACK wait; nothing asserts on time.
@@ -38,6 +39,11 @@ async fn peer(path: &str, name: &str) -> (Client, EventChannel) {
     (client, events)
 }
 
+/// Awaits an operation and its ACK, both of which must succeed.
+async fn acked(op: impl Future<Output = Result<OpConfirm, Error>>) {
+    op.await.unwrap().await.unwrap();
+}
+
 async fn next_frame(events: &mut EventChannel) -> Frame {
     tokio::time::timeout(FRAME_LIMIT, events.recv())
         .await
@@ -48,11 +54,7 @@ async fn next_frame(events: &mut EventChannel) -> Frame {
 /// Sends a fence from `from` to each of `to`, ACKed.
 async fn fence(from: &Client, to: &[&Client]) {
     for target in to {
-        from.send(target.name(), FENCE, QoS::Processed)
-            .await
-            .unwrap()
-            .await
-            .unwrap();
+        acked(from.send(target.name(), FENCE, QoS::Processed)).await;
     }
 }
 
@@ -117,12 +119,7 @@ async fn registration_and_secondaries() {
             ErrorKind::NotSupported
         );
         // A secondary is addressed by its full name; its frames carry it as the sender.
-        secondary1
-            .send(secondary0.name(), b"sib", QoS::Processed)
-            .await
-            .unwrap()
-            .await
-            .unwrap();
+        acked(secondary1.send(secondary0.name(), b"sib", QoS::Processed)).await;
         let frame = next_frame(&mut events0).await;
         assert_eq!(frame.sender(), secondary1.name());
         assert_eq!(frame.primary_sender(), name);
@@ -145,11 +142,7 @@ async fn one_to_one_messages_and_acks() {
         let (a, mut a_events) = peer(path, &format!("{tag}.a")).await;
         let (b, mut b_events) = peer(path, &format!("{tag}.b")).await;
 
-        a.send(b.name(), b"hi", QoS::Processed)
-            .await
-            .unwrap()
-            .await
-            .unwrap();
+        acked(a.send(b.name(), b"hi", QoS::Processed)).await;
         let frame = next_frame(&mut b_events).await;
         assert_eq!(frame.kind(), FrameKind::Message);
         assert_eq!(frame.sender(), a.name());
@@ -166,11 +159,7 @@ async fn one_to_one_messages_and_acks() {
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::NotRegistered);
         // With QoS No nothing comes back, and the connection stays up.
-        a.send(&format!("{tag}.missing"), b"x", QoS::No)
-            .await
-            .unwrap()
-            .await
-            .unwrap();
+        acked(a.send(&format!("{tag}.missing"), b"x", QoS::No)).await;
 
         // The realtime bit reaches the receiver in byte 5 of the header, with or without an ACK.
         for (qos, realtime) in [
@@ -179,27 +168,19 @@ async fn one_to_one_messages_and_acks() {
             (QoS::Realtime, true),
             (QoS::RealtimeProcessed, true),
         ] {
-            a.send(b.name(), b"rt", qos).await.unwrap().await.unwrap();
+            acked(a.send(b.name(), b"rt", qos)).await;
             let frame = next_frame(&mut b_events).await;
             assert_eq!(frame.payload(), b"rt");
             assert_eq!(frame.is_realtime(), realtime, "{qos:?}");
         }
 
         // The zero-copy form is one message: header then payload.
-        a.zc_send(b.name(), b"\x01\x02", b"zc", QoS::Processed)
-            .await
-            .unwrap()
-            .await
-            .unwrap();
+        acked(a.zc_send(b.name(), b"\x01\x02", b"zc", QoS::Processed)).await;
         assert_eq!(next_frame(&mut b_events).await.payload(), b"\x01\x02zc");
 
         // A message to itself is routed before the broker queues the ACK (§4.2), so once the ACK
         // has resolved the frame is already in the channel.
-        a.send(a.name(), b"me", QoS::Processed)
-            .await
-            .unwrap()
-            .await
-            .unwrap();
+        acked(a.send(a.name(), b"me", QoS::Processed)).await;
         let frame = a_events.try_recv().expect("own message before its ACK");
         assert_eq!((frame.sender(), frame.payload()), (a.name(), &b"me"[..]));
 
@@ -246,11 +227,7 @@ async fn broadcast_masks() {
         ];
         for (mask, expected) in cases {
             // Broadcasts are ACKed OK even when nobody matches.
-            a.send_broadcast(&mask, mask.as_bytes(), QoS::Processed)
-                .await
-                .unwrap()
-                .await
-                .unwrap();
+            acked(a.send_broadcast(&mask, mask.as_bytes(), QoS::Processed)).await;
             fence(&a, &[&a, &b, &b0]).await;
             let got = [
                 until_fence(&mut a_events).await,
@@ -296,22 +273,12 @@ async fn topics_with_wildcards() {
         let mut subscribers = Vec::new();
         for (n, (patterns, _)) in cases.iter().enumerate() {
             let (client, events) = peer(path, &format!("{tag}.sub{n}")).await;
-            client
-                .subscribe_bulk(patterns, QoS::Processed)
-                .await
-                .unwrap()
-                .await
-                .unwrap();
+            acked(client.subscribe_bulk(patterns, QoS::Processed)).await;
             subscribers.push((client, events));
         }
         let topics = ["x", "x/b", "x/b/c", "x/b/c/d", "", "/", "x/", "y/b/c"];
         for topic in topics {
-            publisher
-                .publish(topic, topic.as_bytes(), QoS::Processed)
-                .await
-                .unwrap()
-                .await
-                .unwrap();
+            acked(publisher.publish(topic, topic.as_bytes(), QoS::Processed)).await;
         }
         let clients: Vec<&Client> = subscribers.iter().map(|(client, _)| client).collect();
         fence(&publisher, &clients).await;
@@ -329,24 +296,10 @@ async fn topics_with_wildcards() {
 
         // Realtime publications carry the flag; unsubscribe stops delivery.
         let (sub, events) = &mut subscribers[6];
-        publisher
-            .publish("x", b"x", QoS::RealtimeProcessed)
-            .await
-            .unwrap()
-            .await
-            .unwrap();
+        acked(publisher.publish("x", b"x", QoS::RealtimeProcessed)).await;
         assert!(next_frame(events).await.is_realtime());
-        sub.unsubscribe("x", QoS::Processed)
-            .await
-            .unwrap()
-            .await
-            .unwrap();
-        publisher
-            .publish("x", b"x", QoS::Processed)
-            .await
-            .unwrap()
-            .await
-            .unwrap();
+        acked(sub.unsubscribe("x", QoS::Processed)).await;
+        acked(publisher.publish("x", b"x", QoS::Processed)).await;
         fence(&publisher, &[sub]).await;
         assert!(until_fence(events).await.is_empty());
     }
@@ -359,25 +312,12 @@ async fn exclude_and_unexclude() {
         let tag = if path.starts_with('/') { "u" } else { "t" };
         let (publisher, _events) = peer(path, &format!("{tag}.pub")).await;
         let (sub, mut events) = peer(path, &format!("{tag}.sub")).await;
-        sub.exclude_bulk(&["e/private/#", "e/+/hidden"], QoS::Processed)
-            .await
-            .unwrap()
-            .await
-            .unwrap();
-        sub.subscribe("e/#", QoS::Processed)
-            .await
-            .unwrap()
-            .await
-            .unwrap();
+        acked(sub.exclude_bulk(&["e/private/#", "e/+/hidden"], QoS::Processed)).await;
+        acked(sub.subscribe("e/#", QoS::Processed)).await;
         let topics = ["e/public", "e/private/x", "e/a/hidden", "e/a/shown"];
         let publish_all = || async {
             for topic in topics {
-                publisher
-                    .publish(topic, b"", QoS::Processed)
-                    .await
-                    .unwrap()
-                    .await
-                    .unwrap();
+                acked(publisher.publish(topic, b"", QoS::Processed)).await;
             }
             fence(&publisher, &[&sub]).await;
         };
@@ -393,21 +333,13 @@ async fn exclude_and_unexclude() {
             received(until_fence(&mut events).await),
             ["e/public", "e/a/shown"]
         );
-        sub.unexclude("e/private/#", QoS::Processed)
-            .await
-            .unwrap()
-            .await
-            .unwrap();
+        acked(sub.unexclude("e/private/#", QoS::Processed)).await;
         publish_all().await;
         assert_eq!(
             received(until_fence(&mut events).await),
             ["e/public", "e/private/x", "e/a/shown"]
         );
-        sub.unexclude_bulk(&["e/+/hidden"], QoS::Processed)
-            .await
-            .unwrap()
-            .await
-            .unwrap();
+        acked(sub.unexclude_bulk(&["e/+/hidden"], QoS::Processed)).await;
         publish_all().await;
         assert_eq!(received(until_fence(&mut events).await), topics);
     }
@@ -424,27 +356,12 @@ async fn publish_for_a_primary_name() {
         let mut r0_events = r0.take_event_channel().unwrap();
         let (other, mut other_events) = peer(path, &format!("{tag}.o")).await;
         for client in [&r, &r0, &other] {
-            client
-                .subscribe("pf/#", QoS::Processed)
-                .await
-                .unwrap()
-                .await
-                .unwrap();
+            acked(client.subscribe("pf/#", QoS::Processed)).await;
         }
 
-        publisher
-            .publish_for("pf/1", r.name(), b"for r", QoS::Processed)
-            .await
-            .unwrap()
-            .await
-            .unwrap();
+        acked(publisher.publish_for("pf/1", r.name(), b"for r", QoS::Processed)).await;
         // Naming a secondary delivers nothing: the receiver is compared with primary names.
-        publisher
-            .publish_for("pf/2", r0.name(), b"for r0", QoS::Processed)
-            .await
-            .unwrap()
-            .await
-            .unwrap();
+        acked(publisher.publish_for("pf/2", r0.name(), b"for r0", QoS::Processed)).await;
         fence(&publisher, &[&r, &r0, &other]).await;
         for events in [&mut r_events, &mut r0_events] {
             let frames = until_fence(events).await;
@@ -465,12 +382,7 @@ async fn killing_busrtd_disconnects_the_clients() {
         let tag = if path.starts_with('/') { "u" } else { "t" };
         let (client, events) = peer(path, &format!("{tag}.victim")).await;
         // Round trip first, so both clients are surely registered and working.
-        client
-            .send(client.name(), b"", QoS::Processed)
-            .await
-            .unwrap()
-            .await
-            .unwrap();
+        acked(client.send(client.name(), b"", QoS::Processed)).await;
         clients.push((client, events));
     }
     // A frozen broker answers nothing: the ACKs below stay pending until it dies.
