@@ -12,13 +12,16 @@ use elbus::matching::{topic_matches, NameIndex, TopicIndex};
 /// Subscription counts to publish against.
 const SUBSCRIPTION_COUNTS: [usize; 3] = [1, 1_000, 100_000];
 
+/// A benchmark case: its name, how to build the i-th pattern, and the topic to publish.
+type PatternShape = (&'static str, fn(usize) -> String, String);
+
 /// Publishes one topic against `count` distinct wildcard subscriptions of which exactly one
 /// matches, for two shapes of pattern: wildcard after a literal prefix, and wildcard first.
 fn topic_publish(c: &mut Criterion) {
     let mut group = c.benchmark_group("topic_publish");
     for count in SUBSCRIPTION_COUNTS {
         let target = count / 2;
-        let shapes: [(&str, fn(usize) -> String, String); 2] = [
+        let shapes: [PatternShape; 2] = [
             (
                 "literal_then_plus",
                 |i| format!("fleet/dev{i}/+/temp"),

@@ -16,6 +16,7 @@
 //! | [`broker_api`] | the broker's own `.broker` client: announcements, RPC API, FIFO channel |
 //! | [`client`] | the [`AsyncClient`] trait shared by all clients, [`OpConfirm`] |
 //! | [`matching`] | topic (`+`, `#`) and name-mask (`?`, `*`) matching, and the routing indexes |
+//! | `ipc` | the UNIX / TCP socket client `ipc::Client` and its `ipc::Config` (feature `ipc`) |
 //!
 //! The wire protocol is described byte for byte in the repository's `shared/spec/protocol.md`;
 //! section numbers in these docs (`§3.2`) refer to it.
@@ -30,6 +31,8 @@ pub mod client;
 pub mod command;
 pub mod error;
 pub mod frame;
+#[cfg(feature = "ipc")]
+pub mod ipc;
 pub mod matching;
 pub mod protocol;
 #[cfg(feature = "server")]
