@@ -23,7 +23,6 @@ type AckWait = Timeout<oneshot::Receiver<Result<(), Error>>>;
 /// at once; for QoS 1 and 3 it resolves when the ACK arrives, fails with the ACK's error code, fails
 /// with [`ErrorKind::Eof`](crate::ErrorKind::Eof) if the connection drops first, and with
 /// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) after the client's timeout.
-#[must_use = "an OpConfirm does nothing unless awaited; drop it explicitly to ignore the ACK"]
 pub struct OpConfirm {
     pending: Option<Pin<Box<AckWait>>>,
     ready: Option<Result<(), Error>>,

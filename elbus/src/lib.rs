@@ -12,9 +12,12 @@
 //! | [`frame`] | [`Frame`], a message/broadcast/publication delivered to a client |
 //! | [`error`] | [`Error`] and [`ErrorKind`], which map one-to-one to wire result codes |
 //! | [`broker`] | the embeddable broker: registry, routing, listeners, in-process clients |
+//! | [`server`] | the standalone server `elbusd`: options, logging, graceful shutdown |
+//! | [`broker_api`] | the broker's own `.broker` client: announcements, RPC API, FIFO channel |
 //! | [`client`] | the [`AsyncClient`] trait shared by all clients, [`OpConfirm`] |
 //! | [`matching`] | topic (`+`, `#`) and name-mask (`?`, `*`) matching, and the routing indexes |
 //! | [`rpc`] | the byte RPC layer: calls, replies, errors and notifications over messages |
+//! | `ipc` | the UNIX / TCP socket client `ipc::Client` and its `ipc::Config` (feature `ipc`) |
 //!
 //! The wire protocol is described byte for byte in the repository's `shared/spec/protocol.md`;
 //! section numbers in these docs (`§3.2`) refer to it.
@@ -23,14 +26,20 @@
 
 #[cfg(feature = "broker")]
 pub mod broker;
+#[cfg(feature = "broker-api")]
+pub mod broker_api;
 pub mod client;
 pub mod command;
 pub mod error;
 pub mod frame;
+#[cfg(feature = "ipc")]
+pub mod ipc;
 pub mod matching;
 pub mod protocol;
 #[cfg(feature = "rpc")]
 pub mod rpc;
+#[cfg(feature = "server")]
+pub mod server;
 
 pub use client::{AsyncClient, EventChannel, OpConfirm};
 pub use command::Command;

@@ -220,6 +220,15 @@ impl Broker {
         }
     }
 
+    /// Waits until every client's outbound queue is empty, or `deadline` passes. Used at
+    /// shutdown so the last announcement reaches the clients.
+    pub async fn wait_queues_drained(&self, deadline: Instant) {
+        const POLL: Duration = Duration::from_millis(10);
+        while self.inner.registry.queued_frames() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
     /// Time since the broker was created.
     pub fn uptime(&self) -> Duration {
         self.inner.started.elapsed()

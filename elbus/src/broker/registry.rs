@@ -330,6 +330,15 @@ impl Registry {
         list
     }
 
+    /// Frames queued to all clients together.
+    pub(crate) fn queued_frames(&self) -> usize {
+        self.read()
+            .clients
+            .values()
+            .map(|slot| slot.entry.queue.len())
+            .sum()
+    }
+
     /// Number of registered clients, secondaries included.
     pub(crate) fn len(&self) -> usize {
         self.read().clients.len()

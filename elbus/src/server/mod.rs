@@ -1,0 +1,157 @@
+//! The standalone server `elbusd`: command-line options, logging, listeners, pid file and
+//! graceful shutdown around an embedded [`Broker`].
+
+mod args;
+mod bind;
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use tracing::{error, info};
+
+pub use args::ServerArgs;
+pub use bind::BindAddress;
+
+use crate::broker::{Broker, BrokerOptions, ServerConfig};
+
+/// The UNIX socket `elbusd` serves when no `-B` is given.
+pub const DEFAULT_SOCKET: &str = "/tmp/elbus.sock";
+
+/// How long the shutdown announcement may take to reach the clients before the process exits.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+
+/// Runs `elbusd` with parsed arguments until SIGINT or SIGTERM; returns the process exit code.
+pub fn run(args: ServerArgs) -> ExitCode {
+    init_logging(args.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.workers.max(1))
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            error!("unable to start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(serve(args))
+}
+
+fn init_logging(verbose: bool) {
+    let level = if verbose {
+        tracing::Level::TRACE
+    } else {
+        tracing::Level::INFO
+    };
+    use std::io::IsTerminal;
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_ansi(std::io::stdout().is_terminal())
+        .with_target(false)
+        .with_writer(std::io::stdout)
+        .try_init();
+}
+
+async fn serve(args: ServerArgs) -> ExitCode {
+    let binds = match args.bind_addresses() {
+        Ok(binds) => binds,
+        Err(err) => {
+            error!("{err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = args.server_config();
+    info!("starting elbus server");
+    info!("workers: {}", args.workers);
+    info!("buf size: {}", config.buf_size);
+    info!(
+        "queue size: {} frames, {} bytes, on overflow: {:?}",
+        config.queue.max_frames, config.queue.max_bytes, config.queue.overflow
+    );
+    info!("max frame size: {}", config.max_frame_size);
+    info!("timeout: {:?}", config.timeout);
+    match config.idle_timeout {
+        Some(idle) => info!("idle timeout: {idle:?}"),
+        None => info!("idle timeout: none"),
+    }
+    let broker = Broker::with_options(BrokerOptions {
+        force_register: args.force_register,
+        ..BrokerOptions::default()
+    });
+    if let Err(err) = start(&broker, &binds, &config).await {
+        error!("{err}");
+        broker.stop_listeners();
+        return ExitCode::FAILURE;
+    }
+    if let Some(pid_file) = &args.pid_file {
+        if let Err(err) = std::fs::write(pid_file, std::process::id().to_string()) {
+            error!("unable to write the pid file {}: {err}", pid_file.display());
+            broker.stop_listeners();
+            return ExitCode::FAILURE;
+        }
+    }
+    info!("elbus broker started");
+    let signal = wait_for_signal().await;
+    if signal == "SIGTERM" {
+        info!("terminating");
+    }
+    if let Some(pid_file) = &args.pid_file {
+        let _ = std::fs::remove_file(pid_file);
+    }
+    broker.stop_listeners();
+    broker.announce_shutdown();
+    let deadline = Instant::now() + SHUTDOWN_GRACE;
+    broker.wait_queues_drained(deadline).await;
+    ExitCode::SUCCESS
+}
+
+async fn start(
+    broker: &Broker,
+    binds: &[BindAddress],
+    config: &ServerConfig,
+) -> Result<(), String> {
+    #[cfg(feature = "broker-api")]
+    crate::broker_api::init(broker).map_err(|err| format!("unable to start .broker: {err}"))?;
+    for bind in binds {
+        info!("binding at {bind}");
+        match bind {
+            BindAddress::Unix(path) => broker
+                .spawn_unix_server(path.clone(), config.clone())
+                .await
+                .map_err(|err| err.to_string())?,
+            BindAddress::Tcp(addr) => {
+                broker
+                    .spawn_tcp_server(addr, config.clone())
+                    .await
+                    .map_err(|err| err.to_string())?;
+            }
+            BindAddress::Fifo(path) => {
+                #[cfg(feature = "broker-api")]
+                crate::broker_api::spawn_fifo(broker, path)
+                    .await
+                    .map_err(|err| err.to_string())?;
+                #[cfg(not(feature = "broker-api"))]
+                return Err(format!(
+                    "fifo:{} needs the broker-api feature",
+                    path.display()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn wait_for_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        error!("unable to install signal handlers; stop with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    }
+}
