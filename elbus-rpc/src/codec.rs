@@ -68,5 +68,7 @@ impl<T: Default> ParamDefault for T {}
 pub fn assert_param<T: RpcParam>() {}
 /// Asserts `T: RpcResult`.
 pub fn assert_result<T: RpcResult>() {}
+/// Asserts `T: ParamDefault`.
+pub fn assert_default<T: ParamDefault>() {}
 /// Asserts `E: RpcErrorCode`.
 pub fn assert_error<E: RpcErrorCode>() {}
