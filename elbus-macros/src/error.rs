@@ -191,7 +191,7 @@ fn expand(input: &DeriveInput, krate: &TokenStream, variants: &[Variant]) -> Tok
         let vi = &v.ident;
         let msg = &v.message;
         match &v.payload {
-            Payload::Unit => quote!(Self::#vi => #p::std::string::String::from(#msg),),
+            Payload::Unit => quote!(Self::#vi => <#p::std::string::String as #p::core::convert::From<&str>>::from(#msg),),
             Payload::Tuple => quote!(Self::#vi(__m) => #p::core::clone::Clone::clone(__m),),
             Payload::Named(f) => quote!(Self::#vi { #f: __m } => #p::core::clone::Clone::clone(__m),),
         }
@@ -200,8 +200,8 @@ fn expand(input: &DeriveInput, krate: &TokenStream, variants: &[Variant]) -> Tok
         let (vi, code) = (&v.ident, code_tokens(v.code));
         let value = match &v.payload {
             Payload::Unit => quote!(Self::#vi),
-            Payload::Tuple => quote!(Self::#vi(#p::std::string::String::from(__message))),
-            Payload::Named(f) => quote!(Self::#vi { #f: #p::std::string::String::from(__message) }),
+            Payload::Tuple => quote!(Self::#vi(<#p::std::string::String as #p::core::convert::From<&str>>::from(__message))),
+            Payload::Named(f) => quote!(Self::#vi { #f: <#p::std::string::String as #p::core::convert::From<&str>>::from(__message) }),
         };
         quote!(#code => #p::core::option::Option::Some(#value),)
     });
