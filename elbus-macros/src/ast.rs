@@ -56,7 +56,7 @@ pub struct Service {
 /// What a method returns.
 pub enum Output {
     /// `Result<ok, err>`.
-    Result { ok: Type, err: Type },
+    Result { ok: Box<Type>, err: Box<Type> },
     /// `()` (notifications).
     Unit,
 }
@@ -239,17 +239,21 @@ pub fn parse_service(
         }
     }
     if item.items.is_empty() {
-        errors.push_spanned(
-            &item.ident,
-            "an `#[rpc]` trait needs at least one method",
-        );
+        errors.push_spanned(&item.ident, "an `#[rpc]` trait needs at least one method");
     }
     svc
 }
 
 fn parse_method(f: &TraitItemFn, svc: &Service, case: Case, errors: &mut Errors) -> Option<Method> {
     let sig = &f.sig;
-    let entries = attr::parse_entries(&f.attrs, "method", METHOD_KEYS, &[], METHOD_UNSUPPORTED, errors);
+    let entries = attr::parse_entries(
+        &f.attrs,
+        "method",
+        METHOD_KEYS,
+        &[],
+        METHOD_UNSUPPORTED,
+        errors,
+    );
     let rust_name = sig.ident.unraw().to_string();
     let mut name: Option<LitStr> = None;
     let mut aliases = Vec::new();
@@ -266,7 +270,11 @@ fn parse_method(f: &TraitItemFn, svc: &Service, case: Case, errors: &mut Errors)
             _ => {}
         }
     }
-    for a in f.attrs.iter().filter(|a| a.path().is_ident("cfg") || a.path().is_ident("cfg_attr")) {
+    for a in f
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("cfg") || a.path().is_ident("cfg_attr"))
+    {
         errors.push_spanned(a, "`#[cfg]` on an `#[rpc]` method is not supported yet");
     }
 
@@ -300,10 +308,9 @@ fn parse_method(f: &TraitItemFn, svc: &Service, case: Case, errors: &mut Errors)
     match sig.inputs.first() {
         Some(FnArg::Receiver(r)) => {
             let by_ref = r.reference.is_some();
-            let lifetime_ok = r
-                .reference
-                .as_ref()
-                .map_or(true, |(_, lt)| lt.as_ref().map_or(true, |lt| lt.ident == "_"));
+            let lifetime_ok = r.reference.as_ref().map_or(true, |(_, lt)| {
+                lt.as_ref().map_or(true, |lt| lt.ident == "_")
+            });
             if !by_ref || r.mutability.is_some() || r.colon_token.is_some() || !lifetime_ok {
                 errors.push_spanned(
                     r,
@@ -314,14 +321,20 @@ fn parse_method(f: &TraitItemFn, svc: &Service, case: Case, errors: &mut Errors)
         _ => {
             errors.push_spanned(
                 &sig.ident,
-                format!("RPC methods must take `&self`: write `fn {}(&self, ..)`", sig.ident),
+                format!(
+                    "RPC methods must take `&self`: write `fn {}(&self, ..)`",
+                    sig.ident
+                ),
             );
         }
     }
 
     // The arguments.
     let mut args = Vec::new();
-    for input in sig.inputs.iter().skip(usize::from(matches!(sig.inputs.first(), Some(FnArg::Receiver(_))))) {
+    for input in sig.inputs.iter().skip(usize::from(matches!(
+        sig.inputs.first(),
+        Some(FnArg::Receiver(_))
+    ))) {
         let FnArg::Typed(pt) = input else {
             errors.push_spanned(input, "`self` must be the first argument");
             continue;
@@ -367,7 +380,10 @@ fn parse_method(f: &TraitItemFn, svc: &Service, case: Case, errors: &mut Errors)
         }
     } else {
         match ret.as_ref().and_then(result_args) {
-            Some(Ok((ok, err))) => Output::Result { ok, err },
+            Some(Ok((ok, err))) => Output::Result {
+                ok: Box::new(ok),
+                err: Box::new(err),
+            },
             Some(Err(())) => {
                 errors.push(output_span, "spell out both types of the result: `Result<T, E>`, where `E` derives `RpcError`");
                 return None;
@@ -397,7 +413,12 @@ fn parse_method(f: &TraitItemFn, svc: &Service, case: Case, errors: &mut Errors)
 
     Some(Method {
         ident: sig.ident.clone(),
-        attrs: f.attrs.iter().filter(|a| !attr::is_rpc(a)).cloned().collect(),
+        attrs: f
+            .attrs
+            .iter()
+            .filter(|a| !attr::is_rpc(a))
+            .cloned()
+            .collect(),
         docs: attr::docs(&f.attrs),
         wire_name,
         name_span,
@@ -419,11 +440,21 @@ fn full_name(svc: &Service, name: &str) -> String {
 }
 
 fn parse_arg(pt: &syn::PatType, case: Case, errors: &mut Errors) -> Option<Arg> {
-    let entries = attr::parse_entries(&pt.attrs, "param", PARAM_KEYS, &["alias"], PARAM_UNSUPPORTED, errors);
+    let entries = attr::parse_entries(
+        &pt.attrs,
+        "param",
+        PARAM_KEYS,
+        &["alias"],
+        PARAM_UNSUPPORTED,
+        errors,
+    );
     let ident = match &*pt.pat {
         Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => {
             if let Some(m) = &pi.mutability {
-                errors.push_spanned(m, "remove `mut`: params of a trait method declaration can't be `mut`");
+                errors.push_spanned(
+                    m,
+                    "remove `mut`: params of a trait method declaration can't be `mut`",
+                );
             }
             pi.ident.clone()
         }
@@ -436,7 +467,12 @@ fn parse_arg(pt: &syn::PatType, case: Case, errors: &mut Errors) -> Option<Arg> 
         }
     };
     let ty = (*pt.ty).clone();
-    let attrs: Vec<Attribute> = pt.attrs.iter().filter(|a| !attr::is_rpc(a)).cloned().collect();
+    let attrs: Vec<Attribute> = pt
+        .attrs
+        .iter()
+        .filter(|a| !attr::is_rpc(a))
+        .cloned()
+        .collect();
 
     let mut context: Option<Span> = None;
     let mut rename: Option<LitStr> = None;
@@ -445,10 +481,8 @@ fn parse_arg(pt: &syn::PatType, case: Case, errors: &mut Errors) -> Option<Arg> 
     let mut default_span = None;
     for entry in &entries {
         match entry.key.as_str() {
-            "context" => {
-                if attr::flag(entry, errors).unwrap_or(false) {
-                    context = Some(entry.key_span);
-                }
+            "context" if attr::flag(entry, errors).unwrap_or(false) => {
+                context = Some(entry.key_span);
             }
             "rename" => rename = attr::lit_str(entry, errors),
             "alias" => {
@@ -475,7 +509,10 @@ fn parse_arg(pt: &syn::PatType, case: Case, errors: &mut Errors) -> Option<Arg> 
         for entry in entries.iter().filter(|e| e.key != "context") {
             errors.push(
                 entry.key_span,
-                format!("the context param is not sent on the wire, so `{}` means nothing on it", entry.key),
+                format!(
+                    "the context param is not sent on the wire, so `{}` means nothing on it",
+                    entry.key
+                ),
             );
         }
         return Some(Arg::Context { ident, ty });
@@ -529,7 +566,13 @@ fn is_context_type(ty: &Type) -> bool {
         return false;
     }
     match &*r.elem {
-        Type::Path(p) => p.qself.is_none() && p.path.segments.last().is_some_and(|s| s.ident == "RpcContext" && s.arguments.is_empty()),
+        Type::Path(p) => {
+            p.qself.is_none()
+                && p.path
+                    .segments
+                    .last()
+                    .is_some_and(|s| s.ident == "RpcContext" && s.arguments.is_empty())
+        }
         _ => false,
     }
 }
@@ -541,7 +584,9 @@ pub fn option_inner(ty: &Type) -> Option<&Type> {
     if seg.ident != "Option" {
         return None;
     }
-    let PathArguments::AngleBracketed(args) = &seg.arguments else { return None };
+    let PathArguments::AngleBracketed(args) = &seg.arguments else {
+        return None;
+    };
     match args.args.first() {
         Some(GenericArgument::Type(t)) if args.args.len() == 1 => Some(t),
         _ => None,
@@ -555,7 +600,9 @@ fn result_args(ty: &Type) -> Option<Result<(Type, Type), ()>> {
     if seg.ident != "Result" {
         return None;
     }
-    let PathArguments::AngleBracketed(args) = &seg.arguments else { return Some(Err(())) };
+    let PathArguments::AngleBracketed(args) = &seg.arguments else {
+        return Some(Err(()));
+    };
     let types: Vec<&Type> = args
         .args
         .iter()
@@ -573,11 +620,19 @@ fn result_args(ty: &Type) -> Option<Result<(Type, Type), ()>> {
 /// For `-> impl Future<Output = R> (+ Send)`: `Some(Some(R))`; `Some(None)` when there is no
 /// `Output`; `None` when the return type is no `impl Future`.
 fn future_output(ret: &ReturnType) -> Option<Option<Type>> {
-    let ReturnType::Type(_, ty) = ret else { return None };
-    let Type::ImplTrait(it) = &**ty else { return None };
+    let ReturnType::Type(_, ty) = ret else {
+        return None;
+    };
+    let Type::ImplTrait(it) = &**ty else {
+        return None;
+    };
     for bound in &it.bounds {
-        let TypeParamBound::Trait(tb) = bound else { continue };
-        let Some(seg) = tb.path.segments.last() else { continue };
+        let TypeParamBound::Trait(tb) = bound else {
+            continue;
+        };
+        let Some(seg) = tb.path.segments.last() else {
+            continue;
+        };
         if seg.ident != "Future" {
             continue;
         }

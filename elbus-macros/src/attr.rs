@@ -8,7 +8,6 @@ use std::collections::BTreeSet;
 use proc_macro2::Span;
 use quote::ToTokens;
 use syn::punctuated::Punctuated;
-use syn::spanned::Spanned;
 use syn::{Attribute, Expr, ExprArray, ExprLit, ExprUnary, Lit, LitStr, Meta, Token, UnOp};
 
 /// Collects every error of one expansion.
@@ -191,10 +190,7 @@ fn value_of<'a>(entry: &'a Entry, expected: &str, errors: &mut Errors) -> Option
     match &entry.meta {
         Meta::NameValue(nv) => Some(&nv.value),
         other => {
-            errors.push_spanned(
-                other,
-                format!("expected `{} = {expected}`", entry.key),
-            );
+            errors.push_spanned(other, format!("expected `{} = {expected}`", entry.key));
             None
         }
     }
@@ -267,15 +263,18 @@ pub fn str_list(entry: &Entry, errors: &mut Errors) -> Vec<LitStr> {
         other => {
             errors.push_spanned(
                 other,
-                format!("expected a list of strings: `{} = [\"...\", ..]`", entry.key),
+                format!(
+                    "expected a list of strings: `{} = [\"...\", ..]`",
+                    entry.key
+                ),
             );
             Vec::new()
         }
     }
 }
 
-/// `key = 123` or `key = -123`, as `i64`, with the span of the value.
-pub fn int(entry: &Entry, errors: &mut Errors) -> Option<(i64, Span)> {
+/// `key = 123` or `key = -123`, as `i64`, with the tokens of the value (for spans).
+pub fn int(entry: &Entry, errors: &mut Errors) -> Option<(i64, proc_macro2::TokenStream)> {
     let value = value_of(entry, "<integer>", errors)?;
     let (neg, lit) = match value {
         Expr::Lit(ExprLit {
@@ -303,7 +302,7 @@ pub fn int(entry: &Entry, errors: &mut Errors) -> Option<(i64, Span)> {
         }
     };
     match lit.base10_parse::<i64>() {
-        Ok(v) => Some((if neg { -v } else { v }, value.span())),
+        Ok(v) => Some((if neg { -v } else { v }, value.to_token_stream())),
         Err(e) => {
             errors.add(e);
             None
@@ -329,7 +328,10 @@ pub fn duration_ms(entry: &Entry, errors: &mut Errors) -> Option<u64> {
     };
     match parse_duration_ms(&s.value()) {
         Ok(0) => {
-            errors.push_spanned(s, "a timeout of zero would fail every call; give a positive duration");
+            errors.push_spanned(
+                s,
+                "a timeout of zero would fail every call; give a positive duration",
+            );
             None
         }
         Ok(ms) => Some(ms),
@@ -412,7 +414,12 @@ pub fn docs(attrs: &[Attribute]) -> String {
             }) = &nv.value
             {
                 let line = s.value();
-                lines.push(line.strip_prefix(' ').unwrap_or(&line).trim_end().to_owned());
+                lines.push(
+                    line.strip_prefix(' ')
+                        .unwrap_or(&line)
+                        .trim_end()
+                        .to_owned(),
+                );
             }
         }
     }

@@ -27,7 +27,14 @@ struct Variant {
 /// The expansion of `#[derive(RpcError)]`, or its errors.
 pub fn derive(input: &DeriveInput) -> TokenStream {
     let mut errors = Errors::default();
-    let entries = attr::parse_entries(&input.attrs, "error type", ENUM_KEYS, &[], ENUM_UNSUPPORTED, &mut errors);
+    let entries = attr::parse_entries(
+        &input.attrs,
+        "error type",
+        ENUM_KEYS,
+        &[],
+        ENUM_UNSUPPORTED,
+        &mut errors,
+    );
     let mut krate = quote!(::elbus_rpc);
     for entry in &entries {
         if entry.key == "crate" {
@@ -46,18 +53,27 @@ pub fn derive(input: &DeriveInput) -> TokenStream {
                 s.struct_token,
                 "`RpcError` can only be derived for an enum: each variant is one error code",
             );
-            return errors.finish().map(|e| e.to_compile_error()).unwrap_or_default();
+            return errors
+                .finish()
+                .map(|e| e.to_compile_error())
+                .unwrap_or_default();
         }
         Data::Union(u) => {
             errors.push_spanned(
                 u.union_token,
                 "`RpcError` can only be derived for an enum: each variant is one error code",
             );
-            return errors.finish().map(|e| e.to_compile_error()).unwrap_or_default();
+            return errors
+                .finish()
+                .map(|e| e.to_compile_error())
+                .unwrap_or_default();
         }
     };
     if !input.generics.params.is_empty() {
-        errors.push_spanned(&input.generics, "generic error types are not supported by `RpcError`");
+        errors.push_spanned(
+            &input.generics,
+            "generic error types are not supported by `RpcError`",
+        );
     }
     if data.variants.is_empty() {
         errors.push_spanned(&input.ident, "`RpcError` needs at least one variant");
@@ -73,14 +89,15 @@ pub fn derive(input: &DeriveInput) -> TokenStream {
             match entry.key.as_str() {
                 "code" => {
                     if let Some((value, span)) = attr::int(entry, &mut errors) {
+                        let span = &span;
                         match i16::try_from(value) {
-                            Err(_) => errors.push(span, format!("error code {value} does not fit in `i16` (-32768..=32767)")),
-                            Ok(c) if c <= -32000 => errors.push(
+                            Err(_) => errors.push_spanned(span, format!("error code {value} does not fit in `i16` (-32768..=32767)")),
+                            Ok(c) if c <= -32000 => errors.push_spanned(
                                 span,
                                 format!("error code {c} lies in the range -32768..=-32000 reserved for the protocol and the bus; pick a code outside it (e.g. a positive one)"),
                             ),
                             Ok(c) => match seen.iter().find(|(other, _)| *other == c) {
-                                Some((_, first)) => errors.push(span, format!("error code {c} is already used by variant `{first}`; codes must be unique")),
+                                Some((_, first)) => errors.push_spanned(span, format!("error code {c} is already used by variant `{first}`; codes must be unique")),
                                 None => {
                                     seen.push((c, v.ident.to_string()));
                                     code = Some(c);
@@ -97,7 +114,10 @@ pub fn derive(input: &DeriveInput) -> TokenStream {
         if !has_code_entry {
             errors.push_spanned(
                 &v.ident,
-                format!("variant `{}` needs a stable wire code: add `#[rpc(code = N)]`", v.ident),
+                format!(
+                    "variant `{}` needs a stable wire code: add `#[rpc(code = N)]`",
+                    v.ident
+                ),
             );
         }
         let payload = match &v.fields {
@@ -122,7 +142,10 @@ pub fn derive(input: &DeriveInput) -> TokenStream {
             }
         };
         if message.is_some() && !matches!(payload, Payload::Unit) {
-            errors.push_spanned(&v.ident, "`message` is only for unit variants; this variant's `String` is its message");
+            errors.push_spanned(
+                &v.ident,
+                "`message` is only for unit variants; this variant's `String` is its message",
+            );
         }
         let docs = attr::docs(&v.attrs);
         let message = message.unwrap_or_else(|| match docs.lines().next() {
@@ -147,7 +170,11 @@ pub fn derive(input: &DeriveInput) -> TokenStream {
 
 fn check_string(ty: &Type, errors: &mut Errors) {
     let ok = match ty {
-        Type::Path(p) => p.path.segments.last().is_some_and(|s| s.ident == "String" && s.arguments.is_empty()),
+        Type::Path(p) => p
+            .path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "String" && s.arguments.is_empty()),
         _ => false,
     };
     if !ok {
@@ -206,7 +233,11 @@ fn expand(input: &DeriveInput, krate: &TokenStream, variants: &[Variant]) -> Tok
         quote!(#code => #p::core::option::Option::Some(#value),)
     });
     let uses_message = variants.iter().any(|v| !matches!(v.payload, Payload::Unit));
-    let message_binding = if uses_message { quote!(__message) } else { quote!(_) };
+    let message_binding = if uses_message {
+        quote!(__message)
+    } else {
+        quote!(_)
+    };
     quote! {
         #[automatically_derived]
         impl #krate::RpcErrorCode for #ident {

@@ -14,8 +14,16 @@ use crate::attr;
 /// The whole expansion.
 pub fn expand(svc: &Service) -> TokenStream {
     let trait_def = expand_trait(svc);
-    let handler = if svc.server { expand_handler(svc) } else { TokenStream::new() };
-    let client = if svc.client { expand_client(svc) } else { TokenStream::new() };
+    let handler = if svc.server {
+        expand_handler(svc)
+    } else {
+        TokenStream::new()
+    };
+    let client = if svc.client {
+        expand_client(svc)
+    } else {
+        TokenStream::new()
+    };
     let asserts = expand_asserts(svc);
     quote! {
         #trait_def
@@ -188,7 +196,11 @@ fn expand_schema(svc: &Service) -> TokenStream {
     let p = private(svc);
     let krate = &svc.krate;
     let name = svc.ident.unraw().to_string();
-    let namespace = svc.namespace.as_ref().map(|n| n.value()).unwrap_or_default();
+    let namespace = svc
+        .namespace
+        .as_ref()
+        .map(|n| n.value())
+        .unwrap_or_default();
     let version = opt_str(&p, svc.version.as_deref());
     let docs = &svc.docs;
     let timeout = opt_u64(&p, svc.timeout_ms);
@@ -260,16 +272,18 @@ fn field_ident(i: usize) -> Ident {
 /// `#[serde(rename = .., alias = .., default)]` for a param field.
 fn serde_field_attrs(param: &Param, decode: bool) -> TokenStream {
     let name = &param.wire_name;
+    // Spanned on the user's type, so a missing `Default` is reported there.
+    let span = param.ty.span();
     if !decode {
-        return quote!(#[serde(rename = #name)]);
+        return quote_spanned!(span=> #[serde(rename = #name)]);
     }
     let aliases = param.aliases.iter().map(|(a, _)| quote!(alias = #a));
     let default = if param.optional || param.default {
-        quote!(, default)
+        quote_spanned!(span=> , default)
     } else {
         TokenStream::new()
     };
-    quote!(#[serde(rename = #name #(, #aliases)* #default)])
+    quote_spanned!(span=> #[serde(rename = #name #(, #aliases)* #default)])
 }
 
 fn expand_handler(svc: &Service) -> TokenStream {
@@ -289,7 +303,9 @@ fn expand_handler(svc: &Service) -> TokenStream {
             let f = field_ident(i);
             let ty = &param.ty;
             let attrs = serde_field_attrs(param, true);
-            quote!(#attrs #f: #ty)
+            // Spanned on the user's type, so serde's own bound errors point there.
+            let f = Ident::new(&f.to_string(), ty.span());
+            quote_spanned!(ty.span()=> #attrs #f: #ty)
         });
         let mut i = 0;
         let call_args = m.args.iter().map(|a| match a {
@@ -302,16 +318,25 @@ fn expand_handler(svc: &Service) -> TokenStream {
         });
         let method = &m.ident;
         let on_ok = match &m.output {
-            Output::Result { ok, .. } if is_unit(ok) => quote!(#p::core::result::Result::Ok(#p::encode_unit())),
-            Output::Result { ok, .. } => quote_spanned! {ok.span()=>
-                #p::encode_value::<#ok>(&__value).map_err(#krate::ServerError::internal)
-            },
+            Output::Result { ok, .. } if is_unit(ok) => {
+                quote!(#p::core::result::Result::Ok(#p::encode_unit()))
+            }
+            Output::Result { ok, .. } => {
+                let ok_ty = quote_spanned!(ok.span()=> <#ok as #p::ResultEncode>::Type);
+                quote! {
+                    #p::encode_value::<#ok_ty>(&__value).map_err(#krate::ServerError::internal)
+                }
+            }
             Output::Unit => quote!(#p::core::result::Result::Ok(#p::encode_unit())),
         };
         let body = match &m.output {
             Output::Result { err, .. } => {
-                let on_err = quote_spanned! {err.span()=>
-                    #p::core::result::Result::Err(#krate::ServerError::from_app::<#err>(&__error))
+                let code =
+                    quote_spanned!(err.span()=> <#err as #krate::RpcErrorCode>::code(&__error));
+                let message =
+                    quote_spanned!(err.span()=> <#err as #krate::RpcErrorCode>::message(&__error));
+                let on_err = quote! {
+                    #p::core::result::Result::Err(#krate::ServerError::new(#code, #message))
                 };
                 quote! {
                     match <__S as #ident>::#method(&*self.service, #(#call_args),*).await {
@@ -434,10 +459,11 @@ fn expand_client(svc: &Service) -> TokenStream {
             let f = field_ident(i);
             let ty = &param.ty;
             let attrs = serde_field_attrs(param, false);
-            quote!(#attrs #f: &'__a #ty)
+            let f = Ident::new(&f.to_string(), ty.span());
+            quote_spanned!(ty.span()=> #attrs #f: &'__a #ty)
         });
         let inits = params.iter().enumerate().map(|(i, param)| {
-            let f = field_ident(i);
+            let f = Ident::new(&field_ident(i).to_string(), param.ty.span());
             let ident = &param.ident;
             quote!(#f: &#ident)
         });
@@ -529,21 +555,16 @@ fn expand_client(svc: &Service) -> TokenStream {
     }
 }
 
-/// Static assertions spanned on the user's types, so trait-bound failures point there.
+/// Static assertions spanned on the user's types, so trait-bound failures point there. (Params,
+/// server results and error types are checked where they are used, through projections.)
 fn expand_asserts(svc: &Service) -> TokenStream {
     let p = private(svc);
     let mut checks = TokenStream::new();
-    for m in &svc.methods {
-        for param in m.params() {
-            let ty = &param.ty;
-            checks.extend(quote_spanned! {ty.span()=> #p::assert_param::<#ty>(); });
-            if param.default {
-                checks.extend(quote_spanned! {ty.span()=> #p::assert_default::<#ty>(); });
+    if svc.client {
+        for m in &svc.methods {
+            if let Output::Result { ok, .. } = &m.output {
+                checks.extend(quote_spanned! {ok.span()=> #p::assert_result_decode::<#ok>(); });
             }
-        }
-        if let Output::Result { ok, err } = &m.output {
-            checks.extend(quote_spanned! {ok.span()=> #p::assert_result::<#ok>(); });
-            checks.extend(quote_spanned! {err.span()=> #p::assert_error::<#err>(); });
         }
     }
     quote! {

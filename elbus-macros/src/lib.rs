@@ -19,13 +19,14 @@ use syn::{Meta, Token};
 #[proc_macro_attribute]
 pub fn rpc(args: TokenStream, input: TokenStream) -> TokenStream {
     let mut errors = attr::Errors::default();
-    let args = match syn::parse::Parser::parse(Punctuated::<Meta, Token![,]>::parse_terminated, args) {
-        Ok(args) => args,
-        Err(e) => {
-            errors.add(e);
-            Punctuated::new()
-        }
-    };
+    let args =
+        match syn::parse::Parser::parse(Punctuated::<Meta, Token![,]>::parse_terminated, args) {
+            Ok(args) => args,
+            Err(e) => {
+                errors.add(e);
+                Punctuated::new()
+            }
+        };
     let item = match syn::parse::<syn::Item>(input.clone()) {
         Ok(syn::Item::Trait(item)) => item,
         Ok(other) => {
@@ -42,7 +43,10 @@ pub fn rpc(args: TokenStream, input: TokenStream) -> TokenStream {
         }
         Err(e) => {
             errors.add(e);
-            let mut out = errors.finish().map(|e| e.to_compile_error()).unwrap_or_default();
+            let mut out = errors
+                .finish()
+                .map(|e| e.to_compile_error())
+                .unwrap_or_default();
             out.extend(proc_macro2::TokenStream::from(input));
             return out.into();
         }

@@ -43,7 +43,10 @@ pub fn validate(svc: &Service, errors: &mut Errors) {
         }
         if !svc.separator.is_empty() {
             if let Some(problem) = wire_name_problem(&svc.separator) {
-                errors.push(ns.span(), format!("invalid `namespace_separator`: it {problem}"));
+                errors.push(
+                    ns.span(),
+                    format!("invalid `namespace_separator`: it {problem}"),
+                );
                 namespace_ok = false;
             }
         }
@@ -58,7 +61,12 @@ pub fn validate(svc: &Service, errors: &mut Errors) {
             let what = if is_alias { "alias" } else { "wire name" };
             if namespace_ok {
                 if let Some(problem) = wire_name_problem(&name) {
-                    errors.push(span, format!("invalid {what} `{}`: it {problem}; method names must be non-empty ASCII without whitespace or NUL", name.escape_debug()));
+                    let shown = if name.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" `{}`", name.escape_debug())
+                    };
+                    errors.push(span, format!("invalid {what}{shown}: it {problem}; method names must be non-empty ASCII without whitespace or NUL"));
                     continue;
                 }
             }

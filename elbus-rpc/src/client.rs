@@ -29,12 +29,7 @@ pub struct RpcCall<'a, R, E, T = DefaultTransport> {
     _marker: PhantomData<fn() -> (R, E)>,
 }
 
-impl<'a, R, E, T> RpcCall<'a, R, E, T>
-where
-    T: RpcTransport,
-    R: DeserializeOwned,
-    E: RpcErrorCode,
-{
+impl<'a, R, E, T> RpcCall<'a, R, E, T> {
     #[doc(hidden)]
     #[allow(clippy::too_many_arguments)]
     pub fn __new(
@@ -58,7 +53,14 @@ where
             _marker: PhantomData,
         }
     }
+}
 
+impl<'a, R, E, T> RpcCall<'a, R, E, T>
+where
+    T: RpcTransport,
+    R: DeserializeOwned,
+    E: RpcErrorCode,
+{
     /// Bounds this call by `timeout` (overrides every other timeout setting).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.call_timeout = Some(timeout);
@@ -95,7 +97,9 @@ where
                 .await
                 .map(|r| r.map(|()| Vec::new()))
         } else {
-            let sent = self.transport.call(self.target, self.method, params, timeout);
+            let sent = self
+                .transport
+                .call(self.target, self.method, params, timeout);
             tokio::time::timeout(timeout, sent).await
         };
         match reply {

@@ -3,7 +3,7 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::error::{CodecError, RpcErrorCode, ServerError};
+use crate::error::{CodecError, ServerError};
 
 /// An empty MessagePack map: what an empty payload or nil means for params.
 const EMPTY_MAP: &[u8] = &[0x80];
@@ -37,38 +37,28 @@ pub fn encode_unit() -> Vec<u8> {
     Vec::new()
 }
 
-/// Static assertion: `T` can travel as an RPC param (encoded by clients, decoded by servers).
+/// Names `T` when the server can encode it as a result.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be an RPC param: it must implement `Serialize` and `DeserializeOwned`",
-    label = "this param type is not (de)serializable",
-    note = "derive `serde::Serialize` and `serde::Deserialize` for it, or use an owned type such as `String` or `Vec<u8>`"
-)]
-pub trait RpcParam: Serialize + DeserializeOwned {}
-impl<T: Serialize + DeserializeOwned> RpcParam for T {}
-
-/// Static assertion: `T` can travel as an RPC result.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be an RPC result: it must implement `Serialize` and `DeserializeOwned`",
-    label = "this result type is not (de)serializable",
+    message = "`{Self}` cannot be an RPC result: the server can't encode it (no `serde::Serialize`)",
+    label = "this result type does not implement `Serialize`",
     note = "derive `serde::Serialize` and `serde::Deserialize` for it"
 )]
-pub trait RpcResult: Serialize + DeserializeOwned {}
-impl<T: Serialize + DeserializeOwned> RpcResult for T {}
+pub trait ResultEncode {
+    /// `T` itself.
+    type Type: ?Sized;
+}
+impl<T: Serialize + ?Sized> ResultEncode for T {
+    type Type = T;
+}
 
-/// Static assertion: `T` has a `Default` for `#[rpc(default)]`.
+/// Static assertion: the client can decode `T` as a result.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` has no `Default`, so `#[rpc(default)]` can't fill it in",
-    label = "`#[rpc(default)]` needs this type to implement `Default`",
-    note = "implement or derive `Default` for it, or drop `#[rpc(default)]` to make the param required"
+    message = "`{Self}` cannot be an RPC result: the client can't decode it (no `serde::Deserialize`)",
+    label = "this result type does not implement `Deserialize`",
+    note = "derive `serde::Serialize` and `serde::Deserialize` for it"
 )]
-pub trait ParamDefault: Default {}
-impl<T: Default> ParamDefault for T {}
+pub trait ResultDecode {}
+impl<T: DeserializeOwned> ResultDecode for T {}
 
-/// Asserts `T: RpcParam`.
-pub fn assert_param<T: RpcParam>() {}
-/// Asserts `T: RpcResult`.
-pub fn assert_result<T: RpcResult>() {}
-/// Asserts `T: ParamDefault`.
-pub fn assert_default<T: ParamDefault>() {}
-/// Asserts `E: RpcErrorCode`.
-pub fn assert_error<E: RpcErrorCode>() {}
+/// Asserts `T: ResultDecode`.
+pub fn assert_result_decode<T: ResultDecode>() {}

@@ -306,10 +306,7 @@ impl ServerError {
 
     /// −32601 for a method nobody serves.
     pub fn method_not_found(method: &str) -> Self {
-        Self::new(
-            CODE_METHOD_NOT_FOUND,
-            format!("method not found: {method}"),
-        )
+        Self::new(CODE_METHOD_NOT_FOUND, format!("method not found: {method}"))
     }
 
     /// −32602 for params that failed to decode.

@@ -85,8 +85,7 @@ pub use elbus_macros::RpcError;
 pub mod __private {
     pub use crate::client::RpcCall;
     pub use crate::codec::{
-        assert_default, assert_error, assert_param, assert_result, decode_params, decode_value, encode_unit,
-        encode_value, ParamDefault,
+        assert_result_decode, decode_params, decode_value, encode_unit, encode_value, ResultEncode,
     };
     pub use ::core;
     pub use ::rmp_serde;

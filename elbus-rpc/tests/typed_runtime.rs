@@ -25,7 +25,12 @@ pub enum CalcError {
 }
 
 /// A calculator.
-#[rpc(namespace = "calc", version = "1.2", timeout = "5s", meta(owner = "tests"))]
+#[rpc(
+    namespace = "calc",
+    version = "1.2",
+    timeout = "5s",
+    meta(owner = "tests")
+)]
 pub trait Calc {
     /// Adds two numbers.
     async fn add(&self, a: i64, b: i64) -> Result<i64, CalcError>;
@@ -126,7 +131,10 @@ fn setup() -> (Arc<CalcImpl>, Loopback, CalcClient<Loopback>) {
 }
 
 async fn raw(loopback: &Loopback, method: &str, params: &[u8]) -> Result<Vec<u8>, ServerError> {
-    loopback.router().handle("raw", method.as_bytes(), 7, params).await
+    loopback
+        .router()
+        .handle("raw", method.as_bytes(), 7, params)
+        .await
 }
 
 fn mp<T: serde::Serialize>(v: &T) -> Vec<u8> {
@@ -153,7 +161,10 @@ async fn golden_params_bytes() {
     let call = client.greet("bob".into(), None);
     assert_eq!(
         call.params().unwrap(),
-        &[0x82, 0xa3, b'w', b'h', b'o', 0xa3, b'b', b'o', b'b', 0xa8, b'g', b'r', b'e', b'e', b't', b'i', b'n', b'g', 0xc0]
+        &[
+            0x82, 0xa3, b'w', b'h', b'o', 0xa3, b'b', b'o', b'b', 0xa8, b'g', b'r', b'e', b'e',
+            b't', b'i', b'n', b'g', 0xc0
+        ]
     );
     // No params: an empty map.
     assert_eq!(client.version().params().unwrap(), &[0x80]);
@@ -182,16 +193,32 @@ async fn typed_calls_round_trip() {
 async fn params_as_map_array_nil_and_aliases() {
     let (_, lb, _) = setup();
     let map = std::collections::BTreeMap::from([("a", 40), ("b", 2)]);
-    assert_eq!(un::<i64>(&raw(&lb, "calc.add", &mp(&map)).await.unwrap()), 42);
+    assert_eq!(
+        un::<i64>(&raw(&lb, "calc.add", &mp(&map)).await.unwrap()),
+        42
+    );
     // Positional array.
-    assert_eq!(un::<i64>(&raw(&lb, "calc.add", &mp(&(40, 2))).await.unwrap()), 42);
+    assert_eq!(
+        un::<i64>(&raw(&lb, "calc.add", &mp(&(40, 2))).await.unwrap()),
+        42
+    );
     // Unknown keys are ignored.
     let extra = std::collections::BTreeMap::from([("a", 1), ("b", 2), ("zzz", 3)]);
-    assert_eq!(un::<i64>(&raw(&lb, "calc.add", &mp(&extra)).await.unwrap()), 3);
+    assert_eq!(
+        un::<i64>(&raw(&lb, "calc.add", &mp(&extra)).await.unwrap()),
+        3
+    );
     // The method alias and a missing `#[rpc(default)]` param (scale = 0).
     let xs = std::collections::BTreeMap::from([("xs", vec![1, 2])]);
     assert_eq!(un::<i64>(&raw(&lb, "calc.sum", &mp(&xs)).await.unwrap()), 0);
-    assert_eq!(un::<i64>(&raw(&lb, "calc.sum_all", &mp(&(vec![1, 2], 3))).await.unwrap()), 9);
+    assert_eq!(
+        un::<i64>(
+            &raw(&lb, "calc.sum_all", &mp(&(vec![1, 2], 3)))
+                .await
+                .unwrap()
+        ),
+        9
+    );
     // A missing optional param (map and array), and the renamed param's old name as alias.
     let who = std::collections::BTreeMap::from([("who", "ann")]);
     let reply: String = un(&raw(&lb, "calc.greet", &mp(&who)).await.unwrap());
@@ -207,23 +234,40 @@ async fn params_as_map_array_nil_and_aliases() {
         assert_eq!(v, "1.2");
     }
     // `()` results are an empty payload.
-    assert_eq!(raw(&lb, "calc.sleep", &mp(&(0,))).await.unwrap(), Vec::<u8>::new());
+    assert_eq!(
+        raw(&lb, "calc.sleep", &mp(&(0,))).await.unwrap(),
+        Vec::<u8>::new()
+    );
 }
 
 #[tokio::test]
 async fn bad_params_and_unknown_methods() {
     let (_, lb, client) = setup();
     // Missing required param.
-    let err = raw(&lb, "calc.add", &mp(&std::collections::BTreeMap::from([("a", 1)])))
-        .await
-        .unwrap_err();
+    let err = raw(
+        &lb,
+        "calc.add",
+        &mp(&std::collections::BTreeMap::from([("a", 1)])),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.code(), -32602);
-    assert!(String::from_utf8_lossy(err.data()).contains("missing field `b`"), "{err}");
+    assert!(
+        String::from_utf8_lossy(err.data()).contains("missing field `b`"),
+        "{err}"
+    );
     // Garbage.
-    assert_eq!(raw(&lb, "calc.add", &[0xc1]).await.unwrap_err().code(), -32602);
+    assert_eq!(
+        raw(&lb, "calc.add", &[0xc1]).await.unwrap_err().code(),
+        -32602
+    );
     assert_eq!(raw(&lb, "calc.nope", &[]).await.unwrap_err().code(), -32601);
     // A method name that is not UTF-8.
-    let err = lb.router().handle("raw", &[0xff, 0xfe], 1, &[]).await.unwrap_err();
+    let err = lb
+        .router()
+        .handle("raw", &[0xff, 0xfe], 1, &[])
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), -32601);
 
     let skew = CalcSkewClient::new(lb.clone(), "svc.calc");
@@ -238,20 +282,35 @@ async fn bad_params_and_unknown_methods() {
 #[tokio::test]
 async fn app_errors_round_trip() {
     let (_, lb, client) = setup();
-    assert_eq!(client.add(i64::MAX, 1).await, Err(CallError::App(CalcError::Overflow)));
+    assert_eq!(
+        client.add(i64::MAX, 1).await,
+        Err(CallError::App(CalcError::Overflow))
+    );
     assert_eq!(
         client.fail("bad number".into()).await,
         Err(CallError::App(CalcError::BadInput("bad number".into())))
     );
     // On the wire: i16 code + UTF-8 message.
-    let err = raw(&lb, "calc.fail", &mp(&("bad number",))).await.unwrap_err();
+    let err = raw(&lb, "calc.fail", &mp(&("bad number",)))
+        .await
+        .unwrap_err();
     assert_eq!((err.code(), err.data()), (1002, &b"bad number"[..]));
     let err = raw(&lb, "calc.add", &mp(&(i64::MAX, 1))).await.unwrap_err();
-    assert_eq!((err.code(), err.data()), (1001, &b"The result does not fit in an i64."[..]));
+    assert_eq!(
+        (err.code(), err.data()),
+        (1001, &b"The result does not fit in an i64."[..])
+    );
     // Codes the client type doesn't know stay `Remote`.
     use elbus_rpc::{RawCallError, RpcErrorCode};
-    let e: CallError<CalcError> = RawCallError::from_code(4242, Some(b"what".to_vec())).into_call_error();
-    assert_eq!(e, CallError::Remote { code: 4242, message: "what".into() });
+    let e: CallError<CalcError> =
+        RawCallError::from_code(4242, Some(b"what".to_vec())).into_call_error();
+    assert_eq!(
+        e,
+        CallError::Remote {
+            code: 4242,
+            message: "what".into()
+        }
+    );
     let e: CallError<CalcError> = RawCallError::from_code(-32120, None).into_call_error();
     assert_eq!(e, CallError::Timeout);
     let e: CallError<CalcError> = RawCallError::from_code(-32113, None).into_call_error();
@@ -287,7 +346,10 @@ async fn timeouts_leave_nothing_pending() {
 async fn timeout_precedence() {
     let (_, _, client) = setup();
     // method attribute (30s) > service attribute (5s)
-    assert_eq!(client.sum(vec![], 1).effective_timeout(), Duration::from_secs(30));
+    assert_eq!(
+        client.sum(vec![], 1).effective_timeout(),
+        Duration::from_secs(30)
+    );
     assert_eq!(client.add(1, 1).effective_timeout(), Duration::from_secs(5));
     // client > method
     let c = client.clone().with_timeout(Duration::from_secs(2));
@@ -343,7 +405,10 @@ async fn describe_snapshot() {
         std::fs::write(path, &actual).unwrap();
     }
     let expected = std::fs::read_to_string(path).unwrap();
-    assert_eq!(actual, expected, "rpc.describe changed; rerun with UPDATE_SNAPSHOTS=1 and review");
+    assert_eq!(
+        actual, expected,
+        "rpc.describe changed; rerun with UPDATE_SNAPSHOTS=1 and review"
+    );
     // The static schema is the same data.
     let handler = CalcImpl::default().into_handler();
     assert_eq!(handler.schema().methods.len(), 7);
