@@ -12,6 +12,7 @@ events (ACKs, frames, RPC replies), never sleeps.
 
 import argparse
 import asyncio
+import concurrent.futures
 import importlib
 import os
 import queue
@@ -94,10 +95,11 @@ class _Loop:
     def run(self, coro, what='async call'):
         fut = asyncio.run_coroutine_threadsafe(coro, self.loop)
         try:
-            return fut.result(WAIT)
-        except TimeoutError:
+            # A little longer than WAIT, so a coroutine's own WAIT-bounded wait reports first.
+            return fut.result(WAIT + 5)
+        except concurrent.futures.TimeoutError:
             fut.cancel()
-            raise AssertionError(f'{what}: no result within {WAIT} s')
+            raise AssertionError(f'{what}: no result within {WAIT + 5} s') from None
 
 
 class Received:

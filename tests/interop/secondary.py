@@ -36,7 +36,7 @@ def main():
     # Announcements are queued before the registration byte, so a fence sent now follows them.
     expect_code(other.message(other.name, b'fence1'), 1, 'fence to self')
     regs = [harness.announcement(f) for f in other.frames_until(other.name, b'fence1', 'fence')]
-    regs = [(e['s'], e['d']) for e in regs if e is not None]
+    regs = [(e['s'], e['d']) for e in regs if e is not None and e['d'].startswith(pfx)]
     check(regs == [('reg', primary.name)],
           f'expected only the reg announcement of {primary.name!r}, got {regs}')
 

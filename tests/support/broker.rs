@@ -30,7 +30,9 @@ const START_ATTEMPTS: usize = 3;
 /// One broker implementation: where its binary is and how it says it is ready.
 ///
 /// Brokers must accept `-B <unix socket path>` and `-B <host:port>` and print `ready_line` on
-/// stdout once every listener is bound.
+/// stdout once every listener is bound. Another broker is one more constructor, e.g.
+/// `BrokerKind { label: "elbusd", binary: workspace_binary("elbusd").expect("elbusd built"),
+/// ready_line: "elbus broker started" }`, listed where the tests enumerate their brokers.
 #[derive(Clone, Debug)]
 pub struct BrokerKind {
     /// Short label used in test names and reports, e.g. `busrtd`.
@@ -311,4 +313,14 @@ fn collect_lines(
             }
         }
     })
+}
+
+/// A binary built from this workspace (`target/<profile>/<name>`), found next to the running
+/// test executable (`target/<profile>/deps/<test>-<hash>`); e.g. for an `elbusd` kind.
+/// `None` if it has not been built.
+pub fn workspace_binary(name: &str) -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let profile_dir = exe.parent()?.parent()?;
+    let path = profile_dir.join(name);
+    path.is_file().then_some(path)
 }
