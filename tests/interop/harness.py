@@ -33,11 +33,6 @@ WAIT = float(os.environ.get('INTEROP_WAIT', '10'))
 # machine: the sync client gives up on the greeting after a single socket timeout.
 CLIENT_TIMEOUT = 5
 
-RESPONSE_OK = 0x01
-ERR_CLIENT_NOT_REGISTERED = 0x71
-ERR_DATA = 0x72
-ERR_BUSY = 0x76
-
 
 def parse_args(doc, clients=CLIENTS):
     """Parses `--path SOCKET_OR_HOST:PORT` and `--client NAME` (one of `clients`)."""
