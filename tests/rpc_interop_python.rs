@@ -3,46 +3,23 @@
 //! (`tests/interop/byte_rpc_caller.py`), and Rust calls a Python service
 //! (`tests/interop/byte_rpc_server.py`).
 //!
-//! The Python interpreter is `$ELBUS_PYTHON`, else `<repo>/.venv/bin/python`; it needs the
-//! packages `busrt`, `elbus` and `msgpack`. Without one the tests fail with a hint; they are never
-//! skipped.
+//! The Python interpreter is `$ELBUS_PYTHON`, else `<repo>/.venv/bin/python` (`.ci/run` creates
+//! it); it needs the packages `busrt`, `elbus` and `msgpack`. Without one the tests fail with a
+//! hint; they are never skipped.
 
 mod rpc_common;
 
-use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 
 use elbus::rpc::{self, DummyHandlers, RpcClient};
 use elbus::{AsyncClient, QoS};
+use elbus_suite::python::{interpreter, script};
 use rpc_common::*;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-/// The Python interpreter of the interop tests.
-fn python() -> PathBuf {
-    if let Some(python) = std::env::var_os("ELBUS_PYTHON") {
-        return python.into();
-    }
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
-    if venv.exists() {
-        return venv;
-    }
-    panic!(
-        "no Python for the interop tests: set ELBUS_PYTHON to an interpreter that has the PyPI \
-         packages busrt, elbus and msgpack, or create {} (python3 -m venv .venv && \
-         .venv/bin/pip install busrt==0.1.2 elbus==0.0.15 msgpack)",
-        venv.display()
-    );
-}
-
-fn script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/interop")
-        .join(name)
-}
-
 fn spawn_python(script_name: &str, args: &[&str]) -> Child {
-    Command::new(python())
+    Command::new(interpreter())
         .arg(script(script_name))
         .args(args)
         .stdin(Stdio::null())
@@ -50,7 +27,7 @@ fn spawn_python(script_name: &str, args: &[&str]) -> Child {
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .unwrap_or_else(|err| panic!("unable to run {}: {err}", python().display()))
+        .unwrap_or_else(|err| panic!("unable to run {}: {err}", interpreter().display()))
 }
 
 fn assert_success(what: &str, output: &Output) {
