@@ -569,6 +569,30 @@ async fn in_process_and_socket_peers_and_secondaries() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_handler_answers_an_internal_error() {
+    let bus = Bus::start().await;
+    let (svc, _seen, _) = Svc::new();
+    let _server = RpcClient::new(bus.unix("svc").await, svc).unwrap();
+    let caller = RpcClient::new(bus.local("caller"), DummyHandlers).unwrap();
+    let err = within(
+        "the panicking call",
+        caller.call_with_timeout("svc", "panic", b"", QoS::Processed, FOREVER),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        (err.code(), err.message()),
+        (-32603, Some("the handler panicked"))
+    );
+    // The service goes on.
+    let reply = caller
+        .call("svc", "echo", b"x", QoS::Processed)
+        .await
+        .unwrap();
+    assert_eq!(reply.payload(), b"x");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_event_channel_can_be_taken_once() {
     let bus = Bus::start().await;
     let client = bus.local("taken");

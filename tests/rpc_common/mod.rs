@@ -144,6 +144,7 @@ impl RpcHandlers for Svc {
             "echo" => Ok(Some(event.payload().to_vec())),
             "empty" => Ok(None),
             "fail" => Err(RpcError::with_message(-777, "boom")),
+            "panic" => panic!("a handler panic, on purpose"),
             "hang" => std::future::pending().await,
             "barrier" => {
                 self.barrier.wait().await;

@@ -2,8 +2,12 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
@@ -451,9 +455,9 @@ where
             }
             continue;
         }
-        let event = match RpcEvent::parse(frame.clone()) {
+        let event = match RpcEvent::parse_or_return(frame) {
             Ok(event) => event,
-            Err(err) => {
+            Err((frame, err)) => {
                 shared.invalid_payloads.fetch_add(1, Ordering::Relaxed);
                 warn!(
                     "{}: invalid RPC payload from {}: {err}",
@@ -478,7 +482,16 @@ where
                 tokio::spawn(async move {
                     let id = event.id();
                     let request = event.frame().clone();
-                    let result = handlers.handle_call(event).await;
+                    let result = CatchUnwind(Box::pin(handlers.handle_call(event)))
+                        .await
+                        .unwrap_or_else(|_| {
+                            warn!(
+                                "{}: the handler of call {id} from {} panicked",
+                                shared.client.name(),
+                                request.sender()
+                            );
+                            Err(RpcError::internal(Some(b"the handler panicked".to_vec())))
+                        });
                     if id != 0 {
                         shared.reply(&request, id, result).await;
                     }
@@ -488,6 +501,22 @@ where
     }
     debug!("{}: event channel closed", shared.client.name());
     shared.close();
+}
+
+/// Turns a panic while polling the boxed future into `Err`, so a handler that panics still gets
+/// its caller an answer (-32603) instead of a timeout.
+struct CatchUnwind<F>(Pin<Box<F>>);
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = std::thread::Result<F::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = self.0.as_mut();
+        match std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(poll) => poll.map(Ok),
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
+    }
 }
 
 /// Pings the broker at once and then every `every`, until a ping fails (the connection is gone).

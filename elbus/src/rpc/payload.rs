@@ -167,11 +167,19 @@ pub struct RpcEvent {
 impl RpcEvent {
     /// Parses the payload of a one-to-one message. Broadcasts and publications are never RPC.
     pub fn parse(frame: Frame) -> Result<RpcEvent, InvalidPayload> {
+        RpcEvent::parse_or_return(frame).map_err(|(_, err)| err)
+    }
+
+    /// [`parse`](Self::parse), handing the frame back on failure (for the log line).
+    pub(crate) fn parse_or_return(frame: Frame) -> Result<RpcEvent, (Frame, InvalidPayload)> {
         if frame.kind() != FrameKind::Message {
-            return Err(InvalidPayload::NotAMessage(frame.kind()));
+            let kind = frame.kind();
+            return Err((frame, InvalidPayload::NotAMessage(kind)));
         }
-        let layout = Layout::parse(frame.payload())?;
-        Ok(RpcEvent { frame, layout })
+        match Layout::parse(frame.payload()) {
+            Ok(layout) => Ok(RpcEvent { frame, layout }),
+            Err(err) => Err((frame, err)),
+        }
     }
 
     /// Notification, request, reply or error reply.
