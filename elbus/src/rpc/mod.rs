@@ -15,8 +15,9 @@
 //! Params, results and error data are opaque bytes on the wire; MessagePack is the convention,
 //! and error data is by convention a UTF-8 message (the Python clients decode it as such).
 //!
-//! ```no_run
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use elbus::broker::Broker;
 //! use elbus::rpc::{self, RpcClient, RpcError, RpcEvent, RpcHandlers, RpcResult};
 //! use elbus::QoS;
