@@ -369,13 +369,7 @@ where
     let (svc, mut seen, _) = Svc::new();
     let options = RpcOptions::new().blocking_notifications().blocking_frames();
     let server = RpcClient::create(server, svc, options).unwrap();
-    server
-        .client()
-        .subscribe("news/#", QoS::Processed)
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    acked(server.client().subscribe("news/#", QoS::Processed)).await;
     let caller = RpcClient::new(caller, DummyHandlers).unwrap();
 
     const N: usize = 100;
@@ -387,20 +381,18 @@ where
     }
     // Payloads that look like RPC must still reach handle_frame as they are.
     let rpc_like = b"\x01\x01\x00\x00\x00test\x00";
-    caller
-        .client()
-        .publish("news/today", rpc_like, QoS::Processed)
-        .await
-        .unwrap()
-        .await
-        .unwrap();
-    caller
-        .client()
-        .send_broadcast("svc", b"\x11\x01\x00\x00\x00", QoS::Processed)
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    acked(
+        caller
+            .client()
+            .publish("news/today", rpc_like, QoS::Processed),
+    )
+    .await;
+    acked(
+        caller
+            .client()
+            .send_broadcast("svc", b"\x11\x01\x00\x00\x00", QoS::Processed),
+    )
+    .await;
 
     for n in 0..N {
         match next_seen(&mut seen).await {
@@ -448,29 +440,21 @@ where
         b"\x12\x01\x00\x00\x00\xa7",
     ];
     for payload in invalid {
-        caller
-            .client()
-            .send("svc", payload, QoS::Processed)
-            .await
-            .unwrap()
-            .await
-            .unwrap();
+        acked(caller.client().send("svc", payload, QoS::Processed)).await;
     }
     // Well-formed replies nobody waits for.
-    caller
-        .client()
-        .send("svc", b"\x11\x07\x00\x00\x00late", QoS::Processed)
-        .await
-        .unwrap()
-        .await
-        .unwrap();
-    caller
-        .client()
-        .send("svc", b"\x12\x08\x00\x00\x00\xa7\x80", QoS::Processed)
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    acked(
+        caller
+            .client()
+            .send("svc", b"\x11\x07\x00\x00\x00late", QoS::Processed),
+    )
+    .await;
+    acked(
+        caller
+            .client()
+            .send("svc", b"\x12\x08\x00\x00\x00\xa7\x80", QoS::Processed),
+    )
+    .await;
     // The server handles messages in order, so once this call is answered the ones before it
     // were counted.
     let reply = caller

@@ -29,6 +29,11 @@ pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
         .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
 }
 
+/// Runs a bus operation and waits for its ACK, failing the test on any error.
+pub async fn acked(op: impl Future<Output = Result<elbus::OpConfirm, elbus::Error>>) {
+    within("an ACK", async { op.await.unwrap().await.unwrap() }).await
+}
+
 /// Waits until `cond` holds, checking it again every millisecond, for at most [`WAIT`].
 pub async fn wait_until(what: &str, cond: impl Fn() -> bool) {
     within(what, async {
