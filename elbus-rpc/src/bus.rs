@@ -1,7 +1,6 @@
 //! The bus glue: generated clients call over [`elbus::rpc::RpcClient`], and an [`RpcRouter`]
 //! serves the requests an `RpcClient` receives.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,34 +13,29 @@ use crate::{RawCallError, RpcRouter, RpcTransport};
 const CALL_QOS: QoS = QoS::Processed;
 
 impl<C: AsyncClient + 'static> RpcTransport for RpcClient<C> {
-    fn call(
+    async fn call(
         &self,
         target: &str,
         method: &str,
         params: Vec<u8>,
         timeout: Duration,
-    ) -> impl Future<Output = Result<Vec<u8>, RawCallError>> + Send {
-        async move {
-            self.call_with_timeout(target, method, &params, CALL_QOS, timeout)
-                .await
-                .map(|reply| reply.payload().to_vec())
-                .map_err(raw_error)
-        }
+    ) -> Result<Vec<u8>, RawCallError> {
+        self.call_with_timeout(target, method, &params, CALL_QOS, timeout)
+            .await
+            .map(|reply| reply.payload().to_vec())
+            .map_err(raw_error)
     }
 
-    fn notify(
+    async fn notify(
         &self,
         target: &str,
         method: &str,
         params: Vec<u8>,
         timeout: Duration,
-    ) -> impl Future<Output = Result<(), RawCallError>> + Send {
-        async move {
-            match tokio::time::timeout(timeout, self.call0(target, method, &params, CALL_QOS)).await
-            {
-                Ok(result) => result.map_err(raw_error),
-                Err(_elapsed) => Err(RawCallError::Timeout),
-            }
+    ) -> Result<(), RawCallError> {
+        match tokio::time::timeout(timeout, self.call0(target, method, &params, CALL_QOS)).await {
+            Ok(result) => result.map_err(raw_error),
+            Err(_elapsed) => Err(RawCallError::Timeout),
         }
     }
 }
