@@ -17,6 +17,7 @@
 //! | [`client`] | the [`AsyncClient`] trait shared by all clients, [`OpConfirm`] |
 //! | [`matching`] | topic (`+`, `#`) and name-mask (`?`, `*`) matching, and the routing indexes |
 //! | `ipc` | the UNIX / TCP socket client `ipc::Client` and its `ipc::Config` (feature `ipc`) |
+//! | `cli` | the command-line client `elbus`: options, commands, output, benchmark (feature `cli`) |
 //!
 //! The wire protocol is described byte for byte in the repository's `shared/spec/protocol.md`;
 //! section numbers in these docs (`§3.2`) refer to it.
@@ -27,6 +28,8 @@
 pub mod broker;
 #[cfg(feature = "broker-api")]
 pub mod broker_api;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod client;
 pub mod command;
 pub mod error;
