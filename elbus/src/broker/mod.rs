@@ -163,6 +163,19 @@ impl Broker {
         Ok(local)
     }
 
+    /// Tracks a task that serves a listener-like endpoint (such as a FIFO) so that
+    /// [`Broker::stop_listeners`] stops it and removes `path`.
+    pub(crate) fn add_listener_task(
+        &self,
+        task: tokio::task::JoinHandle<()>,
+        path: Option<PathBuf>,
+    ) {
+        self.inner.add_listener(ListenerHandle {
+            task,
+            unix_path: path,
+        });
+    }
+
     /// Disconnects the socket client `name` (and its secondaries).
     ///
     /// Fails with `NotRegistered` for an unknown name and `NotSupported` for in-process clients.
@@ -206,7 +219,7 @@ impl Broker {
         self.inner.announce(WARN_TOPIC, "shutdown", None);
     }
 
-    /// Stops every listener and removes the UNIX socket files it created. Connected clients are
+    /// Stops every listener and removes the UNIX socket and FIFO files it created. Connected clients are
     /// left alone.
     pub fn stop_listeners(&self) {
         let listeners = std::mem::take(&mut *self.inner.lock_listeners());

@@ -78,7 +78,25 @@ async fn serve(args: ServerArgs) -> ExitCode {
         force_register: args.force_register,
         ..BrokerOptions::default()
     });
-    if let Err(err) = start(&broker, &binds, &config).await {
+    #[cfg(feature = "broker-api")]
+    let api = match crate::broker_api::BrokerApi::start(&broker) {
+        Ok(api) => api,
+        Err(err) => {
+            error!("unable to start .broker: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(err) = start(&broker, &binds, &config, |path| {
+        #[cfg(feature = "broker-api")]
+        return api.spawn_fifo(path).map_err(|err| err.to_string());
+        #[cfg(not(feature = "broker-api"))]
+        return Err(format!(
+            "fifo:{} needs the broker-api feature",
+            path.display()
+        ));
+    })
+    .await
+    {
         error!("{err}");
         broker.stop_listeners();
         return ExitCode::FAILURE;
@@ -109,9 +127,8 @@ async fn start(
     broker: &Broker,
     binds: &[BindAddress],
     config: &ServerConfig,
+    spawn_fifo: impl Fn(&std::path::Path) -> Result<(), String>,
 ) -> Result<(), String> {
-    #[cfg(feature = "broker-api")]
-    crate::broker_api::init(broker).map_err(|err| format!("unable to start .broker: {err}"))?;
     for bind in binds {
         info!("binding at {bind}");
         match bind {
@@ -125,17 +142,7 @@ async fn start(
                     .await
                     .map_err(|err| err.to_string())?;
             }
-            BindAddress::Fifo(path) => {
-                #[cfg(feature = "broker-api")]
-                crate::broker_api::spawn_fifo(broker, path)
-                    .await
-                    .map_err(|err| err.to_string())?;
-                #[cfg(not(feature = "broker-api"))]
-                return Err(format!(
-                    "fifo:{} needs the broker-api feature",
-                    path.display()
-                ));
-            }
+            BindAddress::Fifo(path) => spawn_fifo(path)?,
         }
     }
     Ok(())

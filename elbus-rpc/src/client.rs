@@ -1,0 +1,125 @@
+//! Client side: the [`RpcCall`] builder every generated client method returns.
+
+use std::future::{Future, IntoFuture};
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+use crate::codec::decode_value;
+use crate::error::{CallError, CodecError, RawCallError, RpcErrorCode};
+use crate::transport::{DefaultTransport, RpcTransport, DEFAULT_TIMEOUT};
+
+/// One pending typed call: set per-call options, then `.await` it (or call [`send`](Self::send)).
+///
+/// Resolves to `Result<R, CallError<E>>`. The timeout is taken from, in order: [`timeout`](Self::timeout)
+/// on the call, `with_timeout` on the client, the method's `#[rpc(timeout)]`, the service's
+/// `#[rpc(timeout)]`, and [`DEFAULT_TIMEOUT`].
+#[must_use = "an RPC call does nothing until it is awaited"]
+pub struct RpcCall<'a, R, E, T = DefaultTransport> {
+    transport: &'a T,
+    target: &'a str,
+    method: &'static str,
+    params: Result<Vec<u8>, CodecError>,
+    notify: bool,
+    call_timeout: Option<Duration>,
+    client_timeout: Option<Duration>,
+    default_timeout: Option<Duration>,
+    _marker: PhantomData<fn() -> (R, E)>,
+}
+
+impl<'a, R, E, T> RpcCall<'a, R, E, T> {
+    #[doc(hidden)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn __new(
+        transport: &'a T,
+        target: &'a str,
+        method: &'static str,
+        params: Result<Vec<u8>, CodecError>,
+        notify: bool,
+        client_timeout: Option<Duration>,
+        default_timeout: Option<Duration>,
+    ) -> Self {
+        Self {
+            transport,
+            target,
+            method,
+            params,
+            notify,
+            call_timeout: None,
+            client_timeout,
+            default_timeout,
+            _marker: PhantomData,
+        }
+    }
+}
+
+impl<'a, R, E, T> RpcCall<'a, R, E, T>
+where
+    T: RpcTransport,
+    R: DeserializeOwned,
+    E: RpcErrorCode,
+{
+    /// Bounds this call by `timeout` (overrides every other timeout setting).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = Some(timeout);
+        self
+    }
+
+    /// The wire method name.
+    pub fn method(&self) -> &'static str {
+        self.method
+    }
+
+    /// The timeout this call will run with.
+    pub fn effective_timeout(&self) -> Duration {
+        self.call_timeout
+            .or(self.client_timeout)
+            .or(self.default_timeout)
+            .unwrap_or(DEFAULT_TIMEOUT)
+    }
+
+    /// The encoded params (a MessagePack map keyed by param name), or why they failed to encode.
+    pub fn params(&self) -> Result<&[u8], &CodecError> {
+        self.params.as_deref()
+    }
+
+    /// Sends the call and waits for its result; the same as `.await` without boxing.
+    pub async fn send(self) -> Result<R, CallError<E>> {
+        let timeout = self.effective_timeout();
+        let params = self.params.map_err(CallError::Encode)?;
+        let reply = if self.notify {
+            let sent = self
+                .transport
+                .notify(self.target, self.method, params, timeout);
+            tokio::time::timeout(timeout, sent)
+                .await
+                .map(|r| r.map(|()| Vec::new()))
+        } else {
+            let sent = self
+                .transport
+                .call(self.target, self.method, params, timeout);
+            tokio::time::timeout(timeout, sent).await
+        };
+        match reply {
+            Err(_elapsed) => Err(CallError::Timeout),
+            Ok(Err(e)) => Err(RawCallError::into_call_error(e)),
+            Ok(Ok(payload)) => decode_value(&payload).map_err(CallError::Decode),
+        }
+    }
+}
+
+impl<'a, R, E, T> IntoFuture for RpcCall<'a, R, E, T>
+where
+    T: RpcTransport,
+    R: DeserializeOwned + Send + 'a,
+    E: RpcErrorCode + Send + 'a,
+{
+    type Output = Result<R, CallError<E>>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}

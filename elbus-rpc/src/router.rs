@@ -1,0 +1,170 @@
+//! Server side: the object-safe [`RpcService`] trait the generated handlers implement, and the
+//! [`RpcRouter`] that serves several of them on one bus client.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use serde::Serialize;
+
+use crate::codec::encode_value;
+use crate::context::RpcContext;
+use crate::error::ServerError;
+use crate::schema::ServiceSchema;
+
+/// The wire name of the generated introspection method.
+pub const DESCRIBE_METHOD: &str = "rpc.describe";
+
+/// A boxed, `Send` future: the one type-erasure point of dispatch.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A typed service behind a type-erased, object-safe interface. `#[rpc]` implements it for the
+/// generated `{Trait}Handler<S>`; the router holds services as `Box<dyn RpcService>`.
+pub trait RpcService: Send + Sync + 'static {
+    /// The service's static schema: its methods, aliases, params and error codes.
+    fn schema(&self) -> &'static ServiceSchema;
+
+    /// Decodes `params`, calls the method `ctx.method()` names and encodes its result.
+    ///
+    /// `Ok` holds the reply payload (empty for `()`); an unknown method gives −32601 and params
+    /// that fail to decode give −32602.
+    fn dispatch<'a>(
+        &'a self,
+        ctx: &'a RpcContext,
+        params: &'a [u8],
+    ) -> BoxFuture<'a, Result<Vec<u8>, ServerError>>;
+}
+
+/// Two services claim the same wire name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouterError {
+    method: String,
+    first: &'static str,
+    second: &'static str,
+}
+
+impl fmt::Display for RouterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "method `{}` is served by both `{}` and `{}`; give one of them a namespace",
+            self.method, self.first, self.second
+        )
+    }
+}
+
+impl std::error::Error for RouterError {}
+
+/// Serves several services on one bus client, routing by wire method name (aliases included),
+/// and answers [`DESCRIBE_METHOD`] with every service's schema.
+#[derive(Default)]
+pub struct RpcRouter {
+    services: Vec<Box<dyn RpcService>>,
+    methods: HashMap<&'static str, usize>,
+}
+
+#[derive(Serialize)]
+struct Describe<'a> {
+    services: Vec<&'a ServiceSchema>,
+}
+
+impl RpcRouter {
+    /// An empty router (it answers only `rpc.describe`).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a service.
+    ///
+    /// # Panics
+    /// If one of its wire names is already served; see [`try_service`](Self::try_service).
+    #[track_caller]
+    pub fn service(self, service: impl RpcService) -> Self {
+        match self.try_service(service) {
+            Ok(router) => router,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Adds a service, or reports the first wire name another service already serves.
+    pub fn try_service(mut self, service: impl RpcService) -> Result<Self, RouterError> {
+        let schema = service.schema();
+        let index = self.services.len();
+        for method in schema.methods {
+            for name in std::iter::once(&method.name).chain(method.aliases) {
+                if let Some(&other) = self.methods.get(name) {
+                    return Err(RouterError {
+                        method: (*name).to_owned(),
+                        first: self.services[other].schema().name,
+                        second: schema.name,
+                    });
+                }
+            }
+        }
+        for method in schema.methods {
+            for name in std::iter::once(&method.name).chain(method.aliases) {
+                self.methods.insert(name, index);
+            }
+        }
+        self.services.push(Box::new(service));
+        Ok(self)
+    }
+
+    /// The schemas of the mounted services, in mounting order.
+    pub fn schemas(&self) -> impl Iterator<Item = &'static ServiceSchema> + '_ {
+        self.services.iter().map(|s| s.schema())
+    }
+
+    /// The `rpc.describe` reply: a map `{"services": [schema, ..]}` in MessagePack.
+    pub fn describe(&self) -> Result<Vec<u8>, ServerError> {
+        let describe = Describe {
+            services: self.schemas().collect(),
+        };
+        encode_value(&describe).map_err(ServerError::internal)
+    }
+
+    /// Serves one call: finds the service by `ctx.method()` and dispatches to it.
+    ///
+    /// The reply payload is `Ok` (empty for `()`); the caller sends nothing back when
+    /// `ctx.is_notification()`.
+    pub async fn dispatch(&self, ctx: &RpcContext, params: &[u8]) -> Result<Vec<u8>, ServerError> {
+        match self.methods.get(ctx.method()) {
+            Some(&index) => self.services[index].dispatch(ctx, params).await,
+            None if ctx.method() == DESCRIBE_METHOD => self.describe(),
+            None => Err(ServerError::method_not_found(ctx.method())),
+        }
+    }
+
+    /// The byte layer's entry point: a request from `sender` for `method` (raw bytes) with
+    /// `call_id` (0 = no reply) and `params`.
+    ///
+    /// A method name that isn't UTF-8 is answered with −32601. Map `Ok(payload)` to the reply
+    /// (empty = no data) and `Err(e)` to an error reply with `e.code()` and `e.data()`.
+    pub async fn handle(
+        &self,
+        sender: &str,
+        method: &[u8],
+        call_id: u32,
+        params: &[u8],
+    ) -> Result<Vec<u8>, ServerError> {
+        let Ok(method) = std::str::from_utf8(method) else {
+            return Err(ServerError::method_not_found(&String::from_utf8_lossy(
+                method,
+            )));
+        };
+        let ctx = RpcContext::new(sender, method, call_id);
+        self.dispatch(&ctx, params).await
+    }
+}
+
+impl fmt::Debug for RpcRouter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RpcRouter")
+            .field(
+                "services",
+                &self.schemas().map(|s| s.name).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}

@@ -1,0 +1,43 @@
+//! The byte-level transport a typed client sends through.
+
+use std::future::Future;
+use std::time::Duration;
+
+use crate::error::RawCallError;
+
+/// The timeout of a call when neither the call, the client, the method nor the service set one.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The transport generated clients use when none is named (`CalcClient` = `CalcClient<DefaultTransport>`).
+///
+/// For now the in-process [`Loopback`](crate::Loopback); it becomes the bus RPC client once the
+/// byte RPC layer is wired in.
+pub type DefaultTransport = crate::Loopback;
+
+/// Sends byte-level RPC requests to a named target (spec/protocol.md §9).
+///
+/// Implement it for a bus RPC client to use the generated clients over the bus. Both methods get
+/// the whole-call `timeout`; the typed client also bounds the returned future by it, so a
+/// transport must clean up its pending state when the future is dropped.
+pub trait RpcTransport: Clone + Send + Sync + 'static {
+    /// Sends request `method` with `params` to client `target` and waits for the reply payload.
+    ///
+    /// An error reply becomes [`RawCallError::Remote`]; use [`RawCallError::from_code`] to sort
+    /// a byte layer's `(code, data)` into remote errors, timeouts and bus failures.
+    fn call(
+        &self,
+        target: &str,
+        method: &str,
+        params: Vec<u8>,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Vec<u8>, RawCallError>> + Send;
+
+    /// Sends `method` with call id 0 (no reply wanted); resolves once the bus accepted the frame.
+    fn notify(
+        &self,
+        target: &str,
+        method: &str,
+        params: Vec<u8>,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<(), RawCallError>> + Send;
+}

@@ -1,0 +1,304 @@
+//! The `.broker` RPC methods (`protocol.md` §8.8): `test`, `info`, `stats`, `client.list` and
+//! `benchmark.test`, with results byte-compatible with the original broker.
+
+use serde::{Deserialize, Serialize};
+
+use crate::broker::{Broker, ClientInfo};
+
+/// JSON-RPC standard codes the methods answer with.
+const PARSE_ERROR: i16 = -32700;
+const METHOD_NOT_FOUND: i16 = -32601;
+const INVALID_PARAMS: i16 = -32602;
+const INTERNAL_ERROR: i16 = -32603;
+/// `-32000 - ERR_DATA`: the method name is not UTF-8.
+const DATA_ERROR: i16 = -32114;
+
+/// Longest `client.list` filter regex accepted, compiled size in bytes: a filter is a short
+/// name pattern, and the limit keeps a hostile one from costing memory.
+const FILTER_SIZE_LIMIT: usize = 1 << 20;
+
+/// An error answer of a `.broker` method: an RPC error code and an optional UTF-8 message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MethodError {
+    /// The RPC error code.
+    pub code: i16,
+    /// The message sent as error data (`None`: empty data).
+    pub message: Option<String>,
+}
+
+impl MethodError {
+    fn new(code: i16, message: Option<String>) -> Self {
+        MethodError { code, message }
+    }
+}
+
+#[derive(Serialize)]
+struct TestReply {
+    ok: bool,
+}
+
+#[derive(Serialize)]
+struct InfoReply<'a> {
+    author: &'a str,
+    version: &'a str,
+}
+
+/// The `stats` result: the original's five keys first, in their order, then elbus's own.
+#[derive(Serialize)]
+struct StatsReply {
+    uptime: u64,
+    r_frames: u64,
+    r_bytes: u64,
+    w_frames: u64,
+    w_bytes: u64,
+    dropped_frames: u64,
+    forced_disconnects: u64,
+    clients: u64,
+}
+
+/// One `client.list` entry: the original's ten keys first, in their order, then elbus's own.
+#[derive(Serialize)]
+struct ClientEntryReply<'a> {
+    name: &'a str,
+    kind: &'a str,
+    source: Option<&'a str>,
+    port: Option<&'a str>,
+    r_frames: u64,
+    r_bytes: u64,
+    w_frames: u64,
+    w_bytes: u64,
+    queue: u64,
+    instances: u64,
+    dropped_frames: u64,
+    forced_disconnects: u64,
+}
+
+#[derive(Serialize)]
+struct ClientListReply<'a> {
+    clients: Vec<ClientEntryReply<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+struct ClientListParams {
+    filter: Option<String>,
+}
+
+/// Calls the `.broker` method `method` with `params`; returns the MessagePack result.
+pub fn call(broker: &Broker, method: &[u8], params: &[u8]) -> Result<Vec<u8>, MethodError> {
+    let Ok(method) = std::str::from_utf8(method) else {
+        return Err(MethodError::new(DATA_ERROR, None));
+    };
+    match method {
+        "test" => {
+            no_params(params)?;
+            encode(&TestReply { ok: true })
+        }
+        "info" => {
+            no_params(params)?;
+            encode(&InfoReply {
+                author: crate::AUTHOR,
+                version: crate::VERSION,
+            })
+        }
+        "stats" => {
+            no_params(params)?;
+            let stats = broker.stats();
+            encode(&StatsReply {
+                uptime: stats.uptime,
+                r_frames: stats.counters.r_frames,
+                r_bytes: stats.counters.r_bytes,
+                w_frames: stats.counters.w_frames,
+                w_bytes: stats.counters.w_bytes,
+                dropped_frames: stats.counters.dropped_frames,
+                forced_disconnects: stats.counters.forced_disconnects,
+                clients: stats.clients as u64,
+            })
+        }
+        "client.list" => client_list(broker, params),
+        "benchmark.test" => Ok(params.to_vec()),
+        _ => Err(MethodError::new(METHOD_NOT_FOUND, None)),
+    }
+}
+
+/// `test`, `info` and `stats` take no params: an empty payload, or an empty MessagePack map
+/// (which the original elbus accepted and some clients send).
+fn no_params(params: &[u8]) -> Result<(), MethodError> {
+    if params.is_empty() || params == [0x80] {
+        Ok(())
+    } else {
+        Err(MethodError::new(
+            INVALID_PARAMS,
+            Some("this method takes no params".to_owned()),
+        ))
+    }
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, MethodError> {
+    rmp_serde::to_vec_named(value)
+        .map_err(|err| MethodError::new(INTERNAL_ERROR, Some(err.to_string())))
+}
+
+/// Whether `bytes` starts with a MessagePack map marker.
+fn is_msgpack_map(bytes: &[u8]) -> bool {
+    matches!(bytes.first(), Some(0x80..=0x8f | 0xde | 0xdf))
+}
+
+fn client_list(broker: &Broker, params: &[u8]) -> Result<Vec<u8>, MethodError> {
+    let params: ClientListParams = if params.is_empty() {
+        ClientListParams::default()
+    } else if !is_msgpack_map(params) {
+        return Err(MethodError::new(
+            PARSE_ERROR,
+            Some("params must be a map, as {\"filter\": \"regex\"}".to_owned()),
+        ));
+    } else {
+        rmp_serde::from_slice(params)
+            .map_err(|err| MethodError::new(PARSE_ERROR, Some(err.to_string())))?
+    };
+    let filter = params
+        .filter
+        .map(|pattern| {
+            regex::RegexBuilder::new(&pattern)
+                .size_limit(FILTER_SIZE_LIMIT)
+                .build()
+                .map_err(|err| MethodError::new(PARSE_ERROR, Some(err.to_string())))
+        })
+        .transpose()?;
+    let clients: Vec<ClientInfo> = broker
+        .client_list()
+        .into_iter()
+        .filter(|c| filter.as_ref().is_none_or(|re| re.is_match(&c.name)))
+        .collect();
+    encode(&ClientListReply {
+        clients: clients
+            .iter()
+            .map(|c| ClientEntryReply {
+                name: &c.name,
+                kind: c.kind.as_str(),
+                source: c.source.as_deref(),
+                port: c.port.as_deref(),
+                r_frames: c.counters.r_frames,
+                r_bytes: c.counters.r_bytes,
+                w_frames: c.counters.w_frames,
+                w_bytes: c.counters.w_bytes,
+                queue: c.queue as u64,
+                instances: c.instances as u64,
+                dropped_frames: c.counters.dropped_frames,
+                forced_disconnects: c.counters.forced_disconnects,
+            })
+            .collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn broker() -> Broker {
+        Broker::new()
+    }
+
+    #[test]
+    fn test_method_bytes() {
+        assert_eq!(
+            call(&broker(), b"test", b"").unwrap(),
+            [0x81, 0xA2, b'o', b'k', 0xC3]
+        );
+        assert_eq!(call(&broker(), b"test", &[0x80]).unwrap().len(), 5);
+        let err = call(&broker(), b"test", &[0x81, 0xA1, b'a', 0x01]).unwrap_err();
+        assert_eq!(err.code, -32602);
+    }
+
+    #[test]
+    fn info_method_bytes() {
+        let reply = call(&broker(), b"info", b"").unwrap();
+        let mut expected = vec![0x82, 0xA6];
+        expected.extend_from_slice(b"author");
+        expected.extend_from_slice(&[0xD9, 0x27]);
+        expected.extend_from_slice(crate::AUTHOR.as_bytes());
+        expected.push(0xA7);
+        expected.extend_from_slice(b"version");
+        expected.push(0xA0 | crate::VERSION.len() as u8);
+        expected.extend_from_slice(crate::VERSION.as_bytes());
+        assert_eq!(reply, expected);
+    }
+
+    #[test]
+    fn unknown_and_non_utf8_methods() {
+        assert_eq!(
+            call(&broker(), b"nope", b"").unwrap_err(),
+            MethodError::new(-32601, None)
+        );
+        assert_eq!(call(&broker(), b"\xff", b"").unwrap_err().code, -32114);
+    }
+
+    #[test]
+    fn benchmark_test_echoes() {
+        assert_eq!(
+            call(&broker(), b"benchmark.test", b"\x01\x02").unwrap(),
+            b"\x01\x02"
+        );
+    }
+
+    #[tokio::test]
+    async fn stats_keys_in_order() {
+        let reply = call(&broker(), b"stats", b"").unwrap();
+        // 8 keys; the first five are the original's, in order, and `uptime` is 0 (fixint).
+        assert_eq!(reply[0], 0x88);
+        assert_eq!(&reply[1..8], b"\xa6uptime");
+        assert_eq!(reply[8], 0x00);
+        assert_eq!(&reply[9..18], b"\xa8r_frames");
+    }
+
+    #[tokio::test]
+    async fn client_list_entries_filter_and_errors() {
+        let broker = broker();
+        let _b = broker.register_client("zeta").unwrap();
+        let _a = broker.register_client("alpha").unwrap();
+        let reply = call(&broker, b"client.list", b"").unwrap();
+        let value: rmpv::Value = rmp_serde::from_slice(&reply).unwrap();
+        let clients = value["clients"].as_array().unwrap();
+        let names: Vec<&str> = clients
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["alpha", "zeta"]);
+        let first = clients[0].as_map().unwrap();
+        let keys: Vec<&str> = first.iter().map(|(k, _)| k.as_str().unwrap()).collect();
+        assert_eq!(
+            &keys[..10],
+            [
+                "name",
+                "kind",
+                "source",
+                "port",
+                "r_frames",
+                "r_bytes",
+                "w_frames",
+                "w_bytes",
+                "queue",
+                "instances"
+            ]
+        );
+        assert!(clients[0]["source"].is_nil());
+        let filter = rmp_serde::to_vec_named(&serde_json_like_filter("^z")).unwrap();
+        let reply = call(&broker, b"client.list", &filter).unwrap();
+        let value: rmpv::Value = rmp_serde::from_slice(&reply).unwrap();
+        assert_eq!(value["clients"].as_array().unwrap().len(), 1);
+        let bad = rmp_serde::to_vec_named(&serde_json_like_filter("(")).unwrap();
+        assert_eq!(
+            call(&broker, b"client.list", &bad).unwrap_err().code,
+            -32700
+        );
+        assert_eq!(
+            call(&broker, b"client.list", &[0x91, 0x01])
+                .unwrap_err()
+                .code,
+            -32700
+        );
+    }
+
+    fn serde_json_like_filter(pattern: &str) -> std::collections::BTreeMap<&str, &str> {
+        std::collections::BTreeMap::from([("filter", pattern)])
+    }
+}

@@ -1,0 +1,11 @@
+use std::convert::Infallible;
+use elbus_rpc::rpc;
+
+#[rpc]
+pub trait Calc {
+    async fn add(&self, a: i64) -> Result<i64, Infallible> {
+        Ok(a)
+    }
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use elbus_rpc::rpc;
+
+#[rpc]
+pub trait Calc {
+    #[rpc(notify, stream)]
+    async fn history(&self);
+}
+
+fn main() {}

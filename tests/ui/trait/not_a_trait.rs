@@ -1,0 +1,8 @@
+use elbus_rpc::rpc;
+
+#[rpc(namespace = "calc")]
+pub struct Calc {
+    total: i64,
+}
+
+fn main() {}
