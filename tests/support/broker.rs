@@ -255,6 +255,33 @@ impl Broker {
         }
     }
 
+    /// Both client paths, UNIX first: what transport-parametrised tests loop over.
+    pub fn paths(&self) -> [&str; 2] {
+        [
+            self.unix_path.to_str().expect("temp dirs are UTF-8"),
+            &self.tcp_addr,
+        ]
+    }
+
+    /// The broker's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Freezes the broker (SIGSTOP): it accepts bytes into its sockets but answers nothing, so a
+    /// test can hold an ACK pending for as long as it needs.
+    pub fn pause(&self) {
+        let _ = Command::new("kill")
+            .args(["-STOP", &self.pid().to_string()])
+            .status();
+    }
+
+    /// Kills the broker (SIGKILL) and reaps it; its clients see their connections drop.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Everything the broker has printed so far (stdout and stderr, line by line).
     pub fn log(&self) -> String {
         self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()

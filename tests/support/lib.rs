@@ -2,7 +2,6 @@
 //! published peers started for a test.
 
 pub mod broker;
-pub mod busrtd;
 pub mod python;
 pub mod tempdir;
 

@@ -1,4 +1,4 @@
-//! `elbus::ipc::Client` against the real busrtd 0.5.6, over UNIX and TCP: registration,
+//! `elbus::ipc::Client` against the real `elbusd` and busrtd 0.5.6, over UNIX and TCP: registration,
 //! secondaries, one-to-one messages and their ACKs, broadcast masks, topics with wildcards,
 //! exclusions, publish_for and disconnect detection.
 //!
@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use elbus::ipc::{Client, Config};
 use elbus::{AsyncClient, Error, ErrorKind, EventChannel, Frame, FrameKind, OpConfirm, QoS};
-use elbus_suite::busrtd::Busrtd;
+use elbus_suite::broker::{Broker, BrokerKind};
 
 /// Generous, so a loaded CI machine cannot fail an ACK wait; nothing asserts on time.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -79,12 +79,11 @@ fn payloads(frames: &[Frame]) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn registration_and_secondaries() {
-    let busrtd = Busrtd::start();
+async fn registration_and_secondaries(kind: BrokerKind) {
+    let broker = Broker::start(&kind);
     for (path, other) in [
-        (busrtd.unix_path(), busrtd.tcp_addr()),
-        (busrtd.tcp_addr(), busrtd.unix_path()),
+        (broker.paths()[0], broker.paths()[1]),
+        (broker.paths()[1], broker.paths()[0]),
     ] {
         let tag = if path.starts_with('/') { "u" } else { "t" };
         let name = format!("{tag}.reg");
@@ -134,10 +133,9 @@ async fn registration_and_secondaries() {
     }
 }
 
-#[tokio::test]
-async fn one_to_one_messages_and_acks() {
-    let busrtd = Busrtd::start();
-    for path in busrtd.paths() {
+async fn one_to_one_messages_and_acks(kind: BrokerKind) {
+    let broker = Broker::start(&kind);
+    for path in broker.paths() {
         let tag = if path.starts_with('/') { "u" } else { "t" };
         let (a, mut a_events) = peer(path, &format!("{tag}.a")).await;
         let (b, mut b_events) = peer(path, &format!("{tag}.b")).await;
@@ -204,10 +202,9 @@ async fn one_to_one_messages_and_acks() {
     }
 }
 
-#[tokio::test]
-async fn broadcast_masks() {
-    let busrtd = Busrtd::start();
-    for path in busrtd.paths() {
+async fn broadcast_masks(kind: BrokerKind) {
+    let broker = Broker::start(&kind);
+    for path in broker.paths() {
         let tag = if path.starts_with('/') { "u" } else { "t" };
         let (a, mut a_events) = peer(path, &format!("{tag}.a")).await;
         let (b, mut b_events) = peer(path, &format!("{tag}.b")).await;
@@ -246,10 +243,9 @@ async fn broadcast_masks() {
     }
 }
 
-#[tokio::test]
-async fn topics_with_wildcards() {
-    let busrtd = Busrtd::start();
-    for path in busrtd.paths() {
+async fn topics_with_wildcards(kind: BrokerKind) {
+    let broker = Broker::start(&kind);
+    for path in broker.paths() {
         let tag = if path.starts_with('/') { "u" } else { "t" };
         let (publisher, _events) = peer(path, &format!("{tag}.pub")).await;
         // (patterns, topics received), from the table of §8.2.
@@ -305,10 +301,9 @@ async fn topics_with_wildcards() {
     }
 }
 
-#[tokio::test]
-async fn exclude_and_unexclude() {
-    let busrtd = Busrtd::start();
-    for path in busrtd.paths() {
+async fn exclude_and_unexclude(kind: BrokerKind) {
+    let broker = Broker::start(&kind);
+    for path in broker.paths() {
         let tag = if path.starts_with('/') { "u" } else { "t" };
         let (publisher, _events) = peer(path, &format!("{tag}.pub")).await;
         let (sub, mut events) = peer(path, &format!("{tag}.sub")).await;
@@ -345,10 +340,9 @@ async fn exclude_and_unexclude() {
     }
 }
 
-#[tokio::test]
-async fn publish_for_a_primary_name() {
-    let busrtd = Busrtd::start();
-    for path in busrtd.paths() {
+async fn publish_for_a_primary_name(kind: BrokerKind) {
+    let broker = Broker::start(&kind);
+    for path in broker.paths() {
         let tag = if path.starts_with('/') { "u" } else { "t" };
         let (publisher, _events) = peer(path, &format!("{tag}.pub")).await;
         let (r, mut r_events) = peer(path, &format!("{tag}.r")).await;
@@ -374,11 +368,10 @@ async fn publish_for_a_primary_name() {
     }
 }
 
-#[tokio::test]
-async fn killing_busrtd_disconnects_the_clients() {
-    let mut busrtd = Busrtd::start();
+async fn killing_the_broker_disconnects_the_clients(kind: BrokerKind) {
+    let mut broker = Broker::start(&kind);
     let mut clients = Vec::new();
-    for path in busrtd.paths() {
+    for path in broker.paths() {
         let tag = if path.starts_with('/') { "u" } else { "t" };
         let (client, events) = peer(path, &format!("{tag}.victim")).await;
         // Round trip first, so both clients are surely registered and working.
@@ -386,7 +379,7 @@ async fn killing_busrtd_disconnects_the_clients() {
         clients.push((client, events));
     }
     // A frozen broker answers nothing: the ACKs below stay pending until it dies.
-    busrtd.pause();
+    broker.pause();
     let mut confirms = Vec::new();
     for (client, _) in &clients {
         let confirm = client
@@ -396,7 +389,7 @@ async fn killing_busrtd_disconnects_the_clients() {
         assert!(confirm.is_pending());
         confirms.push(confirm);
     }
-    busrtd.kill();
+    broker.kill();
     for ((client, mut events), confirm) in clients.into_iter().zip(confirms) {
         assert_eq!(confirm.await.unwrap_err().kind(), ErrorKind::Eof);
         assert!(!client.is_connected());
@@ -413,3 +406,35 @@ async fn killing_busrtd_disconnects_the_clients() {
         );
     }
 }
+
+/// Runs each scenario against both brokers: ours (`elbusd`) and the reference (`busrtd` 0.5.6).
+macro_rules! against_both_brokers {
+    ($($scenario:ident),* $(,)?) => {
+        mod elbusd {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario(super::BrokerKind::elbusd(env!("CARGO_BIN_EXE_elbusd"))).await;
+                }
+            )*
+        }
+        mod busrtd {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario(super::BrokerKind::busrtd()).await;
+                }
+            )*
+        }
+    };
+}
+
+against_both_brokers!(
+    registration_and_secondaries,
+    one_to_one_messages_and_acks,
+    broadcast_masks,
+    topics_with_wildcards,
+    exclude_and_unexclude,
+    publish_for_a_primary_name,
+    killing_the_broker_disconnects_the_clients,
+);
