@@ -163,6 +163,7 @@ impl Broker {
         Ok(local)
     }
 
+    #[cfg(feature = "broker-api")]
     /// Tracks a task that serves a listener-like endpoint (such as a FIFO) so that
     /// [`Broker::stop_listeners`] stops it and removes `path`.
     pub(crate) fn add_listener_task(
