@@ -5,6 +5,8 @@ mod broker;
 mod bus;
 mod rpc;
 
+pub(crate) use rpc::{rpc_error, rpc_over};
+
 use std::io::Read;
 
 use super::args::{Args, Command};
