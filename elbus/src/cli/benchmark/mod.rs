@@ -9,6 +9,7 @@
 
 mod latency;
 mod progress;
+mod rpc_stages;
 mod stages;
 
 use std::sync::Arc;
@@ -18,9 +19,10 @@ use serde_json::json;
 
 use self::latency::Percentiles;
 use self::progress::Display;
+use self::rpc_stages::{BenchHandlers, RpcStage, RpcWorker};
 use self::stages::{Outcome, Worker};
 use crate::cli::args::BenchmarkArgs;
-use crate::cli::commands::{connect, Context};
+use crate::cli::commands::{connect, rpc_over, Context};
 use crate::cli::error::CliError;
 use crate::cli::output::Style;
 use crate::cli::table::{thousands, thousands_u64, Align, Table};
@@ -106,6 +108,7 @@ pub(crate) async fn run(ctx: &Context<'_>, args: &BenchmarkArgs) -> Result<(), C
     let mut results = Vec::new();
     let mut latencies = Vec::new();
 
+    rpc_stages(&plan, args, &mut results, &mut latencies).await?;
     client_stages(&plan, args, &mut results, &mut latencies).await?;
 
     print_results(&plan, args, &results, &latencies)?;
@@ -129,6 +132,85 @@ pub(crate) async fn run(ctx: &Context<'_>, args: &BenchmarkArgs) -> Result<(), C
             ))
         }
     }
+}
+
+/// The three RPC stages and the RPC latency stage; the RPC clients are disconnected at the
+/// end, so plain clients can take their names.
+async fn rpc_stages(
+    plan: &Plan<'_>,
+    args: &BenchmarkArgs,
+    results: &mut Vec<StageResult>,
+    latencies: &mut Vec<LatencyResult>,
+) -> Result<(), CliError> {
+    let timeout = plan.ctx.args.timeout();
+    let mut pool = Vec::with_capacity(usize::try_from(plan.workers).unwrap_or(0));
+    for w in 1..=plan.workers {
+        let name = plan.worker_name(w);
+        let client = connect_reusing_name(plan, &name).await?;
+        pool.push(RpcWorker {
+            rpc: rpc_over(client, BenchHandlers, timeout)?,
+            null_target: format!("{name}-null"),
+            name,
+        });
+    }
+    for (name, stage) in [
+        ("rpc.call", RpcStage::Call),
+        ("rpc.call+handle", RpcStage::CallHandle),
+        ("rpc.call0", RpcStage::Call0),
+    ] {
+        let display = Display::start(name, plan.total(), plan.progress);
+        let start = Instant::now();
+        let outcome = rpc_stages::run(
+            &pool,
+            stage,
+            &plan.payload,
+            plan.per_worker,
+            &display.progress(),
+        )
+        .await;
+        let elapsed = start.elapsed();
+        display.finish();
+        results.push(StageResult {
+            name,
+            elapsed,
+            outcome,
+        });
+    }
+    if args.latency {
+        if let Some(first) = pool.first() {
+            let name = "latency.rpc.call";
+            let display = Display::start(name, args.latency_iters, plan.progress);
+            let (mut samples, outcome) =
+                rpc_stages::latency(first, &plan.payload, args.latency_iters).await;
+            display.finish();
+            latency_result(name, &mut samples, outcome, results, latencies);
+        }
+    }
+    for worker in &pool {
+        worker.rpc.client().disconnect().await;
+    }
+    Ok(())
+}
+
+/// Records a latency stage; its failures also show as a row of the results table.
+fn latency_result(
+    name: &'static str,
+    samples: &mut [Duration],
+    outcome: Outcome,
+    results: &mut Vec<StageResult>,
+    latencies: &mut Vec<LatencyResult>,
+) {
+    if outcome.errors > 0 {
+        results.push(StageResult {
+            name,
+            elapsed: Duration::ZERO,
+            outcome,
+        });
+    }
+    latencies.push(LatencyResult {
+        name,
+        percentiles: Percentiles::of(samples),
+    });
 }
 
 /// The four plain-client stages, and the one-way latency stage.
@@ -179,17 +261,7 @@ async fn client_stages(
             let (mut samples, outcome) =
                 stages::one_way_latency(first, &plan.payload, args.latency_iters, patience).await;
             display.finish();
-            if outcome.errors > 0 {
-                results.push(StageResult {
-                    name: "latency.send",
-                    elapsed: Duration::ZERO,
-                    outcome,
-                });
-            }
-            latencies.push(LatencyResult {
-                name: "latency.send",
-                percentiles: Percentiles::of(&mut samples),
-            });
+            latency_result("latency.send", &mut samples, outcome, results, latencies);
         }
     }
     for worker in &pool {

@@ -32,7 +32,8 @@ impl Outcome {
         }
     }
 
-    fn fail(&mut self, count: u64, err: CliError) {
+    /// Counts `count` failures, keeping the first error.
+    pub fn fail(&mut self, count: u64, err: CliError) {
         self.errors += count;
         if self.first_error.is_none() {
             self.first_error = Some(err);
@@ -213,7 +214,9 @@ async fn send_loop(
             Err(err) if missing_ok && err.kind() == ErrorKind::NotRegistered => {}
             Err(err) => {
                 let what = format!("{}: send to {target}", client.name());
-                if err.kind() == ErrorKind::Eof {
+                // Lost, or the broker stopped answering: every further send would fail the
+                // same way (a timeout each), so the rest count as errors at once.
+                if matches!(err.kind(), ErrorKind::Eof | ErrorKind::Timeout) {
                     outcome.fail(n - i, CliError::bus(what, &err));
                     break;
                 }
