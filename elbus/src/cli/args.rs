@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use clap::builder::TypedValueParser;
 use clap::{Args as ClapArgs, Parser, Subcommand};
 
 /// The exit codes, shown at the end of `elbus --help`.
@@ -37,12 +38,14 @@ pub struct Args {
     #[arg(short = 'n', long = "name", value_name = "NAME")]
     pub name: Option<String>,
 
-    /// Socket read buffer size in bytes.
-    #[arg(long = "buf-size", default_value_t = 8192, value_name = "BYTES")]
+    /// Socket read buffer size in bytes (at most 64 MiB: it is allocated up front).
+    #[arg(long = "buf-size", default_value_t = 8192, value_name = "BYTES",
+          value_parser = clap::value_parser!(u64).range(1..=64 << 20).map(to_usize))]
     pub buf_size: usize,
 
-    /// Length of the client's incoming and outgoing frame queues.
-    #[arg(long = "queue-size", default_value_t = 8192, value_name = "FRAMES")]
+    /// Length of the client's incoming and outgoing frame queues (at most 1_048_576).
+    #[arg(long = "queue-size", default_value_t = 8192, value_name = "FRAMES",
+          value_parser = clap::value_parser!(u64).range(1..=1 << 20).map(to_usize))]
     pub queue_size: usize,
 
     /// Seconds to wait for connecting, for each ACK and for each RPC reply.
@@ -121,6 +124,14 @@ pub enum Command {
 
     /// Measure the broker's throughput (seven stages, as the published CLI), and optionally
     /// RPC and delivery latency percentiles.
+    ///
+    /// Stages, in order: rpc.call (`.broker` benchmark.test echoes the payload),
+    /// rpc.call+handle (each client calls its own handler), rpc.call0 (to a missing target),
+    /// then, with plain clients under the same names: send.qos.no and send.qos.processed (to a
+    /// missing target), send+recv.qos.no and send+recv.qos.processed (to itself, counted on
+    /// arrival). Each worker runs iters/workers iterations one after another. Progress shows
+    /// on stderr when it is a terminal; failures are counted per stage, and the first one is
+    /// reported after the table (with its exit code).
     Benchmark(BenchmarkArgs),
 }
 
@@ -198,8 +209,9 @@ pub struct BenchmarkArgs {
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub workers: u32,
 
-    /// Payload size in bytes.
-    #[arg(long = "payload-size", default_value_t = 100, value_name = "BYTES")]
+    /// Payload size in bytes (at most 64 MiB).
+    #[arg(long = "payload-size", default_value_t = 100, value_name = "BYTES",
+          value_parser = clap::value_parser!(u64).range(0..=64 << 20).map(to_usize))]
     pub payload_size: usize,
 
     /// Iterations of each stage, split evenly among the workers.
@@ -214,8 +226,13 @@ pub struct BenchmarkArgs {
 
     /// Samples taken by each latency stage.
     #[arg(long = "latency-iters", default_value_t = 10_000, value_name = "N",
-          value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub latency_iters: u64,
+}
+
+/// Converts a range-checked `u64` option; the ranges above fit any `usize` of 32 bits or more.
+fn to_usize(value: u64) -> usize {
+    usize::try_from(value).unwrap_or(usize::MAX)
 }
 
 #[cfg(test)]
@@ -290,5 +307,15 @@ mod tests {
         }
         assert!(Args::try_parse_from(["elbus", "p", "benchmark", "-w", "0"]).is_err());
         assert!(Args::try_parse_from(["elbus", "p", "benchmark", "-i", "0"]).is_err());
+        let huge = (1u64 << 40).to_string();
+        assert!(
+            Args::try_parse_from(["elbus", "p", "benchmark", "--payload-size", &huge]).is_err()
+        );
+        assert!(
+            Args::try_parse_from(["elbus", "--buf-size", &huge, "p", "broker", "test"]).is_err()
+        );
+        assert!(
+            Args::try_parse_from(["elbus", "--queue-size", "0", "p", "broker", "test"]).is_err()
+        );
     }
 }

@@ -24,18 +24,21 @@ impl Percentiles {
             return None;
         }
         samples.sort_unstable();
-        let micros = |d: Duration| d.as_secs_f64() * 1e6;
-        let rank = |q: f64| {
-            // Nearest rank: the smallest sample with at least q of all samples at or below it.
+        // From whole nanoseconds, so whole microseconds stay exact.
+        let micros = |d: Duration| d.as_nanos() as f64 / 1000.0;
+        // Nearest rank: the smallest sample with at least q of all samples at or below it.
+        // `q` in parts per 10 000, so the rank is exact integer arithmetic (0.999 × 1000 is
+        // 999.0000000000001 in floating point).
+        let rank = |q: usize| {
             let n = samples.len();
-            let rank = (q * n as f64).ceil() as usize;
+            let rank = (q * n).div_ceil(10_000);
             micros(samples[rank.clamp(1, n) - 1])
         };
         Some(Percentiles {
             samples: samples.len(),
-            p50: rank(0.50),
-            p99: rank(0.99),
-            p999: rank(0.999),
+            p50: rank(5_000),
+            p99: rank(9_900),
+            p999: rank(9_990),
             max: micros(samples[samples.len() - 1]),
         })
     }

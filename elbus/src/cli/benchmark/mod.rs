@@ -180,8 +180,13 @@ async fn rpc_stages(
         if let Some(first) = pool.first() {
             let name = "latency.rpc.call";
             let display = Display::start(name, args.latency_iters, plan.progress);
-            let (mut samples, outcome) =
-                rpc_stages::latency(first, &plan.payload, args.latency_iters).await;
+            let (mut samples, outcome) = rpc_stages::latency(
+                first,
+                &plan.payload,
+                args.latency_iters,
+                &display.progress(),
+            )
+            .await;
             display.finish();
             latency_result(name, &mut samples, outcome, results, latencies);
         }
@@ -258,8 +263,14 @@ async fn client_stages(
     if args.latency {
         if let Some(first) = pool.first_mut() {
             let display = Display::start("latency.send", args.latency_iters, plan.progress);
-            let (mut samples, outcome) =
-                stages::one_way_latency(first, &plan.payload, args.latency_iters, patience).await;
+            let (mut samples, outcome) = stages::one_way_latency(
+                first,
+                &plan.payload,
+                args.latency_iters,
+                patience,
+                &display.progress(),
+            )
+            .await;
             display.finish();
             latency_result("latency.send", &mut samples, outcome, results, latencies);
         }

@@ -131,7 +131,12 @@ async fn once(
 
 /// `latency.rpc.call`: one call at a time from one client to `.broker` `benchmark.test`,
 /// each round trip timed.
-pub async fn latency(worker: &RpcWorker, payload: &[u8], n: u64) -> (Vec<Duration>, Outcome) {
+pub async fn latency(
+    worker: &RpcWorker,
+    payload: &[u8],
+    n: u64,
+    progress: &Progress,
+) -> (Vec<Duration>, Outcome) {
     let mut samples = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
     let mut outcome = Outcome {
         iters: n,
@@ -155,6 +160,7 @@ pub async fn latency(worker: &RpcWorker, payload: &[u8], n: u64) -> (Vec<Duratio
                 }
             }
         }
+        progress.tick(i);
     }
     if samples.is_empty() && outcome.first_error.is_none() {
         outcome.fail(0, CliError::new(Failure::Other, "no latency samples"));

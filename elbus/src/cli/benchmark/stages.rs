@@ -257,6 +257,7 @@ pub async fn one_way_latency(
     payload: &[u8],
     n: u64,
     timeout: Duration,
+    progress: &Progress,
 ) -> (Vec<Duration>, Outcome) {
     worker.drain();
     let mut samples = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
@@ -280,7 +281,10 @@ pub async fn one_way_latency(
             break;
         }
         match tokio::time::timeout(timeout, events.recv()).await {
-            Ok(Some(_)) => samples.push(start.elapsed()),
+            Ok(Some(_)) => {
+                samples.push(start.elapsed());
+                progress.tick(i);
+            }
             Ok(None) => {
                 outcome.fail(n - i, CliError::bus("latency: receive", &Error::eof()));
                 break;
