@@ -75,7 +75,7 @@ async fn broker_test_call_matches_the_spec_bytes() {
         .await
         .unwrap();
     // The ACK and the reply travel separately; the spec shows the ACK first.
-    let mut frames = vec![raw_frame(&mut stream).await, raw_frame(&mut stream).await];
+    let mut frames = [raw_frame(&mut stream).await, raw_frame(&mut stream).await];
     frames.sort_by_key(|(header, _)| std::cmp::Reverse(header[0]));
     assert_eq!(frames[0], ([0xFE, 0x65, 0, 0, 0, 0x01], vec![]));
     assert_eq!(frames[1].0, [0x12, 0x12, 0, 0, 0, 0]);
@@ -88,7 +88,7 @@ async fn broker_test_call_matches_the_spec_bytes() {
         .write_all(b"\x66\x00\x00\x00\x52\x12\x00\x00\x00.broker\x00\x01\x02\x00\x00\x00nope\x00")
         .await
         .unwrap();
-    let mut frames = vec![raw_frame(&mut stream).await, raw_frame(&mut stream).await];
+    let mut frames = [raw_frame(&mut stream).await, raw_frame(&mut stream).await];
     frames.sort_by_key(|(header, _)| std::cmp::Reverse(header[0]));
     assert_eq!(
         frames[1].1,
