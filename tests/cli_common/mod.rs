@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -46,7 +47,12 @@ impl Run {
 
 /// Runs `elbus ARGS` to the end, with `stdin` as its standard input (empty if `None`).
 pub fn elbus(args: &[&str], stdin: Option<&[u8]>) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_elbus"))
+    run(Path::new(env!("CARGO_BIN_EXE_elbus")), args, stdin)
+}
+
+/// Runs `program ARGS` to the end, with `stdin` as its standard input (empty if `None`).
+pub fn run(program: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {
+    let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -92,25 +98,37 @@ pub struct Streaming {
 impl Streaming {
     /// Starts `elbus ARGS` and returns once its stderr says `ready` (a line starting with it).
     pub fn start(args: &[&str], ready: &str) -> Streaming {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_elbus"))
+        Streaming::start_program(Path::new(env!("CARGO_BIN_EXE_elbus")), args, ready)
+    }
+
+    /// Starts `program ARGS` and returns once its stdout or stderr prints a line starting with
+    /// `ready`.
+    pub fn start_program(program: &Path, args: &[&str], ready: &str) -> Streaming {
+        let mut child = Command::new(program)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("run elbus");
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
         let stdout = child.stdout.take().expect("piped stdout");
         let stderr = child.stderr.take().expect("piped stderr");
         let (tx, lines) = mpsc::channel();
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let stdout_ready = (ready.to_owned(), ready_tx.clone());
         std::thread::spawn(move || {
+            let (ready, ready_tx) = stdout_ready;
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
+                // busrt prints its log and readiness on stdout; elbus on stderr.
+                if line.contains(&ready) {
+                    let _ = ready_tx.send(Ok(()));
+                }
                 if tx.send(line).is_err() {
                     break;
                 }
             }
         });
-        let (ready_tx, ready_rx) = mpsc::channel();
         let ready = ready.to_owned();
         std::thread::spawn(move || {
             let mut seen = Vec::new();
