@@ -13,6 +13,12 @@ use crate::{RawCallError, RpcRouter, RpcTransport};
 const CALL_QOS: QoS = QoS::Processed;
 
 impl<C: AsyncClient + 'static> RpcTransport for RpcClient<C> {
+    /// The client's `RpcOptions::timeout`, so an `RpcClient` configured with a timeout bounds
+    /// typed calls that set none of their own.
+    fn default_timeout(&self) -> Option<Duration> {
+        Some(self.options().call_timeout())
+    }
+
     async fn call(
         &self,
         target: &str,

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use crate::error::RawCallError;
 
-/// The timeout of a call when neither the call, the client, the method nor the service set one.
+/// The timeout of a call when neither the call, the client, the method, the service nor the
+/// transport ([`RpcTransport::default_timeout`]) set one.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The transport generated clients use when none is named (`CalcClient` = `CalcClient<DefaultTransport>`).
@@ -31,6 +32,14 @@ pub trait RpcTransport: Clone + Send + Sync + 'static {
         params: Vec<u8>,
         timeout: Duration,
     ) -> impl Future<Output = Result<Vec<u8>, RawCallError>> + Send;
+
+    /// The transport's own default timeout (for the bus RPC client, its
+    /// [`RpcOptions::timeout`](elbus::rpc::RpcOptions::timeout)): what a call runs with when
+    /// neither the call, the client, the method nor the service set one. `None` (the default)
+    /// falls back to [`DEFAULT_TIMEOUT`].
+    fn default_timeout(&self) -> Option<Duration> {
+        None
+    }
 
     /// Sends `method` with call id 0 (no reply wanted); resolves once the bus accepted the frame.
     fn notify(
