@@ -149,7 +149,10 @@ async fn results_and_typed_errors<C: Connect>(bus: &Bus, via: Via) {
         .unwrap_err();
     assert_eq!(
         (err.code(), err.message()),
-        (CalcError::BadInput(String::new()).code(), Some("bad digit: ½"))
+        (
+            CalcError::BadInput(String::new()).code(),
+            Some("bad digit: ½")
+        )
     );
 
     // The second service on the same bus client and router.
@@ -177,9 +180,12 @@ async fn errors_outside_the_service<C: Connect>(bus: &Bus, via: Via) {
     // No such target: the broker refuses the request (the ACK of QoS Processed, or the
     // in-process client's immediate refusal), long before the hour-long timeout.
     let nobody = CalcClient::new(rpc.clone(), "svc.nobody");
-    let err = within("the missing-target error", nobody.add(1, 2).timeout(FOREVER).send())
-        .await
-        .unwrap_err();
+    let err = within(
+        "the missing-target error",
+        nobody.add(1, 2).timeout(FOREVER).send(),
+    )
+    .await
+    .unwrap_err();
     match err {
         CallError::Transport(t) => assert_eq!(t.code(), Some(-32113), "{t}"),
         other => panic!("expected a transport error, got {other:?}"),

@@ -202,7 +202,10 @@ async fn client_params_equal_python_msgpack() {
         );
         checked += 1;
     }
-    assert_eq!(checked, 9, "every client case of typed_golden.py is checked");
+    assert_eq!(
+        checked, 9,
+        "every client case of typed_golden.py is checked"
+    );
     // The abandoned calls left nothing behind.
     assert_eq!(rpc.pending_calls(), 0);
 }
@@ -251,7 +254,11 @@ async fn python_params_decode_in_the_typed_handler() {
             }
         }
     }
-    assert_eq!((ok, err), (13, 5), "every case of typed_golden.py is checked");
+    assert_eq!(
+        (ok, err),
+        (13, 5),
+        "every case of typed_golden.py is checked"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -356,13 +363,18 @@ async fn typed_rust_calls_python(transport: Transport) {
     );
     assert_eq!(rpc.pending_calls(), 0);
     // The one-way method reaches Python as a call with id 0.
-    assert_eq!(calc.reset("from rust".into()).timeout(FOREVER).await, Ok(()));
+    assert_eq!(
+        calc.reset("from rust".into()).timeout(FOREVER).await,
+        Ok(())
+    );
     assert_eq!(
         next_line(&mut lines, "RESET").await,
         "RESET 0 rust.caller from rust"
     );
 
-    rpc.notify("py.calc", b"stop", QoS::Processed).await.unwrap();
+    rpc.notify("py.calc", b"stop", QoS::Processed)
+        .await
+        .unwrap();
     let status = within("the Python service to stop", child.wait())
         .await
         .unwrap();

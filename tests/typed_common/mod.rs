@@ -95,7 +95,10 @@ impl Calc for TestCalc {
         Ok(xs.iter().sum::<i64>() * scale)
     }
     async fn greet(&self, name: String, greeting: Option<String>) -> Result<String, CalcError> {
-        Ok(format!("{}, {name}", greeting.as_deref().unwrap_or("hello")))
+        Ok(format!(
+            "{}, {name}",
+            greeting.as_deref().unwrap_or("hello")
+        ))
     }
     async fn whoami(&self, ctx: &RpcContext) -> Result<(String, String), CalcError> {
         Ok((ctx.sender().to_owned(), ctx.primary_sender().to_owned()))
