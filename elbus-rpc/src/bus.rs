@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use elbus::rpc::{RpcClient, RpcError, RpcEvent, RpcHandlers, RpcResult};
 use elbus::{AsyncClient, QoS};
 
@@ -25,10 +26,11 @@ impl<C: AsyncClient + 'static> RpcTransport for RpcClient<C> {
         method: &str,
         params: Vec<u8>,
         timeout: Duration,
-    ) -> Result<Vec<u8>, RawCallError> {
+    ) -> Result<Bytes, RawCallError> {
         self.call_with_timeout(target, method, &params, CALL_QOS, timeout)
             .await
-            .map(|reply| reply.payload().to_vec())
+            // A slice of the received frame: no copy of the reply.
+            .map(|reply| reply.payload_bytes())
             .map_err(raw_error)
     }
 

@@ -5,6 +5,7 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::time::Duration;
 
+use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
 use crate::codec::decode_value;
@@ -97,7 +98,7 @@ where
                 .notify(self.target, self.method, params, timeout);
             tokio::time::timeout(timeout, sent)
                 .await
-                .map(|r| r.map(|()| Vec::new()))
+                .map(|r| r.map(|()| Bytes::new()))
         } else {
             let sent = self
                 .transport
