@@ -232,15 +232,14 @@ async fn timeouts_and_dropped_calls_leave_nothing_pending<C: Connect>(bus: &Bus,
     let rpc = caller::<C>(bus, via, "caller").await;
     let calc = CalcClient::new(rpc.clone(), SVC);
 
-    // Per call.
+    // Per call. (Whether the request reached the handler before the timeout fired is up to the
+    // scheduler, so the handler's reports are not awaited until the dropped call below.)
     assert_eq!(calc.hang().timeout(SHORT).await, Err(CallError::Timeout));
-    assert_eq!(next_seen(&mut seen).await, Seen::Hang);
     assert_eq!(rpc.pending_calls(), 0);
 
     // Per client.
     let impatient = calc.clone().with_timeout(SHORT);
     assert_eq!(impatient.hang().await, Err(CallError::Timeout));
-    assert_eq!(next_seen(&mut seen).await, Seen::Hang);
     assert_eq!(rpc.pending_calls(), 0);
 
     // The byte client's own timeout applies when nothing else sets one.
@@ -253,14 +252,15 @@ async fn timeouts_and_dropped_calls_leave_nothing_pending<C: Connect>(bus: &Bus,
     let calc_short = CalcClient::new(short_rpc.clone(), SVC);
     assert_eq!(calc_short.hang().effective_timeout(), SHORT);
     assert_eq!(calc_short.hang().await, Err(CallError::Timeout));
-    assert_eq!(next_seen(&mut seen).await, Seen::Hang);
     assert_eq!(short_rpc.pending_calls(), 0);
 
-    // A call dropped while it waits for its reply.
+    // A call dropped while it waits for its reply: polled first, so it is registered and sent
+    // before the handler's report is awaited.
     {
         let call = calc.hang().timeout(FOREVER).into_future();
         tokio::pin!(call);
         tokio::select! {
+            biased;
             reply = &mut call => panic!("the hanging call returned: {reply:?}"),
             seen = next_seen(&mut seen) => assert_eq!(seen, Seen::Hang),
         }
