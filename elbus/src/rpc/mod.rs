@@ -50,6 +50,8 @@
 mod client;
 mod error;
 mod handlers;
+#[cfg(any(feature = "cli", feature = "broker-api"))]
+pub mod kv;
 mod msgpack;
 mod payload;
 
