@@ -2,7 +2,9 @@
 //! published peers started for a test.
 
 pub mod broker;
+pub mod procstat;
 pub mod python;
+pub mod raw;
 pub mod tempdir;
 
 /// The repository root (the workspace root package's manifest directory).
