@@ -60,7 +60,9 @@ fn seq_of(body: &[u8]) -> u32 {
 async fn flood(sender: &mut Raw<UnixStream>, target: &str) -> Vec<u8> {
     let mut codes = Vec::new();
     for seq in 1..=FLOOD {
-        sender.send(seq, MESSAGE_ACKED, &numbered(target, seq)).await;
+        sender
+            .send(seq, MESSAGE_ACKED, &numbered(target, seq))
+            .await;
         let ack = sender.ack().await;
         assert_eq!(ack[1..5], seq.to_le_bytes(), "ACKs come in order");
         codes.push(ack[5]);
@@ -99,9 +101,15 @@ async fn drop_newest_delivers_exactly_the_frames_acked_ok() {
     let mut sender = Raw::register(&path, "sender").await;
     // The receiver reads nothing during the flood.
     let codes = flood(&mut sender, "receiver").await;
-    let accepted: Vec<u32> = (1..=FLOOD).filter(|&s| codes[s as usize - 1] == 0x01).collect();
+    let accepted: Vec<u32> = (1..=FLOOD)
+        .filter(|&s| codes[s as usize - 1] == 0x01)
+        .collect();
     let refused = codes.iter().filter(|&&c| c == 0x77).count() as u64;
-    assert_eq!(accepted.len() as u64 + refused, u64::from(FLOOD), "{codes:?}");
+    assert_eq!(
+        accepted.len() as u64 + refused,
+        u64::from(FLOOD),
+        "{codes:?}"
+    );
     assert!(refused > 0, "the queue never overflowed");
     // Now it reads: a final marker is retried until it fits (each refusal is a drop too).
     let reading = tokio::spawn(async move {

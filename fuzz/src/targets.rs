@@ -36,7 +36,11 @@ pub fn frame(data: &[u8]) {
             // An ignored op-0 frame keeps nothing of its body to compare.
             Ok(Command::Ignored) => assert!(body.contains(&0)),
             Ok(command) => {
-                assert_eq!(reencode_command(op, &command), body, "{op:?} body round trip")
+                assert_eq!(
+                    reencode_command(op, &command),
+                    body,
+                    "{op:?} body round trip"
+                )
             }
             Err(_) => {}
         }
