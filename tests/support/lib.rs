@@ -5,6 +5,7 @@ pub mod broker;
 pub mod procstat;
 pub mod python;
 pub mod raw;
+pub mod soak;
 pub mod tempdir;
 
 /// The repository root (the workspace root package's manifest directory).
