@@ -308,9 +308,10 @@ fn parse_method(f: &TraitItemFn, svc: &Service, case: Case, errors: &mut Errors)
     match sig.inputs.first() {
         Some(FnArg::Receiver(r)) => {
             let by_ref = r.reference.is_some();
-            let lifetime_ok = r.reference.as_ref().map_or(true, |(_, lt)| {
-                lt.as_ref().map_or(true, |lt| lt.ident == "_")
-            });
+            let lifetime_ok = r
+                .reference
+                .as_ref()
+                .is_none_or(|(_, lt)| lt.as_ref().is_none_or(|lt| lt.ident == "_"));
             if !by_ref || r.mutability.is_some() || r.colon_token.is_some() || !lifetime_ok {
                 errors.push_spanned(
                     r,

@@ -40,14 +40,17 @@
 //! The wire contract (params as a MessagePack map keyed by param name, bare MessagePack results,
 //! errors as an `i16` code plus a UTF-8 message) is described in `shared/design/typed-rpc.md` §4.
 //!
-//! ## Glue for a byte RPC layer
+//! ## Over the bus
 //!
-//! * Client side: implement [`RpcTransport`] (two methods: `call` and `notify`) and convert
-//!   the byte layer's error replies with [`RawCallError::from_code`].
-//! * Server side: call [`RpcRouter::handle`] (or [`RpcRouter::dispatch`]) from the byte layer's
-//!   request handler and map the [`ServerError`] into its `code` + `data` error reply.
+//! * Client side: [`elbus::rpc::RpcClient`] implements [`RpcTransport`], so
+//!   `CalcClient::new(rpc, "svc.calc")` calls the service registered as `svc.calc`.
+//! * Server side: [`serve`] (or [`RouterHandlers`]) answers the requests an `RpcClient` receives
+//!   with an [`RpcRouter`].
+//! * Other transports implement [`RpcTransport`] (two methods, `call` and `notify`) and convert
+//!   their error replies with [`RawCallError::from_code`]; [`Loopback`] runs a router in process.
 #![warn(missing_docs)]
 
+mod bus;
 mod client;
 mod codec;
 mod context;
@@ -57,6 +60,7 @@ mod router;
 mod schema;
 mod transport;
 
+pub use bus::{serve, RouterHandlers};
 pub use client::RpcCall;
 pub use context::RpcContext;
 pub use error::{

@@ -10,9 +10,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The transport generated clients use when none is named (`CalcClient` = `CalcClient<DefaultTransport>`).
 ///
-/// For now the in-process [`Loopback`](crate::Loopback); it becomes the bus RPC client once the
-/// byte RPC layer is wired in.
-pub type DefaultTransport = crate::Loopback;
+/// The bus RPC client over a socket connection; name another transport (an RPC client over an
+/// in-process client, or [`Loopback`](crate::Loopback)) as the type parameter.
+pub type DefaultTransport = elbus::rpc::RpcClient<elbus::ipc::Client>;
 
 /// Sends byte-level RPC requests to a named target (spec/protocol.md §9).
 ///

@@ -16,6 +16,7 @@
 //! | [`broker_api`] | the broker's own `.broker` client: announcements, RPC API, FIFO channel |
 //! | [`client`] | the [`AsyncClient`] trait shared by all clients, [`OpConfirm`] |
 //! | [`matching`] | topic (`+`, `#`) and name-mask (`?`, `*`) matching, and the routing indexes |
+//! | [`rpc`] | the byte RPC layer: calls, replies, errors and notifications over messages |
 //! | `ipc` | the UNIX / TCP socket client `ipc::Client` and its `ipc::Config` (feature `ipc`) |
 //!
 //! The wire protocol is described byte for byte in the repository's `shared/spec/protocol.md`;
@@ -35,6 +36,8 @@ pub mod frame;
 pub mod ipc;
 pub mod matching;
 pub mod protocol;
+#[cfg(feature = "rpc")]
+pub mod rpc;
 #[cfg(feature = "server")]
 pub mod server;
 

@@ -181,6 +181,7 @@ impl Broker {
         session::serve(self.inner.clone(), reader, writer, Arc::new(config), peer).await;
     }
 
+    #[cfg(feature = "broker-api")]
     /// Tracks a task that serves a listener-like endpoint (such as a FIFO) so that
     /// [`Broker::stop_listeners`] stops it and removes `path`.
     pub(crate) fn add_listener_task(

@@ -11,34 +11,65 @@ pub mod methods;
 use std::path::Path;
 
 use crate::broker::{Broker, Client, BROKER_NAME};
+use crate::rpc::{RpcClient, RpcError, RpcEvent, RpcHandlers, RpcResult};
 use crate::Error;
 
 /// The running `.broker` client of a broker.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BrokerApi {
     broker: Broker,
-    client: Client,
+    rpc: RpcClient<Client>,
+}
+
+impl std::fmt::Debug for BrokerApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BrokerApi").finish_non_exhaustive()
+    }
+}
+
+/// Answers calls to `.broker` with [`methods::call`]; notifications and frames are ignored.
+struct CoreHandlers {
+    broker: Broker,
+}
+
+impl RpcHandlers for CoreHandlers {
+    async fn handle_call(&self, event: RpcEvent) -> RpcResult {
+        methods::call(&self.broker, event.method(), event.payload())
+            .map(Some)
+            .map_err(|err| RpcError::new(err.code, err.message.map(String::into_bytes)))
+    }
 }
 
 impl BrokerApi {
     /// Registers `.broker` on `broker` and starts serving its API.
     pub fn start(broker: &Broker) -> Result<BrokerApi, Error> {
         let client = broker.register_client(BROKER_NAME)?;
+        let rpc = RpcClient::new(
+            client,
+            CoreHandlers {
+                broker: broker.clone(),
+            },
+        )?;
         Ok(BrokerApi {
             broker: broker.clone(),
-            client,
+            rpc,
         })
     }
 
     /// The `.broker` client itself.
     pub fn client(&self) -> &Client {
-        &self.client
+        self.rpc.client()
+    }
+
+    /// The RPC client of `.broker`, to call other clients as the broker.
+    pub fn rpc(&self) -> &RpcClient<Client> {
+        &self.rpc
     }
 
     /// Serves a FIFO command channel at `path` (`protocol.md` §8.10), executing its lines as
     /// `.broker`. The pipe is removed with the broker's listeners.
     pub fn spawn_fifo(&self, path: &Path) -> Result<(), Error> {
-        let task = fifo::spawn(self.client.clone(), path)?;
+        let task = fifo::spawn(self.client().clone(), path)?;
         self.broker
             .add_listener_task(task, Some(path.to_path_buf()));
         Ok(())

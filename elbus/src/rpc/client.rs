@@ -1,0 +1,533 @@
+//! [`RpcClient`]: calls, notifications and request handling over any elbus client.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tracing::{debug, warn};
+
+use super::error::RpcError;
+use super::handlers::RpcHandlers;
+use super::payload::{self, RpcEvent, RpcEventKind};
+use crate::client::{AsyncClient, EventChannel};
+use crate::{Error, ErrorKind, Frame, FrameKind, QoS};
+
+/// How long [`RpcClient::call`] waits for the whole round trip unless told otherwise (5 s, the
+/// timeout `busrtd` runs with).
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Settings of an [`RpcClient`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RpcOptions {
+    timeout: Duration,
+    blocking_notifications: bool,
+    blocking_frames: bool,
+}
+
+impl Default for RpcOptions {
+    fn default() -> Self {
+        RpcOptions {
+            timeout: DEFAULT_CALL_TIMEOUT,
+            blocking_notifications: false,
+            blocking_frames: false,
+        }
+    }
+}
+
+impl RpcOptions {
+    /// The defaults: a [`DEFAULT_CALL_TIMEOUT`], notifications and frames spawned.
+    pub fn new() -> Self {
+        RpcOptions::default()
+    }
+
+    /// The default bound of a call's whole round trip (send, ACK, reply), and of the send and
+    /// ACK of `call0` and `notify`.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Handles notifications inline, one after another in arrival order, instead of spawning a
+    /// task for each. Everything received behind a notification (replies too) waits for its
+    /// handler, so keep such handlers short.
+    pub fn blocking_notifications(mut self) -> Self {
+        self.blocking_notifications = true;
+        self
+    }
+
+    /// Handles broadcasts and publications inline, in arrival order (see
+    /// [`blocking_notifications`](Self::blocking_notifications) for the cost).
+    pub fn blocking_frames(mut self) -> Self {
+        self.blocking_frames = true;
+        self
+    }
+}
+
+/// Counters of what an [`RpcClient`] received and could not use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RpcStats {
+    /// Messages whose payload is not valid RPC (empty, too short, no NUL after the method,
+    /// unknown type byte). They are logged and dropped.
+    pub invalid_payloads: u64,
+    /// Replies and error replies for a call id nobody waits for (never sent, timed out or
+    /// abandoned). They are logged and dropped.
+    pub orphaned_replies: u64,
+}
+
+type ReplySender = oneshot::Sender<Result<RpcEvent, RpcError>>;
+
+/// The calls awaiting replies. `closed` is set, under the same lock, when the event channel
+/// ends, so that no call can register after the final sweep and then wait in vain.
+#[derive(Default)]
+struct Pending {
+    calls: HashMap<u32, ReplySender>,
+    closed: bool,
+}
+
+/// What the handles, the processor, the pinger and the request tasks share.
+struct Shared<C> {
+    client: C,
+    pending: Mutex<Pending>,
+    next_id: AtomicU32,
+    invalid_payloads: AtomicU64,
+    orphaned_replies: AtomicU64,
+    options: RpcOptions,
+}
+
+impl<C: AsyncClient> Shared<C> {
+    fn lock_pending(&self) -> MutexGuard<'_, Pending> {
+        // Nothing panics while holding the lock; recover the map rather than spread a panic.
+        self.pending
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Registers a new call, giving its id and the receiver of its outcome.
+    fn register_call(
+        &self,
+    ) -> Result<(u32, oneshot::Receiver<Result<RpcEvent, RpcError>>), RpcError> {
+        let mut pending = self.lock_pending();
+        if pending.closed {
+            return Err(connection_closed());
+        }
+        let (tx, rx) = oneshot::channel();
+        loop {
+            // Ids count 1, 2, ... and wrap to 1 (0 means "no reply"). After a wrap, an id may
+            // still be waiting; skip it rather than steal its reply.
+            let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+            if id != 0 && !pending.calls.contains_key(&id) {
+                pending.calls.insert(id, tx);
+                return Ok((id, rx));
+            }
+        }
+    }
+
+    /// Sends one RPC message and waits for its ACK when the QoS asks for one.
+    async fn send(
+        &self,
+        target: &str,
+        header: &[u8],
+        data: &[u8],
+        qos: QoS,
+    ) -> Result<(), RpcError> {
+        self.client
+            .zc_send(target, header, data, qos)
+            .await?
+            .await?;
+        Ok(())
+    }
+
+    /// Sends the outcome of a request back to its sender, mirroring the request's realtime flag.
+    async fn reply(&self, request: &Frame, id: u32, result: Result<Option<Vec<u8>>, RpcError>) {
+        let qos = if request.is_realtime() {
+            QoS::RealtimeProcessed
+        } else {
+            QoS::Processed
+        };
+        let sent = match &result {
+            Ok(data) => {
+                let data = data.as_deref().unwrap_or_default();
+                self.send(request.sender(), &payload::reply_header(id), data, qos)
+                    .await
+            }
+            Err(err) => {
+                let data = err.data().unwrap_or_default();
+                let header = payload::error_header(id, err.code());
+                self.send(request.sender(), &header, data, qos).await
+            }
+        };
+        if let Err(err) = sent {
+            // The caller left or the connection dropped: nobody to tell but the log.
+            warn!(
+                "{}: unable to reply to {} (call id {id}): {err}",
+                self.client.name(),
+                request.sender()
+            );
+        }
+    }
+
+    /// Hands a reply or error reply to the call waiting for it.
+    fn complete(&self, event: RpcEvent) {
+        let waiter = self.lock_pending().calls.remove(&event.id());
+        let Some(waiter) = waiter else {
+            self.orphaned_replies.fetch_add(1, Ordering::Relaxed);
+            warn!(
+                "{}: orphaned RPC response {} from {}",
+                self.client.name(),
+                event.id(),
+                event.sender()
+            );
+            return;
+        };
+        let outcome = match event.to_error() {
+            Some(err) => Err(err),
+            None => Ok(event),
+        };
+        // The caller may have given up between the lookup and now; that is fine.
+        let _ = waiter.send(outcome);
+    }
+
+    /// Fails every waiting call, and every later one, once the connection is gone.
+    fn close(&self) {
+        let calls = {
+            let mut pending = self.lock_pending();
+            pending.closed = true;
+            std::mem::take(&mut pending.calls)
+        };
+        for (_, waiter) in calls {
+            let _ = waiter.send(Err(connection_closed()));
+        }
+    }
+}
+
+/// The error of calls made on, or waiting on, a closed connection: -32255 (Eof).
+fn connection_closed() -> RpcError {
+    RpcError::bus(ErrorKind::Eof, "the connection to the broker is closed")
+}
+
+/// Removes a call's pending entry when the call ends in any way: reply, error, timeout, or the
+/// caller dropping the future.
+struct PendingGuard<'a, C: AsyncClient> {
+    shared: &'a Shared<C>,
+    id: u32,
+}
+
+impl<C: AsyncClient> Drop for PendingGuard<'_, C> {
+    fn drop(&mut self) {
+        self.shared.lock_pending().calls.remove(&self.id);
+    }
+}
+
+/// The background tasks of one RPC client, stopped when the last handle goes.
+struct Tasks {
+    processor: JoinHandle<()>,
+    pinger: Option<JoinHandle<()>>,
+}
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        self.processor.abort();
+        if let Some(pinger) = &self.pinger {
+            pinger.abort();
+        }
+    }
+}
+
+/// An RPC client over any elbus client `C` (a socket client or an in-process
+/// [`broker::Client`](crate::broker::Client)).
+///
+/// It takes the client's event channel: replies complete calls, requests and notifications go
+/// to the [`RpcHandlers`], and broadcasts and publications go to
+/// [`RpcHandlers::handle_frame`] untouched. Use [`client`](Self::client) for pub/sub.
+///
+/// The handle is cheap to clone. When the last clone is dropped, request processing and
+/// pinging stop (handlers already running finish).
+///
+/// ```no_run
+/// # async fn demo(broker: elbus::broker::Broker) -> Result<(), Box<dyn std::error::Error>> {
+/// use elbus::rpc::{DummyHandlers, RpcClient};
+/// use elbus::QoS;
+///
+/// let rpc = RpcClient::new(broker.register_client("caller")?, DummyHandlers)?;
+/// let reply = rpc.call("svc", "hello", b"", QoS::Processed).await?;
+/// println!("{:?}", reply.payload());
+/// # Ok(()) }
+/// ```
+pub struct RpcClient<C: AsyncClient> {
+    shared: Arc<Shared<C>>,
+    tasks: Arc<Tasks>,
+}
+
+impl<C: AsyncClient> Clone for RpcClient<C> {
+    fn clone(&self) -> Self {
+        RpcClient {
+            shared: self.shared.clone(),
+            tasks: self.tasks.clone(),
+        }
+    }
+}
+
+impl<C: AsyncClient> fmt::Debug for RpcClient<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RpcClient")
+            .field("name", &self.shared.client.name())
+            .field("pending_calls", &self.shared.lock_pending().calls.len())
+            .field("options", &self.shared.options)
+            .finish()
+    }
+}
+
+impl<C: AsyncClient + 'static> RpcClient<C> {
+    /// Wraps `client`, serving `handlers`, with default [`RpcOptions`].
+    ///
+    /// Must run inside a Tokio runtime. Fails if the client's event channel was already taken.
+    pub fn new<H: RpcHandlers>(client: C, handlers: H) -> Result<Self, Error> {
+        RpcClient::create(client, handlers, RpcOptions::default())
+    }
+
+    /// Wraps `client`, serving `handlers`, with `options`.
+    ///
+    /// If the client has a timeout (socket clients), it is pinged at once and then every half
+    /// timeout, so the broker's idle timer never fires.
+    pub fn create<H: RpcHandlers>(
+        client: C,
+        handlers: H,
+        options: RpcOptions,
+    ) -> Result<Self, Error> {
+        let events = client
+            .take_event_channel()
+            .ok_or_else(|| Error::busy("the client's event channel is already taken"))?;
+        let ping_every = client
+            .timeout()
+            .map(|timeout| (timeout / 2).max(Duration::from_millis(1)));
+        let shared = Arc::new(Shared {
+            client,
+            pending: Mutex::new(Pending::default()),
+            next_id: AtomicU32::new(1),
+            invalid_payloads: AtomicU64::new(0),
+            orphaned_replies: AtomicU64::new(0),
+            options,
+        });
+        let processor = tokio::spawn(process(shared.clone(), Arc::new(handlers), events));
+        let pinger = ping_every.map(|every| tokio::spawn(ping(shared.clone(), every)));
+        Ok(RpcClient {
+            shared,
+            tasks: Arc::new(Tasks { processor, pinger }),
+        })
+    }
+
+    /// The wrapped client, for pub/sub, broadcasts and plain messages.
+    pub fn client(&self) -> &C {
+        &self.shared.client
+    }
+
+    /// Calls `method` of `target` with `params` and waits for the reply, for at most the
+    /// client's timeout ([`RpcOptions::timeout`]).
+    ///
+    /// Use a QoS that asks for an ACK (`Processed`, `RealtimeProcessed`): then a missing target
+    /// fails at once with -32113 instead of waiting for the timeout. The reply's
+    /// [`payload`](RpcEvent::payload) is the result; an error reply is `Err` with its code and
+    /// data. A bus failure is `-32000 - code`, a timeout -32120, a connection lost while
+    /// waiting -32255, a method name that is empty or holds a NUL -32600.
+    pub async fn call(
+        &self,
+        target: &str,
+        method: &str,
+        params: &[u8],
+        qos: QoS,
+    ) -> Result<RpcEvent, RpcError> {
+        self.call_with_timeout(target, method, params, qos, self.shared.options.timeout)
+            .await
+    }
+
+    /// [`call`](Self::call) with its own bound on the round trip.
+    pub async fn call_with_timeout(
+        &self,
+        target: &str,
+        method: &str,
+        params: &[u8],
+        qos: QoS,
+        timeout: Duration,
+    ) -> Result<RpcEvent, RpcError> {
+        payload::validate_method(method)?;
+        let (id, reply) = self.shared.register_call()?;
+        let _guard = PendingGuard {
+            shared: &self.shared,
+            id,
+        };
+        let header = payload::request_header(id, method);
+        let round_trip = async {
+            self.shared.send(target, &header, params, qos).await?;
+            // The sender is only dropped by the final sweep, which sends an error first; treat
+            // a bare drop the same way.
+            reply.await.unwrap_or_else(|_| Err(connection_closed()))
+        };
+        match tokio::time::timeout(timeout, round_trip).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(call_timed_out(timeout)),
+        }
+    }
+
+    /// Calls `method` of `target` without wanting a reply (call id 0). Resolves once the broker
+    /// has ACKed the message (at once for QoS without ACK); the handler's result is discarded.
+    pub async fn call0(
+        &self,
+        target: &str,
+        method: &str,
+        params: &[u8],
+        qos: QoS,
+    ) -> Result<(), RpcError> {
+        payload::validate_method(method)?;
+        let header = payload::request_header(0, method);
+        self.send_bounded(target, &header, params, qos).await
+    }
+
+    /// Sends a notification with `data` to `target`. Resolves once the broker has ACKed it (at
+    /// once for QoS without ACK).
+    pub async fn notify(&self, target: &str, data: &[u8], qos: QoS) -> Result<(), RpcError> {
+        self.send_bounded(target, &payload::NOTIFICATION_HEADER, data, qos)
+            .await
+    }
+
+    async fn send_bounded(
+        &self,
+        target: &str,
+        header: &[u8],
+        data: &[u8],
+        qos: QoS,
+    ) -> Result<(), RpcError> {
+        let timeout = self.shared.options.timeout;
+        tokio::time::timeout(timeout, self.shared.send(target, header, data, qos))
+            .await
+            .unwrap_or_else(|_| Err(call_timed_out(timeout)))
+    }
+
+    /// How many calls are waiting for a reply right now.
+    pub fn pending_calls(&self) -> usize {
+        self.shared.lock_pending().calls.len()
+    }
+
+    /// Counters of invalid and orphaned payloads received so far.
+    pub fn stats(&self) -> RpcStats {
+        RpcStats {
+            invalid_payloads: self.shared.invalid_payloads.load(Ordering::Relaxed),
+            orphaned_replies: self.shared.orphaned_replies.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Whether the client is connected and its events are still being received.
+    pub fn is_connected(&self) -> bool {
+        !self.shared.lock_pending().closed && self.shared.client.is_connected()
+    }
+
+    /// The options the client runs with.
+    pub fn options(&self) -> RpcOptions {
+        self.shared.options
+    }
+}
+
+fn call_timed_out(timeout: Duration) -> RpcError {
+    RpcError::bus(ErrorKind::Timeout, format!("no reply within {timeout:?}"))
+}
+
+/// Receives the client's frames until its event channel ends, then fails the calls left.
+async fn process<C, H>(shared: Arc<Shared<C>>, handlers: Arc<H>, mut events: EventChannel)
+where
+    C: AsyncClient + 'static,
+    H: RpcHandlers,
+{
+    let options = shared.options;
+    while let Some(frame) = events.recv().await {
+        if frame.kind() != FrameKind::Message {
+            if options.blocking_frames {
+                handlers.handle_frame(frame).await;
+            } else {
+                let handlers = handlers.clone();
+                tokio::spawn(async move { handlers.handle_frame(frame).await });
+            }
+            continue;
+        }
+        let event = match RpcEvent::parse_or_return(frame) {
+            Ok(event) => event,
+            Err((frame, err)) => {
+                shared.invalid_payloads.fetch_add(1, Ordering::Relaxed);
+                warn!(
+                    "{}: invalid RPC payload from {}: {err}",
+                    shared.client.name(),
+                    frame.sender()
+                );
+                continue;
+            }
+        };
+        match event.kind() {
+            RpcEventKind::Reply | RpcEventKind::ErrorReply => shared.complete(event),
+            RpcEventKind::Notification => {
+                if options.blocking_notifications {
+                    handlers.handle_notification(event).await;
+                } else {
+                    let handlers = handlers.clone();
+                    tokio::spawn(async move { handlers.handle_notification(event).await });
+                }
+            }
+            RpcEventKind::Request => {
+                let (shared, handlers) = (shared.clone(), handlers.clone());
+                tokio::spawn(async move {
+                    let id = event.id();
+                    let request = event.frame().clone();
+                    let result = CatchUnwind(Box::pin(handlers.handle_call(event)))
+                        .await
+                        .unwrap_or_else(|_| {
+                            warn!(
+                                "{}: the handler of call {id} from {} panicked",
+                                shared.client.name(),
+                                request.sender()
+                            );
+                            Err(RpcError::internal(Some(b"the handler panicked".to_vec())))
+                        });
+                    if id != 0 {
+                        shared.reply(&request, id, result).await;
+                    }
+                });
+            }
+        }
+    }
+    debug!("{}: event channel closed", shared.client.name());
+    shared.close();
+}
+
+/// Turns a panic while polling the boxed future into `Err`, so a handler that panics still gets
+/// its caller an answer (-32603) instead of a timeout.
+struct CatchUnwind<F>(Pin<Box<F>>);
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = std::thread::Result<F::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = self.0.as_mut();
+        match std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(poll) => poll.map(Ok),
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
+    }
+}
+
+/// Pings the broker at once and then every `every`, until a ping fails (the connection is gone).
+async fn ping<C: AsyncClient>(shared: Arc<Shared<C>>, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if let Err(err) = shared.client.ping().await {
+            debug!("{}: ping failed, pinger stops: {err}", shared.client.name());
+            return;
+        }
+    }
+}
