@@ -45,3 +45,8 @@ fn handshake_corpus() {
 fn matchers_corpus() {
     replay("matchers", targets::matchers);
 }
+
+#[test]
+fn rpc_corpus() {
+    replay("rpc", targets::rpc);
+}

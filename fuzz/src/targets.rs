@@ -14,6 +14,7 @@ use elbus::command::{encode_request, Command};
 use elbus::frame::encode_delivery;
 use elbus::matching::{mask_matches, topic_matches, NameIndex, TopicIndex};
 use elbus::protocol::{FrameKind, Op, QoS, RequestHeader, REQUEST_HEADER_LEN};
+use elbus::rpc::{RpcEvent, RpcEventKind};
 use elbus::Frame;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -197,4 +198,71 @@ pub fn matchers(data: &[u8]) {
         assert!(names.remove(name));
     }
     assert!(names.is_empty());
+}
+
+/// The RPC payload parser (`protocol.md` §9.1): the input is a message payload. Whatever parses
+/// must expose exactly the bytes the layout puts where; broadcasts and publications never parse.
+pub fn rpc(data: &[u8]) {
+    let wire = encode_delivery(FrameKind::Message, "caller", None, &[data], false)
+        .expect("a small frame encodes");
+    let frame = Frame::from_wire(wire).expect("a message decodes");
+    let parsed = RpcEvent::parse(frame);
+    assert_eq!(
+        parsed.is_ok(),
+        rpc_well_formed(data),
+        "{data:02X?}: {parsed:?}"
+    );
+    if let Ok(event) = parsed {
+        let id = || u32::from_le_bytes(data[1..5].try_into().unwrap());
+        match event.kind() {
+            RpcEventKind::Notification => {
+                assert_eq!(data[0], 0x00);
+                assert_eq!(event.payload(), &data[1..]);
+            }
+            RpcEventKind::Request => {
+                assert_eq!(data[0], 0x01);
+                assert_eq!(event.id(), id());
+                let method = event.method();
+                assert!(!method.contains(&0));
+                assert_eq!(&data[5..5 + method.len()], method);
+                assert_eq!(data[5 + method.len()], 0);
+                assert_eq!(event.payload(), &data[6 + method.len()..]);
+                assert_eq!(
+                    event.parse_method().is_ok(),
+                    std::str::from_utf8(method).is_ok()
+                );
+            }
+            RpcEventKind::Reply => {
+                assert_eq!(data[0], 0x11);
+                assert_eq!(event.id(), id());
+                assert_eq!(event.payload(), &data[5..]);
+                assert!(event.to_error().is_none());
+            }
+            RpcEventKind::ErrorReply => {
+                assert_eq!(data[0], 0x12);
+                assert_eq!(event.id(), id());
+                assert_eq!(event.code(), i16::from_le_bytes([data[5], data[6]]));
+                assert_eq!(event.payload(), &data[7..]);
+                assert_eq!(event.to_error().map(|e| e.code()), Some(event.code()));
+            }
+        }
+        assert_eq!(&*event.payload_bytes(), event.payload());
+        let _ = format!("{event:?}");
+    }
+    for kind in [FrameKind::Broadcast, FrameKind::Publish] {
+        let topic = (kind == FrameKind::Publish).then_some("t");
+        let wire = encode_delivery(kind, "caller", topic, &[data], false).unwrap();
+        assert!(RpcEvent::parse(Frame::from_wire(wire).unwrap()).is_err());
+    }
+}
+
+/// The minimum lengths of §9.1, written from the spec rather than from the parser.
+fn rpc_well_formed(data: &[u8]) -> bool {
+    match data.first() {
+        Some(0x00) => true,
+        Some(0x01) => data.len() >= 6 && data[5..].contains(&0),
+        Some(0x11) => data.len() >= 5,
+        Some(0x12) => data.len() >= 7,
+        _ => false,
+    }
 }
