@@ -476,6 +476,10 @@ impl AsyncClient for Client {
         self.inner.link().state.is_connected()
     }
 
+    fn connection_changes(&self) -> Option<watch::Receiver<ConnectionState>> {
+        Some(self.watch_connection())
+    }
+
     fn timeout(&self) -> Option<Duration> {
         Some(self.inner.config.get_timeout())
     }

@@ -11,27 +11,9 @@ use tokio::sync::{mpsc, watch, Notify};
 
 use super::client::Inner;
 use super::state::wait_shutdown;
+pub use crate::client::ConnectionState;
 use crate::protocol::Op;
 use crate::Frame;
-
-/// Whether a socket client is connected, as [`Client::watch_connection`] reports it.
-///
-/// [`Client::watch_connection`]: super::Client::watch_connection
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConnectionState {
-    /// Connected and registered; operations go to the broker.
-    Connected,
-    /// The connection was lost and a reconnect is under way ([`Config::reconnect`] is set).
-    /// Operations fail with [`ErrorKind::Eof`](crate::ErrorKind::Eof) meanwhile; the event
-    /// channel stays open.
-    ///
-    /// [`Config::reconnect`]: super::Config::reconnect
-    Reconnecting,
-    /// Disconnected for good: [`Client::disconnect`](super::Client::disconnect) was called, every
-    /// handle was dropped, or the connection was lost without a reconnect policy. The event
-    /// channel ends.
-    Disconnected,
-}
 
 /// How a client reconnects after losing its broker: it waits `initial`, tries, and doubles the
 /// wait after each failed attempt up to `max`, until it connects or the application disconnects.
