@@ -86,6 +86,34 @@ impl Control {
     }
 }
 
+/// The `.broker` `stats` fields these tests look at.
+#[derive(Debug, serde::Deserialize)]
+struct Stats {
+    dropped_frames: u64,
+    forced_disconnects: u64,
+}
+
+impl Control {
+    /// Calls `.broker` `stats` by hand (RPC request `01 id method NUL`, §9.1) and decodes the
+    /// reply, so the counters are read as any client would read them.
+    async fn stats(&mut self) -> Stats {
+        self.client
+            .send(".broker", b"\x01\x07\x00\x00\x00stats\x00", QoS::Processed)
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        loop {
+            let frame = self.next_frame("stats").await;
+            if frame.sender() == ".broker" && frame.topic().is_none() {
+                let reply = frame.payload();
+                assert_eq!(reply[..5], [0x11, 7, 0, 0, 0], "an RPC reply to call 7");
+                return rmp_serde::from_slice(&reply[5..]).expect("stats decode");
+            }
+        }
+    }
+}
+
 fn check_memory(broker: &Broker, after: &str) -> Memory {
     let memory = procstat::memory(broker.pid());
     eprintln!("after {after}: {memory}");
@@ -200,6 +228,10 @@ async fn malformed_frames_close_only_the_offender() {
     }
     control.round_trip(&broker, "random bytes").await;
 
+    // Every offender that got past registration was counted as a forced disconnect.
+    let stats = control.stats().await;
+    assert!(stats.forced_disconnects >= 1 + 6 + 7, "{stats:?}");
+
     wait_log(&broker, "client name is not UTF-8").await;
 }
 
@@ -265,6 +297,8 @@ async fn a_subscriber_that_never_reads_is_disconnected_under_a_flood() {
     slow.drain_until_eof().await;
     // Only its disconnect mentions `slow` at the default log level (queue full, or a write timeout).
     wait_log(&broker, "slow").await;
+    let stats = control.stats().await;
+    assert!(stats.forced_disconnects >= 1, "{stats:?}");
     control
         .round_trip(&broker, "a flood to a reader that never reads")
         .await;
@@ -293,6 +327,12 @@ async fn drops_are_counted_and_their_log_is_rate_limited() {
     }
     let elapsed = started.elapsed();
     assert!(not_delivered > 100, "only {not_delivered} frames dropped");
+    let stats = control.stats().await;
+    assert_eq!(stats.dropped_frames, not_delivered, "every drop is counted");
+    assert_eq!(
+        stats.forced_disconnects, 0,
+        "drop-newest disconnects nobody"
+    );
     // The log: at most 10 drop lines per second (plus the one let through per window).
     wait_log(&broker, "dropped newest").await;
     let lines = broker.log().matches("queue full, dropped newest").count() as u64;
