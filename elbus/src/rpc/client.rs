@@ -499,7 +499,10 @@ where
     if options.fail_on_unregister {
         subscribe_announcements(&shared).await;
     }
-    let mut connection = shared.client.connection_changes();
+    let mut connection = shared.client.connection_changes().map(|mut rx| {
+        let last = *rx.borrow_and_update();
+        ConnectionWatch { rx, last }
+    });
     loop {
         let frame = tokio::select! {
             frame = events.recv() => frame,
@@ -610,18 +613,29 @@ async fn subscribe_announcements<C: AsyncClient>(shared: &Shared<C>) {
     }
 }
 
-/// Waits for the next connection state change; `true` when it is a loss. Never resolves for a
-/// client without supervised connections (or once its state sender is gone).
-async fn connection_lost(connection: &mut Option<watch::Receiver<ConnectionState>>) -> bool {
-    let Some(rx) = connection else {
+/// A client's connection state as the processor last saw it.
+struct ConnectionWatch {
+    rx: watch::Receiver<ConnectionState>,
+    last: ConnectionState,
+}
+
+/// Waits for the next connection state change; `true` when a loss happened. Never resolves for
+/// a client without supervised connections (or once its state sender is gone).
+async fn connection_lost(connection: &mut Option<ConnectionWatch>) -> bool {
+    let Some(seen) = connection else {
         return std::future::pending().await;
     };
-    if rx.changed().await.is_err() {
+    if seen.rx.changed().await.is_err() {
         *connection = None;
         return false;
     }
-    let state = *rx.borrow_and_update();
-    state != ConnectionState::Connected
+    let now = *seen.rx.borrow_and_update();
+    // `Connected` is only entered again after a loss, so seeing it twice in a row means the
+    // loss in between was missed (a fast reconnect); `Reconnecting` then `Connected` is the
+    // recovery from a loss already handled.
+    let lost = now != ConnectionState::Connected || seen.last == ConnectionState::Connected;
+    seen.last = now;
+    lost
 }
 
 /// Pings the broker at once and then every `every`, until a ping fails on a connection that is
