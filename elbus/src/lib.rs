@@ -18,6 +18,7 @@
 //! | [`matching`] | topic (`+`, `#`) and name-mask (`?`, `*`) matching, and the routing indexes |
 //! | [`rpc`] | the byte RPC layer: calls, replies, errors and notifications over messages |
 //! | `ipc` | the UNIX / TCP socket client `ipc::Client` and its `ipc::Config` (feature `ipc`) |
+//! | `cli` | the command-line client `elbus`: options, commands, output, benchmark (feature `cli`) |
 //!
 //! The wire protocol is described byte for byte in the repository's `shared/spec/protocol.md`;
 //! section numbers in these docs (`§3.2`) refer to it.
@@ -28,6 +29,8 @@
 pub mod broker;
 #[cfg(feature = "broker-api")]
 pub mod broker_api;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod client;
 pub mod command;
 pub mod error;

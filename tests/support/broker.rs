@@ -276,6 +276,37 @@ impl Broker {
             .status();
     }
 
+    /// Sends `signal` (a `kill` name such as `TERM` or `INT`) to the broker.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.pid().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Waits for the broker to exit on its own (after a signal, say) and returns its status.
+    ///
+    /// # Panics
+    ///
+    /// If it is still running after a generous bound; the panic shows its output.
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + STARTUP_BOUND;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} did not exit; its output:\n{}",
+                self.kind.label,
+                self.log()
+            );
+            // Polling the child is how std lets us wait for it with a bound.
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Kills the broker (SIGKILL) and reaps it; its clients see their connections drop.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

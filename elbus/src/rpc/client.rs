@@ -58,6 +58,11 @@ impl RpcOptions {
         self
     }
 
+    /// The default bound of a call's round trip, as set by [`timeout`](Self::timeout).
+    pub fn call_timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Handles notifications inline, one after another in arrival order, instead of spawning a
     /// task for each. Everything received behind a notification (replies too) waits for its
     /// handler, so keep such handlers short.

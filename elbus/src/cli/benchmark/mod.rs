@@ -1,0 +1,395 @@
+//! `benchmark`: the published CLI's seven throughput stages (`protocol.md` §12.3) and, with
+//! `--latency`, latency percentiles of single-client round trips and one-way delivery.
+//!
+//! Order and naming follow busrt 0.5.6: `W` RPC clients `<name>-1` … `<name>-W` run the RPC
+//! stages, are dropped, and `W` plain clients with the same names connect for the client
+//! stages; the send-to-nowhere stages target `<name>-<w>-null`. There is no 5 s CPU warm-up.
+//! Failures are counted per stage, shown in an `errors` column and reported after the table
+//! (the exit code is the first failure's), never a panic.
+
+mod latency;
+mod progress;
+mod rpc_stages;
+mod stages;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use self::latency::Percentiles;
+use self::progress::Display;
+use self::rpc_stages::{BenchHandlers, RpcStage, RpcWorker};
+use self::stages::{Outcome, Worker};
+use crate::cli::args::BenchmarkArgs;
+use crate::cli::commands::{connect, rpc_over, Context};
+use crate::cli::error::CliError;
+use crate::cli::output::Style;
+use crate::cli::table::{thousands, thousands_u64, Align, Table};
+use crate::ipc::{Client, Config};
+use crate::{AsyncClient, ErrorKind, QoS};
+
+/// The payload byte, as the original.
+const PAYLOAD_BYTE: u8 = 0xEE;
+
+/// One measured stage.
+#[derive(Debug)]
+struct StageResult {
+    name: &'static str,
+    elapsed: Duration,
+    outcome: Outcome,
+}
+
+impl StageResult {
+    /// Successful iterations per second, truncated (the original's column).
+    fn rate(&self) -> u64 {
+        let ok = self.outcome.iters.saturating_sub(self.outcome.errors);
+        let secs = self.elapsed.as_secs_f64();
+        if secs > 0.0 {
+            (ok as f64 / secs) as u64
+        } else {
+            0
+        }
+    }
+}
+
+/// One latency stage.
+#[derive(Debug)]
+struct LatencyResult {
+    name: &'static str,
+    percentiles: Option<Percentiles>,
+}
+
+/// The runs' shared settings.
+struct Plan<'a> {
+    ctx: &'a Context<'a>,
+    workers: u64,
+    per_worker: u64,
+    payload: Arc<[u8]>,
+    progress: bool,
+}
+
+impl Plan<'_> {
+    fn total(&self) -> u64 {
+        self.workers * self.per_worker
+    }
+
+    /// `<name>-<w>`.
+    fn worker_name(&self, w: u64) -> String {
+        format!("{}-{w}", self.ctx.name)
+    }
+}
+
+/// Runs the benchmark and prints its results.
+pub(crate) async fn run(ctx: &Context<'_>, args: &BenchmarkArgs) -> Result<(), CliError> {
+    let workers = u64::from(args.workers);
+    let per_worker = args.iters / workers;
+    if per_worker == 0 {
+        return Err(CliError::usage(format!(
+            "{} iters cannot be split among {workers} workers",
+            args.iters
+        )));
+    }
+    let plan = Plan {
+        ctx,
+        workers,
+        per_worker,
+        payload: vec![PAYLOAD_BYTE; args.payload_size].into(),
+        progress: ctx.out.status_enabled() && ctx.out.stderr_is_terminal(),
+    };
+    if ctx.out.style() == Style::Human {
+        ctx.out.line(&format!(
+            "Starting benchmark, {workers} worker(s), {} iters, {} iters/worker, {} byte(s) payload",
+            thousands_u64(plan.total()),
+            thousands_u64(per_worker),
+            args.payload_size
+        ))?;
+    }
+    let mut results = Vec::new();
+    let mut latencies = Vec::new();
+
+    rpc_stages(&plan, args, &mut results, &mut latencies).await?;
+    client_stages(&plan, args, &mut results, &mut latencies).await?;
+
+    print_results(&plan, args, &results, &latencies)?;
+    let failed = results
+        .iter()
+        .map(|r| (r.name, &r.outcome))
+        .find(|(_, outcome)| outcome.errors > 0);
+    match failed {
+        None => Ok(()),
+        Some((name, outcome)) => {
+            let first = outcome.first_error.clone().unwrap_or_else(|| {
+                CliError::new(crate::cli::error::Failure::Other, "unknown error")
+            });
+            Err(CliError::new(
+                first.failure(),
+                format!(
+                    "stage {name}: {} error(s), the first: {}",
+                    thousands_u64(outcome.errors),
+                    first.message()
+                ),
+            ))
+        }
+    }
+}
+
+/// The three RPC stages and the RPC latency stage; the RPC clients are disconnected at the
+/// end, so plain clients can take their names.
+async fn rpc_stages(
+    plan: &Plan<'_>,
+    args: &BenchmarkArgs,
+    results: &mut Vec<StageResult>,
+    latencies: &mut Vec<LatencyResult>,
+) -> Result<(), CliError> {
+    let timeout = plan.ctx.args.timeout();
+    let mut pool = Vec::with_capacity(usize::try_from(plan.workers).unwrap_or(0));
+    for w in 1..=plan.workers {
+        let name = plan.worker_name(w);
+        let client = connect_reusing_name(plan, &name).await?;
+        pool.push(RpcWorker {
+            rpc: rpc_over(client, BenchHandlers, timeout)?,
+            null_target: format!("{name}-null"),
+            name,
+        });
+    }
+    for (name, stage) in [
+        ("rpc.call", RpcStage::Call),
+        ("rpc.call+handle", RpcStage::CallHandle),
+        ("rpc.call0", RpcStage::Call0),
+    ] {
+        let display = Display::start(name, plan.total(), plan.progress);
+        let start = Instant::now();
+        let outcome = rpc_stages::run(
+            &pool,
+            stage,
+            &plan.payload,
+            plan.per_worker,
+            &display.progress(),
+        )
+        .await;
+        let elapsed = start.elapsed();
+        display.finish();
+        results.push(StageResult {
+            name,
+            elapsed,
+            outcome,
+        });
+    }
+    if args.latency {
+        if let Some(first) = pool.first() {
+            let name = "latency.rpc.call";
+            let display = Display::start(name, args.latency_iters, plan.progress);
+            let (mut samples, outcome) = rpc_stages::latency(
+                first,
+                &plan.payload,
+                args.latency_iters,
+                &display.progress(),
+            )
+            .await;
+            display.finish();
+            latency_result(name, &mut samples, outcome, results, latencies);
+        }
+    }
+    for worker in &pool {
+        worker.rpc.client().disconnect().await;
+    }
+    Ok(())
+}
+
+/// Records a latency stage; its failures also show as a row of the results table.
+fn latency_result(
+    name: &'static str,
+    samples: &mut [Duration],
+    outcome: Outcome,
+    results: &mut Vec<StageResult>,
+    latencies: &mut Vec<LatencyResult>,
+) {
+    if outcome.errors > 0 {
+        results.push(StageResult {
+            name,
+            elapsed: Duration::ZERO,
+            outcome,
+        });
+    }
+    latencies.push(LatencyResult {
+        name,
+        percentiles: Percentiles::of(samples),
+    });
+}
+
+/// The four plain-client stages, and the one-way latency stage.
+async fn client_stages(
+    plan: &Plan<'_>,
+    args: &BenchmarkArgs,
+    results: &mut Vec<StageResult>,
+    latencies: &mut Vec<LatencyResult>,
+) -> Result<(), CliError> {
+    let mut pool = Vec::with_capacity(usize::try_from(plan.workers).unwrap_or(0));
+    for w in 1..=plan.workers {
+        let client = connect_reusing_name(plan, &plan.worker_name(w)).await?;
+        let events = client.take_event_channel();
+        pool.push(Worker {
+            client,
+            events,
+            null_target: format!("{}-null", plan.worker_name(w)),
+        });
+    }
+    let patience = plan.ctx.args.timeout();
+    let n = plan.per_worker;
+    for (name, qos, to_self) in [
+        ("send.qos.no", QoS::No, false),
+        ("send.qos.processed", QoS::RealtimeProcessed, false),
+        ("send+recv.qos.no", QoS::No, true),
+        ("send+recv.qos.processed", QoS::RealtimeProcessed, true),
+    ] {
+        pool.iter_mut().for_each(Worker::drain);
+        let display = Display::start(name, plan.total(), plan.progress);
+        let progress = display.progress();
+        let start = Instant::now();
+        let outcome = if to_self {
+            stages::send_to_self(&mut pool, &plan.payload, n, qos, &progress, patience).await
+        } else {
+            stages::send_to_null(&pool, &plan.payload, n, qos, &progress).await
+        };
+        let elapsed = start.elapsed();
+        display.finish();
+        results.push(StageResult {
+            name,
+            elapsed,
+            outcome,
+        });
+    }
+    if args.latency {
+        if let Some(first) = pool.first_mut() {
+            let display = Display::start("latency.send", args.latency_iters, plan.progress);
+            let (mut samples, outcome) = stages::one_way_latency(
+                first,
+                &plan.payload,
+                args.latency_iters,
+                patience,
+                &display.progress(),
+            )
+            .await;
+            display.finish();
+            latency_result("latency.send", &mut samples, outcome, results, latencies);
+        }
+    }
+    for worker in &pool {
+        worker.client.disconnect().await;
+    }
+    Ok(())
+}
+
+/// Connects a worker client. The broker may still be processing the EOF of the previous
+/// client of the same name (dropped between stage groups), so a Busy answer is retried for up
+/// to the timeout before it counts.
+async fn connect_reusing_name(plan: &Plan<'_>, name: &str) -> Result<Client, CliError> {
+    let timeout = plan.ctx.args.timeout();
+    let config: Config = plan.ctx.config(name).ping_interval(Some(timeout / 2));
+    let deadline = Instant::now() + timeout;
+    loop {
+        match Client::connect(&config).await {
+            Ok(client) => return Ok(client),
+            Err(err) if err.kind() == ErrorKind::Busy && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            Err(_) => return connect(&config).await,
+        }
+    }
+}
+
+fn print_results(
+    plan: &Plan<'_>,
+    args: &BenchmarkArgs,
+    results: &[StageResult],
+    latencies: &[LatencyResult],
+) -> Result<(), CliError> {
+    let out = &plan.ctx.out;
+    if out.style() == Style::Json {
+        let stages: Vec<_> = results
+            .iter()
+            .map(|r| {
+                json!({
+                    "stage": r.name,
+                    "iters": r.outcome.iters,
+                    "errors": r.outcome.errors,
+                    "secs": r.elapsed.as_secs_f64(),
+                    "iters_per_sec": r.rate(),
+                })
+            })
+            .collect();
+        let latency: Vec<_> = latencies
+            .iter()
+            .map(|l| match &l.percentiles {
+                Some(p) => json!({
+                    "stage": l.name, "samples": p.samples, "p50_us": p.p50,
+                    "p99_us": p.p99, "p99_9_us": p.p999, "max_us": p.max,
+                }),
+                None => json!({ "stage": l.name, "samples": 0 }),
+            })
+            .collect();
+        return out.json(
+            &json!({
+                "workers": plan.workers,
+                "iters": plan.total(),
+                "iters_per_worker": plan.per_worker,
+                "payload_size": args.payload_size,
+                "stages": stages,
+                "latency": latency,
+            }),
+            false,
+        );
+    }
+    let with_errors = results.iter().any(|r| r.outcome.errors > 0);
+    let mut columns = vec![
+        ("stage", Align::Left),
+        ("iters", Align::Right),
+        ("secs", Align::Right),
+        ("iters/s", Align::Right),
+    ];
+    if with_errors {
+        columns.push(("errors", Align::Right));
+    }
+    let mut table = Table::new(&columns);
+    for r in results {
+        table.row(vec![
+            r.name.to_owned(),
+            thousands_u64(r.outcome.iters),
+            format!("{:.3}", r.elapsed.as_secs_f64()),
+            thousands_u64(r.rate()),
+            thousands_u64(r.outcome.errors),
+        ]);
+    }
+    let mut text = String::new();
+    if out.style() == Style::Human {
+        text.push_str("--- Benchmark results ---\n");
+    }
+    text.push_str(&table.render());
+    if !latencies.is_empty() {
+        let mut table = Table::new(&[
+            ("latency", Align::Left),
+            ("samples", Align::Right),
+            ("p50 µs", Align::Right),
+            ("p99 µs", Align::Right),
+            ("p99.9 µs", Align::Right),
+            ("max µs", Align::Right),
+        ]);
+        for l in latencies {
+            let mut row = vec![l.name.to_owned()];
+            match &l.percentiles {
+                Some(p) => {
+                    row.push(thousands(p.samples as i128));
+                    for value in [p.p50, p.p99, p.p999, p.max] {
+                        row.push(format!("{value:.1}"));
+                    }
+                }
+                None => row.push("0".to_owned()),
+            }
+            table.row(row);
+        }
+        text.push('\n');
+        text.push_str(&table.render());
+    }
+    out.bytes(text.as_bytes())
+}
