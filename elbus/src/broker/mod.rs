@@ -24,6 +24,7 @@
 //! # Ok(()) }
 //! ```
 
+mod access;
 mod config;
 mod internal;
 mod listener;
@@ -40,6 +41,7 @@ use std::time::{Duration, Instant};
 
 use tracing::warn;
 
+pub use access::{AccessControl, AccessRule, IpNetwork, PeerCredentials, SharedAccessControl};
 pub use config::{BrokerOptions, OverflowPolicy, QueueLimits, ServerConfig};
 pub use internal::Client;
 pub use registry::{ClientInfo, ClientKind, WARN_TOPIC};
@@ -47,7 +49,7 @@ pub use stats::CounterSnapshot;
 
 use crate::{protocol, Error};
 use queue::OutQueue;
-use registry::{ClientEntry, Registry};
+use registry::{ClientEntry, Origin, Registry};
 use router::RouteScratch;
 use stats::{Counters, LogLimiter};
 
@@ -89,6 +91,9 @@ pub(crate) struct BrokerInner {
     next_id: AtomicU64,
     started: Instant,
     drop_log: LogLimiter,
+    /// Access denials are logged through their own limiter, so a denied flood cannot hide the
+    /// drop warnings (or the other way round).
+    deny_log: LogLimiter,
     listeners: Mutex<Vec<ListenerHandle>>,
 }
 
@@ -114,6 +119,7 @@ impl Broker {
                 next_id: AtomicU64::new(1),
                 started: Instant::now(),
                 drop_log: LogLimiter::new(10),
+                deny_log: LogLimiter::new(10),
                 listeners: Mutex::new(Vec::new()),
             }),
         }
@@ -205,6 +211,11 @@ impl Broker {
         }
     }
 
+    /// The client registered under the full name `name` (a secondary too), if any.
+    pub fn client_info(&self, name: &str) -> Option<ClientInfo> {
+        self.inner.registry.info(name)
+    }
+
     /// Every registered primary client, sorted by name (the `.broker` `client.list` method).
     pub fn client_list(&self) -> Vec<ClientInfo> {
         self.inner.registry.list()
@@ -273,21 +284,38 @@ impl BrokerInner {
     pub(crate) fn new_entry(
         &self,
         name: &str,
-        kind: ClientKind,
-        source: Option<String>,
-        port: Option<Arc<str>>,
+        origin: Origin,
         queue: QueueLimits,
     ) -> Arc<ClientEntry> {
         Arc::new(ClientEntry {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             name: Arc::from(name),
-            kind,
-            source,
-            port,
+            kind: origin.kind,
+            source: origin.source,
+            port: origin.port,
             queue: OutQueue::new(queue),
             counters: Counters::default(),
             evicted: Default::default(),
+            credentials: origin.credentials,
+            access: origin.access,
         })
+    }
+
+    /// Counts and logs (rate-limited) an operation or registration the access-control rules
+    /// refused; `client` is `None` when the refused client never got registered.
+    pub(crate) fn count_denied(&self, client: Option<&ClientEntry>, what: &dyn std::fmt::Display) {
+        if let Some(client) = client {
+            client.counters.count_denied();
+        }
+        self.counters.count_denied();
+        if self.deny_log.allow() {
+            match client {
+                Some(client) => {
+                    warn!(client = %client.name, "client {}: access denied: {what}", client.name)
+                }
+                None => warn!("access denied: {what}"),
+            }
+        }
     }
 
     /// Adds `entry` to the registry (closing an instance it evicts) and announces it.
@@ -382,9 +410,9 @@ impl BrokerInner {
 }
 
 /// The result byte a registration error is answered with.
-pub(crate) fn registration_code(result: &Result<(), Error>) -> u8 {
+pub(crate) fn registration_code<T>(result: &Result<T, Error>) -> u8 {
     match result {
-        Ok(()) => protocol::RESPONSE_OK,
+        Ok(_) => protocol::RESPONSE_OK,
         Err(err) => err.kind().code(),
     }
 }
