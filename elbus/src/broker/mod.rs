@@ -12,6 +12,21 @@
 //! blocks on a slow client: a client whose queue overflows is handled by its
 //! [`OverflowPolicy`].
 //!
+//! # Access control
+//!
+//! UNIX sockets are created with [`ServerConfig::unix_mode`] (default
+//! [`ServerConfig::DEFAULT_UNIX_MODE`], 0o660: owner and group, whatever the umask) and an
+//! optional [`ServerConfig::unix_group`]. The broker reads each UNIX peer's uid, gid and pid
+//! ([`PeerCredentials`], shown by `client.list`). [`ServerConfig::access_control`] holds a
+//! listener's clients to an [`AccessControl`] (built in code, or parsed from TOML with the
+//! `acl-file` feature; the format is documented in `elbus/examples/acl.toml`): who may register
+//! which names (uids/gids for UNIX peers, source networks for TCP peers) and which targets,
+//! broadcast masks, topics and subscriptions each may use, with the original broker's AAA
+//! semantics (`protocol.md` §8.9) and `0x79` results. The rules are captured at connect time;
+//! swap them for new connections through a [`SharedAccessControl`], and disconnect live clients
+//! with [`Broker::force_disconnect`]. Without rules nothing is checked: a client entry holds
+//! `None` and routing pays a single branch.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), elbus::Error> {
 //! use elbus::broker::{Broker, ServerConfig};
