@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use elbus::rpc::{RpcClient, RpcError, RpcEvent, RpcHandlers, RpcResult};
 use elbus::{AsyncClient, QoS};
 
@@ -13,16 +14,23 @@ use crate::{RawCallError, RpcRouter, RpcTransport};
 const CALL_QOS: QoS = QoS::Processed;
 
 impl<C: AsyncClient + 'static> RpcTransport for RpcClient<C> {
+    /// The client's `RpcOptions::timeout`, so an `RpcClient` configured with a timeout bounds
+    /// typed calls that set none of their own.
+    fn default_timeout(&self) -> Option<Duration> {
+        Some(self.options().call_timeout())
+    }
+
     async fn call(
         &self,
         target: &str,
         method: &str,
         params: Vec<u8>,
         timeout: Duration,
-    ) -> Result<Vec<u8>, RawCallError> {
+    ) -> Result<Bytes, RawCallError> {
         self.call_with_timeout(target, method, &params, CALL_QOS, timeout)
             .await
-            .map(|reply| reply.payload().to_vec())
+            // A slice of the received frame: no copy of the reply.
+            .map(|reply| reply.payload_bytes())
             .map_err(raw_error)
     }
 

@@ -5,6 +5,7 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::time::Duration;
 
+use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
 use crate::codec::decode_value;
@@ -15,7 +16,8 @@ use crate::transport::{DefaultTransport, RpcTransport, DEFAULT_TIMEOUT};
 ///
 /// Resolves to `Result<R, CallError<E>>`. The timeout is taken from, in order: [`timeout`](Self::timeout)
 /// on the call, `with_timeout` on the client, the method's `#[rpc(timeout)]`, the service's
-/// `#[rpc(timeout)]`, and [`DEFAULT_TIMEOUT`].
+/// `#[rpc(timeout)]`, the transport's [`default_timeout`](RpcTransport::default_timeout) (the bus
+/// RPC client's `RpcOptions::timeout`), and [`DEFAULT_TIMEOUT`].
 #[must_use = "an RPC call does nothing until it is awaited"]
 pub struct RpcCall<'a, R, E, T = DefaultTransport> {
     transport: &'a T,
@@ -77,6 +79,7 @@ where
         self.call_timeout
             .or(self.client_timeout)
             .or(self.default_timeout)
+            .or_else(|| self.transport.default_timeout())
             .unwrap_or(DEFAULT_TIMEOUT)
     }
 
@@ -95,7 +98,7 @@ where
                 .notify(self.target, self.method, params, timeout);
             tokio::time::timeout(timeout, sent)
                 .await
-                .map(|r| r.map(|()| Vec::new()))
+                .map(|r| r.map(|()| Bytes::new()))
         } else {
             let sent = self
                 .transport

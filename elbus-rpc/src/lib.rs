@@ -46,8 +46,9 @@
 //!   `CalcClient::new(rpc, "svc.calc")` calls the service registered as `svc.calc`.
 //! * Server side: [`serve`] (or [`RouterHandlers`]) answers the requests an `RpcClient` receives
 //!   with an [`RpcRouter`].
-//! * Other transports implement [`RpcTransport`] (two methods, `call` and `notify`) and convert
-//!   their error replies with [`RawCallError::from_code`]; [`Loopback`] runs a router in process.
+//! * Other transports implement [`RpcTransport`] (`call` and `notify`, optionally
+//!   `default_timeout`) and convert their error replies with [`RawCallError::from_code`];
+//!   [`Loopback`] runs a router in process.
 #![warn(missing_docs)]
 
 mod bus;

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::task::JoinHandle;
 
 use crate::context::RpcContext;
@@ -109,7 +110,7 @@ impl RpcTransport for Loopback {
         method: &str,
         params: Vec<u8>,
         timeout: Duration,
-    ) -> Result<Vec<u8>, RawCallError> {
+    ) -> Result<Bytes, RawCallError> {
         let id = self.next_id();
         if let Ok(mut pending) = self.inner.pending.lock() {
             pending.insert(id);
@@ -124,7 +125,7 @@ impl RpcTransport for Loopback {
             Ok(Err(join)) => Err(RawCallError::Transport(crate::TransportError::new(
                 format!("handler task failed: {join}"),
             ))),
-            Ok(Ok(reply)) => reply,
+            Ok(Ok(reply)) => reply.map(Bytes::from),
         }
     }
 

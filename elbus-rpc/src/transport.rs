@@ -3,9 +3,12 @@
 use std::future::Future;
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use crate::error::RawCallError;
 
-/// The timeout of a call when neither the call, the client, the method nor the service set one.
+/// The timeout of a call when neither the call, the client, the method, the service nor the
+/// transport ([`RpcTransport::default_timeout`]) set one.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The transport generated clients use when none is named (`CalcClient` = `CalcClient<DefaultTransport>`).
@@ -22,6 +25,9 @@ pub type DefaultTransport = elbus::rpc::RpcClient<elbus::ipc::Client>;
 pub trait RpcTransport: Clone + Send + Sync + 'static {
     /// Sends request `method` with `params` to client `target` and waits for the reply payload.
     ///
+    /// The payload is [`Bytes`] so a transport can hand over the received frame's buffer
+    /// without copying it (the bus RPC client does).
+    ///
     /// An error reply becomes [`RawCallError::Remote`]; use [`RawCallError::from_code`] to sort
     /// a byte layer's `(code, data)` into remote errors, timeouts and bus failures.
     fn call(
@@ -30,7 +36,15 @@ pub trait RpcTransport: Clone + Send + Sync + 'static {
         method: &str,
         params: Vec<u8>,
         timeout: Duration,
-    ) -> impl Future<Output = Result<Vec<u8>, RawCallError>> + Send;
+    ) -> impl Future<Output = Result<Bytes, RawCallError>> + Send;
+
+    /// The transport's own default timeout (for the bus RPC client, its
+    /// [`RpcOptions::timeout`](elbus::rpc::RpcOptions::timeout)): what a call runs with when
+    /// neither the call, the client, the method nor the service set one. `None` (the default)
+    /// falls back to [`DEFAULT_TIMEOUT`].
+    fn default_timeout(&self) -> Option<Duration> {
+        None
+    }
 
     /// Sends `method` with call id 0 (no reply wanted); resolves once the bus accepted the frame.
     fn notify(

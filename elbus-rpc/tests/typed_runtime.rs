@@ -120,11 +120,17 @@ pub trait CalcSkew {
     async fn add(&self, a: String, b: String) -> Result<i64, CalcError>;
 }
 
-fn setup() -> (Arc<CalcImpl>, Loopback, CalcClient<Loopback>) {
+/// The router every test serves: `Calc` and `Echo`.
+fn test_router() -> (Arc<CalcImpl>, RpcRouter) {
     let service = Arc::new(CalcImpl::default());
     let router = RpcRouter::new()
         .service(CalcHandler::from_arc(service.clone()))
         .service(EchoImpl.into_handler());
+    (service, router)
+}
+
+fn setup() -> (Arc<CalcImpl>, Loopback, CalcClient<Loopback>) {
+    let (service, router) = test_router();
     let loopback = Loopback::with_sender(router, "tester%%worker1");
     let client = CalcClient::new(loopback.clone(), "svc.calc");
     (service, loopback, client)
@@ -394,24 +400,49 @@ async fn two_services_on_one_router() {
     assert!(err.to_string().contains("echo.echo"), "{err}");
 }
 
-#[tokio::test]
-async fn describe_snapshot() {
-    let (_, lb, _) = setup();
-    let reply = raw(&lb, "rpc.describe", &[]).await.unwrap();
-    let value: serde_json::Value = rmp_serde::from_slice(&reply).unwrap();
+/// The reviewed `rpc.describe` output of [`setup`]'s router.
+const DESCRIBE_SNAPSHOT: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots/describe.json");
+
+/// Compares an `rpc.describe` reply with [`DESCRIBE_SNAPSHOT`] (as pretty JSON, for review).
+fn assert_describe_snapshot(reply: &[u8]) {
+    let value: serde_json::Value = rmp_serde::from_slice(reply).unwrap();
     let actual = serde_json::to_string_pretty(&value).unwrap() + "\n";
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots/describe.json");
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-        std::fs::write(path, &actual).unwrap();
+        std::fs::write(DESCRIBE_SNAPSHOT, &actual).unwrap();
     }
-    let expected = std::fs::read_to_string(path).unwrap();
+    let expected = std::fs::read_to_string(DESCRIBE_SNAPSHOT).unwrap();
     assert_eq!(
         actual, expected,
         "rpc.describe changed; rerun with UPDATE_SNAPSHOTS=1 and review"
     );
+}
+
+#[tokio::test]
+async fn describe_snapshot() {
+    let (_, lb, _) = setup();
+    let reply = raw(&lb, "rpc.describe", &[]).await.unwrap();
+    assert_describe_snapshot(&reply);
     // The static schema is the same data.
     let handler = CalcImpl::default().into_handler();
     assert_eq!(handler.schema().methods.len(), 7);
     assert_eq!(<CalcImpl as Calc>::NAME, "Calc");
     assert!(std::ptr::eq(handler.schema(), CalcImpl::schema()));
+}
+
+/// `rpc.describe` called over a real bus (the embedded broker, in-process clients) with the byte
+/// RPC client answers the snapshot too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn describe_over_the_bus_matches_the_snapshot() {
+    use elbus::rpc::{DummyHandlers, RpcClient};
+
+    let (_, router) = test_router();
+    let broker = elbus::broker::Broker::new();
+    let _server = elbus_rpc::serve(broker.register_client("svc.calc").unwrap(), router).unwrap();
+    let caller = RpcClient::new(broker.register_client("caller").unwrap(), DummyHandlers).unwrap();
+    let reply = caller
+        .call("svc.calc", "rpc.describe", &[], elbus::QoS::Processed)
+        .await
+        .unwrap();
+    assert_describe_snapshot(reply.payload());
 }

@@ -6,10 +6,25 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Timeout;
 
 use crate::{Error, Frame, QoS};
+
+/// Whether a client is connected, as a socket client reports it (`ipc::Client::watch_connection`,
+/// [`AsyncClient::connection_changes`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionState {
+    /// Connected and registered; operations go to the broker.
+    Connected,
+    /// The connection was lost and a reconnect is under way (the socket client's
+    /// `Config::reconnect` is set). Operations fail with [`ErrorKind::Eof`](crate::ErrorKind::Eof)
+    /// meanwhile; the event channel stays open.
+    Reconnecting,
+    /// Disconnected for good: the client was disconnected, every handle was dropped, or the
+    /// connection was lost without a reconnect policy. The event channel ends.
+    Disconnected,
+}
 
 /// The receiving end of a client's incoming frames (messages, broadcasts, publications).
 pub type EventChannel = mpsc::Receiver<Frame>;
@@ -211,4 +226,12 @@ pub trait AsyncClient: Send + Sync {
 
     /// The client's timeout for waits (`None` for in-process clients, which never wait on I/O).
     fn timeout(&self) -> Option<Duration>;
+
+    /// Changes of the connection's state, for layers built over any client (the RPC client
+    /// fails its pending calls when the connection is lost, even if the client reconnects).
+    /// `None` (the default) for clients whose connection is not supervised, such as in-process
+    /// ones.
+    fn connection_changes(&self) -> Option<watch::Receiver<ConnectionState>> {
+        None
+    }
 }

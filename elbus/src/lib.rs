@@ -44,7 +44,7 @@ pub mod rpc;
 #[cfg(feature = "server")]
 pub mod server;
 
-pub use client::{AsyncClient, EventChannel, OpConfirm};
+pub use client::{AsyncClient, ConnectionState, EventChannel, OpConfirm};
 pub use command::Command;
 pub use error::{Error, ErrorKind};
 pub use frame::Frame;

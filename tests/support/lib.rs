@@ -2,7 +2,10 @@
 //! published peers started for a test.
 
 pub mod broker;
+pub mod procstat;
 pub mod python;
+pub mod raw;
+pub mod soak;
 pub mod tempdir;
 
 /// The repository root (the workspace root package's manifest directory).

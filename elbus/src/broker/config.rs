@@ -77,8 +77,9 @@ impl Default for BrokerOptions {
 pub struct ServerConfig {
     /// Socket read buffer size, and the size a write batch aims for.
     pub buf_size: usize,
-    /// Bound of every handshake step and socket write, and of reading a frame body once its
-    /// header arrived. The broker sends a keepalive NOP every `timeout / 2`.
+    /// Bound of the whole handshake (one deadline from accepting the connection to the
+    /// registration answer), of every socket write, and of reading a frame body once its header
+    /// arrived. The broker sends a keepalive NOP every `timeout / 2`.
     pub timeout: Duration,
     /// How long a client may stay silent (no frame, no ping) before it is disconnected;
     /// `None` never disconnects. Default: `1.25 × timeout`, as busrt 0.5.6.

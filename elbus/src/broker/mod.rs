@@ -184,6 +184,29 @@ impl Broker {
         Ok(local)
     }
 
+    /// Serves one already-connected byte stream as a socket client: the handshake of §2,
+    /// registration, then its frames, until it closes. The listeners do this for each accepted
+    /// connection; this entry point lets other transports (or a test, or a fuzzer driving an
+    /// in-memory `tokio::io::duplex` pipe) reach the same code. `label` names the stream in the
+    /// client table and the logs, as a listener's path does.
+    pub async fn serve_stream<S>(&self, stream: S, config: ServerConfig, label: &str)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin,
+    {
+        let (reader, writer) = tokio::io::split(stream);
+        // No credentials to read: rules of the config still apply, and a uid/gid restriction
+        // refuses such a stream.
+        let peer = session::Peer {
+            kind: ClientKind::LocalIpc,
+            source: None,
+            port: Arc::from(label),
+            credentials: None,
+            ip: None,
+            access: config.access.as_ref().map(|shared| shared.current()),
+        };
+        session::serve(self.inner.clone(), reader, writer, Arc::new(config), peer).await;
+    }
+
     #[cfg(feature = "broker-api")]
     /// Tracks a task that serves a listener-like endpoint (such as a FIFO) so that
     /// [`Broker::stop_listeners`] stops it and removes `path`.

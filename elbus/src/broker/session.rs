@@ -116,33 +116,35 @@ where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
 {
-    let step = config.timeout;
+    // One deadline for the whole handshake, not one per step: a client trickling a byte just
+    // before each step's limit would otherwise hold the socket for several timeouts.
+    let deadline = Instant::now() + config.timeout;
     let io = |err: Error| (err, None);
-    timeout(step, writer.write_all(&GREETING_BYTES))
+    timeout_at(deadline, writer.write_all(&GREETING_BYTES))
         .await
         .map_err(|e| io(e.into()))?
         .map_err(|e| io(e.into()))?;
     let mut greeting = [0u8; 3];
-    timeout(step, reader.read_exact(&mut greeting))
+    timeout_at(deadline, reader.read_exact(&mut greeting))
         .await
         .map_err(|e| io(e.into()))?
         .map_err(|e| io(e.into()))?;
     if greeting[0] != GREETING || u16::from_le_bytes([greeting[1], greeting[2]]) != PROTOCOL_VERSION
     {
-        let _ = timeout(step, writer.write_all(&[protocol::ERR_NOT_SUPPORTED])).await;
+        let _ = timeout_at(deadline, writer.write_all(&[protocol::ERR_NOT_SUPPORTED])).await;
         return Err(io(Error::not_supported("unsupported protocol version")));
     }
-    timeout(step, writer.write_all(&[protocol::RESPONSE_OK]))
+    timeout_at(deadline, writer.write_all(&[protocol::RESPONSE_OK]))
         .await
         .map_err(|e| io(e.into()))?
         .map_err(|e| io(e.into()))?;
     let mut len = [0u8; 2];
-    timeout(step, reader.read_exact(&mut len))
+    timeout_at(deadline, reader.read_exact(&mut len))
         .await
         .map_err(|e| io(e.into()))?
         .map_err(|e| io(e.into()))?;
     let mut name = vec![0u8; usize::from(u16::from_le_bytes(len))];
-    timeout(step, reader.read_exact(&mut name))
+    timeout_at(deadline, reader.read_exact(&mut name))
         .await
         .map_err(|e| io(e.into()))?
         .map_err(|e| io(e.into()))?;
@@ -167,7 +169,11 @@ where
             broker.new_entry(&name, origin, config.queue)
         })
         .and_then(|entry| broker.register_entry(&entry).map(|()| entry));
-    let answer = timeout(step, writer.write_all(&[registration_code(&registered)])).await;
+    let answer = timeout_at(
+        deadline,
+        writer.write_all(&[registration_code(&registered)]),
+    )
+    .await;
     let entry = match registered {
         Ok(entry) => entry,
         Err(err) => return Err((err, Some(name))),

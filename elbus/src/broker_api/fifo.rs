@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
 use crate::broker::Client;
+use crate::rpc::kv;
 use crate::{AsyncClient, Error, QoS};
 
 /// File mode of the pipe: writable by everyone, readable by the broker's user (as the original).
@@ -108,33 +109,17 @@ pub fn parse_line(line: &str) -> Result<FifoCommand, String> {
     }
 }
 
-/// Encodes `k=v` pairs as a MessagePack map. Values `true`/`false` become booleans, integers
-/// (i64) and floats (f64) numbers, anything else a string. A pair without `=` is an error.
+/// Encodes `k=v` pairs as a MessagePack map typed by [`kv::typed_value`]. A pair without `=` is
+/// an error.
 pub fn encode_kv_params<'a>(pairs: impl IntoIterator<Item = &'a str>) -> Result<Vec<u8>, String> {
     let mut map = Vec::new();
     for pair in pairs {
         let (key, value) = pair
             .split_once('=')
             .ok_or_else(|| format!("invalid parameter {pair:?}: expected key=value"))?;
-        let value = match value {
-            "true" => rmpv::Value::Boolean(true),
-            "false" => rmpv::Value::Boolean(false),
-            v => {
-                if let Ok(int) = v.parse::<i64>() {
-                    rmpv::Value::from(int)
-                } else if let Ok(float) = v.parse::<f64>() {
-                    rmpv::Value::F64(float)
-                } else {
-                    rmpv::Value::from(v)
-                }
-            }
-        };
-        map.push((rmpv::Value::from(key), value));
+        map.push((key, kv::typed_value(value)));
     }
-    let mut buf = Vec::new();
-    rmpv::encode::write_value(&mut buf, &rmpv::Value::Map(map))
-        .map_err(|err| format!("unable to encode params: {err}"))?;
-    Ok(buf)
+    Ok(kv::encode_map(map))
 }
 
 /// Executes one command as the client `broker_client` (`.broker`), with QoS No.

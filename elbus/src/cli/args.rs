@@ -185,6 +185,12 @@ pub enum RpcCommand {
     /// Call a method and print its result. An error reply prints `RPC error CODE: MESSAGE`
     /// on stderr and exits 1.
     Call(CallArgs),
+    /// Show the schema of a typed service (its `rpc.describe` method): services, methods with
+    /// their params and types, docs and error codes. `--json` prints the schema as is.
+    Describe {
+        /// The target client name.
+        target: String,
+    },
 }
 
 /// The target, method and params of `rpc call` and `rpc call0`.

@@ -55,40 +55,14 @@ impl Params {
         match self {
             Params::Empty => Ok(Vec::new()),
             Params::Stdin => stdin(),
-            Params::Map(pairs) => {
-                let map = Value::Map(
-                    pairs
-                        .iter()
-                        .map(|(k, v)| (Value::from(k.as_str()), v.clone()))
-                        .collect(),
-                );
-                let mut buf = Vec::new();
-                // Writing into a Vec cannot fail; map an error anyway rather than panic.
-                rmpv::encode::write_value(&mut buf, &map)
-                    .map_err(|err| CliError::usage(format!("cannot encode params: {err}")))?;
-                Ok(buf)
-            }
+            Params::Map(pairs) => Ok(crate::rpc::kv::encode_map(
+                pairs.iter().map(|(k, v)| (k.as_str(), v.clone())),
+            )),
         }
     }
 }
 
-/// Types one value: `true`/`false` → bool, an i64 → int, an f64 → float, else a string (the
-/// rules of the original CLI and of the FIFO channel, so the same text means the same params).
-pub fn typed_value(text: &str) -> Value {
-    match text {
-        "true" => Value::Boolean(true),
-        "false" => Value::Boolean(false),
-        _ => {
-            if let Ok(int) = text.parse::<i64>() {
-                Value::from(int)
-            } else if let Ok(float) = text.parse::<f64>() {
-                Value::F64(float)
-            } else {
-                Value::from(text)
-            }
-        }
-    }
-}
+pub use crate::rpc::kv::typed_value;
 
 #[cfg(test)]
 mod tests {

@@ -7,14 +7,15 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::config::{Config, Transport};
+use super::reconnect::{self, ConnectionState, Supervision, Topics};
 use super::state::{wait_shutdown, State};
 use super::{reader, writer, writer::Outgoing};
 use crate::command::{encode_request, join_topics};
 use crate::protocol::{Op, GREETING, PROTOCOL_VERSION, SECONDARY_SEP};
-use crate::{AsyncClient, Error, ErrorKind, EventChannel, OpConfirm, QoS};
+use crate::{AsyncClient, Error, ErrorKind, EventChannel, Frame, OpConfirm, QoS};
 
 type ReadHalf = Box<dyn AsyncRead + Send + Unpin>;
 type WriteHalf = Box<dyn AsyncWrite + Send + Unpin>;
@@ -25,7 +26,10 @@ type WriteHalf = Box<dyn AsyncWrite + Send + Unpin>;
 /// are written, then the socket is shut down) on [`disconnect`](Client::disconnect) or when the
 /// last handle is dropped; it is lost when the broker closes it or a write fails or times out.
 /// Then [`is_connected`](AsyncClient::is_connected) turns false, every pending ACK fails with
-/// [`ErrorKind::Eof`], and the event channel ends.
+/// [`ErrorKind::Eof`], and the event channel ends — unless [`Config::reconnect`] is set: then
+/// the client connects again with backoff, registers, restores its subscriptions and exclusions,
+/// and keeps delivering into the same event channel. [`Client::watch_connection`] reports each
+/// change.
 ///
 /// Must be used inside a Tokio runtime: connecting spawns the connection's tasks.
 #[derive(Debug, Clone)]
@@ -34,12 +38,145 @@ pub struct Client {
 }
 
 #[derive(Debug)]
-struct Inner {
-    config: Config,
-    queue: mpsc::Sender<Outgoing>,
-    state: Arc<State>,
+pub(crate) struct Inner {
+    pub(crate) config: Config,
+    /// The current connection; replaced by a reconnect.
+    link: Mutex<Link>,
     events: Mutex<Option<EventChannel>>,
     next_secondary: AtomicUsize,
+    /// What to restore after a reconnect (`None`: no reconnect policy, nothing tracked). An async
+    /// lock, held across a topic op's submission so the record and the wire cannot disagree.
+    topics: Option<tokio::sync::Mutex<Topics>>,
+    supervision: Arc<Supervision>,
+}
+
+/// One connection: its outbound queue and the state its tasks share.
+#[derive(Debug, Clone)]
+pub(crate) struct Link {
+    queue: mpsc::Sender<Outgoing>,
+    pub(crate) state: Arc<State>,
+}
+
+impl Inner {
+    /// The current connection.
+    pub(crate) fn link(&self) -> Link {
+        self.link
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Connects again, restores the subscriptions and exclusions (waiting for their ACKs), and
+    /// only then makes the new connection the current one, so the application's operations
+    /// always come after the restored state on the wire.
+    pub(crate) async fn reconnect(&self, events: mpsc::Sender<Frame>) -> Result<(), Error> {
+        let (rd, wr) = open_registered(&self.config).await?;
+        let link = start_link(&self.config, rd, wr, events);
+        let timeout = self.config.get_timeout();
+        let topics = match &self.topics {
+            Some(topics) => Some(topics.lock().await),
+            None => None,
+        };
+        for (op, list) in topics.iter().flat_map(|topics| topics.replay()) {
+            let list: Vec<&str> = list.iter().map(String::as_str).collect();
+            let mut frame = BytesMut::new();
+            encode_request(&mut frame, 0, op, QoS::Processed, &[&join_topics(&list)?])?;
+            let restored = submit_on(&link, frame, QoS::Processed, timeout)
+                .await?
+                .await;
+            if let Err(err) = restored {
+                link.state.close();
+                return Err(err);
+            }
+        }
+        *self.link.lock().unwrap_or_else(PoisonError::into_inner) = link;
+        Ok(())
+    }
+}
+
+/// Opens the socket and registers `config.name()`, all within the configured timeout.
+async fn open_registered(config: &Config) -> Result<(ReadHalf, WriteHalf), Error> {
+    let name = config.name();
+    let name_len = u16::try_from(name.len())
+        .map_err(|_| Error::data("the client name is longer than 65535 bytes"))?;
+    let transport = config.transport()?;
+    tokio::time::timeout(config.get_timeout(), async {
+        let (mut rd, mut wr) = open(transport).await?;
+        handshake(&mut rd, &mut wr, name, name_len).await?;
+        Ok::<_, Error>((rd, wr))
+    })
+    .await
+    .map_err(|_| {
+        Error::new(
+            ErrorKind::Timeout,
+            format!("connecting to {} timed out", config.path()),
+        )
+    })?
+}
+
+/// Starts a registered connection's reader, writer and pinger.
+fn start_link(config: &Config, rd: ReadHalf, wr: WriteHalf, events: mpsc::Sender<Frame>) -> Link {
+    let timeout = config.get_timeout();
+    let state = Arc::new(State::new());
+    let (queue, queue_rx) = mpsc::channel(config.get_queue_size());
+    tokio::spawn(reader::run(
+        rd,
+        events,
+        state.clone(),
+        config.get_buf_size(),
+        timeout,
+    ));
+    tokio::spawn(writer::run(
+        wr,
+        queue_rx,
+        state.clone(),
+        config.get_buf_size(),
+        timeout,
+    ));
+    if let Some(interval) = config.get_ping_interval() {
+        tokio::spawn(writer::run_pinger(
+            queue.downgrade(),
+            state.clone(),
+            interval,
+        ));
+    }
+    Link { queue, state }
+}
+
+/// Queues one encoded frame on `link`, assigning its op id and registering its ACK waiter under
+/// one lock, so op ids appear on the wire in order and no ACK can beat its registration.
+async fn submit_on(
+    link: &Link,
+    mut frame: BytesMut,
+    qos: QoS,
+    timeout: Duration,
+) -> Result<OpConfirm, Error> {
+    let state = &link.state;
+    if !state.is_connected() {
+        return Err(Error::eof());
+    }
+    // Waiting for room outside the lock; the slot is then filled synchronously under it. If
+    // the writer dies meanwhile, `reserve` fails (the queue is closed) or `closed` is set.
+    let permit = link.queue.reserve().await.map_err(|_| Error::eof())?;
+    let waiter = {
+        let mut pending = state.pending();
+        if pending.is_closed() {
+            return Err(Error::eof());
+        }
+        let op_id = pending.next_op_id();
+        frame[..4].copy_from_slice(&op_id.to_le_bytes());
+        let waiter = qos.needs_ack().then(|| {
+            let (tx, rx) = oneshot::channel();
+            pending.register(op_id, tx);
+            rx
+        });
+        permit.send(Outgoing::Frame(frame));
+        waiter
+    };
+    Ok(match waiter {
+        Some(rx) => OpConfirm::pending(rx, timeout),
+        None => OpConfirm::ready(Ok(())),
+    })
 }
 
 impl Client {
@@ -48,59 +185,35 @@ impl Client {
     /// Connecting and the whole handshake are bounded by the configured timeout. A refused
     /// registration fails with the broker's code: [`ErrorKind::Data`] for an empty or `.`-prefixed
     /// name, [`ErrorKind::Busy`] for a taken one, [`ErrorKind::NotRegistered`] for a secondary
-    /// whose primary is not connected, [`ErrorKind::Access`] when AAA refuses it.
+    /// whose primary is not connected, [`ErrorKind::Access`] when AAA refuses it. The first
+    /// connection is not retried, even with [`Config::reconnect`] set.
     pub async fn connect(config: &Config) -> Result<Client, Error> {
-        let name = config.name();
-        let name_len = u16::try_from(name.len())
-            .map_err(|_| Error::data("the client name is longer than 65535 bytes"))?;
-        let transport = config.transport()?;
-        let timeout = config.get_timeout();
-        let (rd, wr) = tokio::time::timeout(timeout, async {
-            let (mut rd, mut wr) = open(transport).await?;
-            handshake(&mut rd, &mut wr, name, name_len).await?;
-            Ok::<_, Error>((rd, wr))
-        })
-        .await
-        .map_err(|_| {
-            Error::new(
-                ErrorKind::Timeout,
-                format!("connecting to {} timed out", config.path()),
-            )
-        })??;
-
-        let state = Arc::new(State::new());
-        let (queue, queue_rx) = mpsc::channel(config.get_queue_size());
+        let (rd, wr) = open_registered(config).await?;
         let (events_tx, events_rx) = mpsc::channel(config.get_queue_size());
-        tokio::spawn(reader::run(
-            rd,
-            events_tx,
-            state.clone(),
-            config.get_buf_size(),
-            timeout,
+        let policy = config.get_reconnect();
+        // With a reconnect policy the supervisor keeps a sender, so the channel outlives each
+        // connection's reader; without one, the reader's is the only sender and its end ends it.
+        let (reader_events, kept_events) = match policy {
+            Some(_) => (events_tx.clone(), Some(events_tx)),
+            None => (events_tx, None),
+        };
+        let link = start_link(config, rd, wr, reader_events);
+        let supervision = Arc::new(Supervision::new());
+        let inner = Arc::new(Inner {
+            config: config.clone(),
+            link: Mutex::new(link),
+            events: Mutex::new(Some(events_rx)),
+            next_secondary: AtomicUsize::new(0),
+            topics: policy.map(|_| tokio::sync::Mutex::new(Topics::default())),
+            supervision: supervision.clone(),
+        });
+        tokio::spawn(reconnect::supervise(
+            Arc::downgrade(&inner),
+            supervision,
+            policy,
+            kept_events,
         ));
-        tokio::spawn(writer::run(
-            wr,
-            queue_rx,
-            state.clone(),
-            config.get_buf_size(),
-            timeout,
-        ));
-        if let Some(interval) = config.get_ping_interval() {
-            tokio::spawn(writer::run_pinger(
-                queue.downgrade(),
-                state.clone(),
-                interval,
-            ));
-        }
-        Ok(Client {
-            inner: Arc::new(Inner {
-                config: config.clone(),
-                queue,
-                state,
-                events: Mutex::new(Some(events_rx)),
-                next_secondary: AtomicUsize::new(0),
-            }),
-        })
+        Ok(Client { inner })
     }
 
     /// Connects a secondary client `NAME%%<n>` (n = 0, 1, 2, … per primary handle) with the same
@@ -122,15 +235,18 @@ impl Client {
 
     /// Closes the connection cleanly: frames queued so far are written, then the socket is shut
     /// down so the broker unregisters the client at once. ACKs not yet received fail with
-    /// [`ErrorKind::Eof`]. Affects every clone of this handle.
+    /// [`ErrorKind::Eof`]. Affects every clone of this handle, and ends reconnecting: the state
+    /// becomes [`ConnectionState::Disconnected`] and the event channel ends.
     ///
     /// Bounded by the timeout; a writer that cannot finish by then is cut off.
     pub async fn disconnect(&self) {
-        let state = &self.inner.state;
+        self.inner.supervision.close();
+        let link = self.inner.link();
+        let state = &link.state;
         state.mark_disconnecting();
         let mut shutdown = state.subscribe_shutdown();
         let graceful = async {
-            if self.inner.queue.send(Outgoing::Close).await.is_ok() {
+            if link.queue.send(Outgoing::Close).await.is_ok() {
                 wait_shutdown(&mut shutdown).await;
             }
         };
@@ -142,52 +258,47 @@ impl Client {
         }
     }
 
+    /// The connection state now.
+    pub fn connection_state(&self) -> ConnectionState {
+        *self.inner.supervision.status.borrow()
+    }
+
+    /// A receiver of connection state changes: [`ConnectionState::Reconnecting`] as soon as a
+    /// connection is lost (with a reconnect policy), [`ConnectionState::Connected`] once a new
+    /// one is registered and its subscriptions restored, [`ConnectionState::Disconnected`] at
+    /// the end. `changed()` / `wait_for()` on it await the next change.
+    pub fn watch_connection(&self) -> watch::Receiver<ConnectionState> {
+        self.inner.supervision.status.subscribe()
+    }
+
     /// The configuration the client was connected with.
     pub fn config(&self) -> &Config {
         &self.inner.config
     }
 
-    /// Queues one encoded frame, assigning its op id and registering its ACK waiter under one
-    /// lock, so op ids appear on the wire in order and no ACK can beat its registration.
-    async fn submit(&self, mut frame: BytesMut, qos: QoS) -> Result<OpConfirm, Error> {
-        let state = &self.inner.state;
-        if !state.is_connected() {
-            return Err(Error::eof());
-        }
-        // Waiting for room outside the lock; the slot is then filled synchronously under it. If
-        // the writer dies meanwhile, `reserve` fails (the queue is closed) or `closed` is set.
-        let permit = self.inner.queue.reserve().await.map_err(|_| Error::eof())?;
-        let waiter = {
-            let mut pending = state.pending();
-            if pending.is_closed() {
-                return Err(Error::eof());
-            }
-            let op_id = pending.next_op_id();
-            frame[..4].copy_from_slice(&op_id.to_le_bytes());
-            let waiter = qos.needs_ack().then(|| {
-                let (tx, rx) = oneshot::channel();
-                pending.register(op_id, tx);
-                rx
-            });
-            permit.send(Outgoing::Frame(frame));
-            waiter
-        };
-        Ok(match waiter {
-            Some(rx) => OpConfirm::pending(rx, self.inner.config.get_timeout()),
-            None => OpConfirm::ready(Ok(())),
-        })
+    /// Queues one encoded frame on the current connection.
+    async fn submit(&self, frame: BytesMut, qos: QoS) -> Result<OpConfirm, Error> {
+        let link = self.inner.link();
+        submit_on(&link, frame, qos, self.inner.config.get_timeout()).await
     }
 
-    /// Encodes a frame (op id 0 for now; [`submit`](Self::submit) fills it in) and queues it.
+    /// Encodes a frame (op id 0 for now; [`submit_on`] fills it in) and queues it.
     async fn request(&self, op: Op, qos: QoS, pieces: &[&[u8]]) -> Result<OpConfirm, Error> {
         let mut frame = BytesMut::new();
         encode_request(&mut frame, 0, op, qos, pieces)?;
         self.submit(frame, qos).await
     }
 
+    /// A subscribe-family op; with a reconnect policy, recorded for replay once it is queued.
     async fn topics_request(&self, op: Op, topics: &[&str], qos: QoS) -> Result<OpConfirm, Error> {
         let body = join_topics(topics)?;
-        self.request(op, qos, &[&body]).await
+        let Some(tracked) = &self.inner.topics else {
+            return self.request(op, qos, &[&body]).await;
+        };
+        let mut tracked = tracked.lock().await;
+        let confirm = self.request(op, qos, &[&body]).await?;
+        tracked.apply(op, topics);
+        Ok(confirm)
     }
 }
 
@@ -347,12 +458,12 @@ impl AsyncClient for Client {
 
     /// Writes a ping (9 zero bytes) and waits until it has been written.
     async fn ping(&self) -> Result<(), Error> {
-        if !self.inner.state.is_connected() {
+        let link = self.inner.link();
+        if !link.state.is_connected() {
             return Err(Error::eof());
         }
         let (tx, rx) = oneshot::channel();
-        self.inner
-            .queue
+        link.queue
             .send(Outgoing::Ping(Some(tx)))
             .await
             .map_err(|_| Error::eof())?;
@@ -362,7 +473,11 @@ impl AsyncClient for Client {
     }
 
     fn is_connected(&self) -> bool {
-        self.inner.state.is_connected()
+        self.inner.link().state.is_connected()
+    }
+
+    fn connection_changes(&self) -> Option<watch::Receiver<ConnectionState>> {
+        Some(self.watch_connection())
     }
 
     fn timeout(&self) -> Option<Duration> {

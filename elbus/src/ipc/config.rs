@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::reconnect::ReconnectPolicy;
 use crate::{Error, DEFAULT_BUF_SIZE, DEFAULT_QUEUE_SIZE, DEFAULT_TIMEOUT};
 
 /// How to reach the broker and how the client behaves once connected.
@@ -21,6 +22,7 @@ pub struct Config {
     queue_size: usize,
     timeout: Duration,
     ping_interval: Option<Duration>,
+    reconnect: Option<ReconnectPolicy>,
 }
 
 impl Config {
@@ -37,6 +39,7 @@ impl Config {
             queue_size: DEFAULT_QUEUE_SIZE,
             timeout: DEFAULT_TIMEOUT,
             ping_interval: None,
+            reconnect: None,
         }
     }
 
@@ -75,6 +78,20 @@ impl Config {
         self
     }
 
+    /// Reconnects after a lost connection with `policy` (backoff between attempts), restoring
+    /// the name, subscriptions and exclusions, and keeping the same event channel; `None` (the
+    /// default) ends the client when its connection ends, as the original client does.
+    ///
+    /// ```
+    /// use elbus::ipc::{Config, ReconnectPolicy};
+    /// let config = Config::new("/tmp/elbus.sock", "app.worker").reconnect(Some(ReconnectPolicy::default()));
+    /// assert!(config.get_reconnect().is_some());
+    /// ```
+    pub fn reconnect(mut self, policy: Option<ReconnectPolicy>) -> Self {
+        self.reconnect = policy;
+        self
+    }
+
     /// The broker path.
     pub fn path(&self) -> &str {
         &self.path
@@ -103,6 +120,11 @@ impl Config {
     /// The configured automatic ping interval.
     pub fn get_ping_interval(&self) -> Option<Duration> {
         self.ping_interval
+    }
+
+    /// The configured reconnect policy.
+    pub fn get_reconnect(&self) -> Option<ReconnectPolicy> {
+        self.reconnect
     }
 
     /// The same configuration under another client name (used for secondaries).

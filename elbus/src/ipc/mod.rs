@@ -33,17 +33,24 @@
 //!   closes the connection.
 //! * When the connection ends, whichever way, the client is disconnected at once, pending ACKs fail
 //!   with [`ErrorKind::Eof`](crate::ErrorKind::Eof) and the event channel ends.
+//! * With [`Config::reconnect`], a lost connection is not the end: the client reports
+//!   [`ConnectionState::Reconnecting`] at once (see [`Client::watch_connection`]), connects again
+//!   with backoff, registers, restores its subscriptions and exclusions, and reports
+//!   [`ConnectionState::Connected`]; the event channel stays the same. Pending ACKs still fail at
+//!   once when the connection drops, and operations fail with `Eof` until it is back.
 //! * There is no automatic ping unless [`Config::ping_interval`] sets one, as in the original plain
 //!   client; a busrtd ≥ 0.5.4 drops clients idle for 1.25 × its timeout (§5).
 
 mod client;
 mod config;
 mod reader;
+mod reconnect;
 mod state;
 mod writer;
 
 pub use client::Client;
 pub use config::Config;
+pub use reconnect::{ConnectionState, ReconnectPolicy};
 
 #[cfg(test)]
 mod tests;

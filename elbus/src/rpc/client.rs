@@ -10,14 +10,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
 use super::error::RpcError;
+use super::faults;
 use super::handlers::RpcHandlers;
 use super::payload::{self, RpcEvent, RpcEventKind};
-use crate::client::{AsyncClient, EventChannel};
+use crate::client::{AsyncClient, ConnectionState, EventChannel};
 use crate::{Error, ErrorKind, Frame, FrameKind, QoS};
 
 /// How long [`RpcClient::call`] waits for the whole round trip unless told otherwise (5 s, the
@@ -30,6 +31,7 @@ pub struct RpcOptions {
     timeout: Duration,
     blocking_notifications: bool,
     blocking_frames: bool,
+    fail_on_unregister: bool,
 }
 
 impl Default for RpcOptions {
@@ -38,6 +40,7 @@ impl Default for RpcOptions {
             timeout: DEFAULT_CALL_TIMEOUT,
             blocking_notifications: false,
             blocking_frames: false,
+            fail_on_unregister: false,
         }
     }
 }
@@ -55,6 +58,11 @@ impl RpcOptions {
         self
     }
 
+    /// The default bound of a call's round trip, as set by [`timeout`](Self::timeout).
+    pub fn call_timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Handles notifications inline, one after another in arrival order, instead of spawning a
     /// task for each. Everything received behind a notification (replies too) waits for its
     /// handler, so keep such handlers short.
@@ -67,6 +75,17 @@ impl RpcOptions {
     /// [`blocking_notifications`](Self::blocking_notifications) for the cost).
     pub fn blocking_frames(mut self) -> Self {
         self.blocking_frames = true;
+        self
+    }
+
+    /// Subscribes the client to the broker's announcements ([`ANNOUNCEMENT_TOPIC`]) and fails
+    /// the calls waiting on a callee as soon as the broker announces that it (or its primary)
+    /// unregistered, with -32113, instead of letting them wait for their timeout. The
+    /// announcements still reach [`RpcHandlers::handle_frame`].
+    ///
+    /// [`ANNOUNCEMENT_TOPIC`]: super::ANNOUNCEMENT_TOPIC
+    pub fn fail_calls_on_unregister(mut self) -> Self {
+        self.fail_on_unregister = true;
         self
     }
 }
@@ -84,11 +103,18 @@ pub struct RpcStats {
 
 type ReplySender = oneshot::Sender<Result<RpcEvent, RpcError>>;
 
+/// A call awaiting its reply: the callee's primary name (to fail it when the callee goes away)
+/// and where the outcome goes.
+struct PendingCall {
+    primary: Box<str>,
+    tx: ReplySender,
+}
+
 /// The calls awaiting replies. `closed` is set, under the same lock, when the event channel
 /// ends, so that no call can register after the final sweep and then wait in vain.
 #[derive(Default)]
 struct Pending {
-    calls: HashMap<u32, ReplySender>,
+    calls: HashMap<u32, PendingCall>,
     closed: bool,
 }
 
@@ -113,6 +139,7 @@ impl<C: AsyncClient> Shared<C> {
     /// Registers a new call, giving its id and the receiver of its outcome.
     fn register_call(
         &self,
+        target: &str,
     ) -> Result<(u32, oneshot::Receiver<Result<RpcEvent, RpcError>>), RpcError> {
         let mut pending = self.lock_pending();
         if pending.closed {
@@ -124,7 +151,8 @@ impl<C: AsyncClient> Shared<C> {
             // still be waiting; skip it rather than steal its reply.
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
             if id != 0 && !pending.calls.contains_key(&id) {
-                pending.calls.insert(id, tx);
+                let primary = crate::protocol::primary_name(target).into();
+                pending.calls.insert(id, PendingCall { primary, tx });
                 return Ok((id, rx));
             }
         }
@@ -192,7 +220,7 @@ impl<C: AsyncClient> Shared<C> {
             None => Ok(event),
         };
         // The caller may have given up between the lookup and now; that is fine.
-        let _ = waiter.send(outcome);
+        let _ = waiter.tx.send(outcome);
     }
 
     /// Fails every waiting call, and every later one, once the connection is gone.
@@ -203,7 +231,35 @@ impl<C: AsyncClient> Shared<C> {
             std::mem::take(&mut pending.calls)
         };
         for (_, waiter) in calls {
-            let _ = waiter.send(Err(connection_closed()));
+            let _ = waiter.tx.send(Err(connection_closed()));
+        }
+    }
+
+    /// Fails the calls waiting on `primary` or one of its secondaries.
+    fn fail_target(&self, primary: &str) {
+        let failed: Vec<PendingCall> = {
+            let mut pending = self.lock_pending();
+            let ids: Vec<u32> = pending
+                .calls
+                .iter()
+                .filter(|(_, call)| &*call.primary == primary)
+                .map(|(&id, _)| id)
+                .collect();
+            ids.iter()
+                .filter_map(|id| pending.calls.remove(id))
+                .collect()
+        };
+        for call in failed {
+            let _ = call.tx.send(Err(faults::target_gone(primary)));
+        }
+    }
+
+    /// Fails every waiting call without closing: the client may reconnect, and later calls go
+    /// over the new connection.
+    fn fail_all(&self) {
+        let calls = std::mem::take(&mut self.lock_pending().calls);
+        for (_, call) in calls {
+            let _ = call.tx.send(Err(faults::connection_lost()));
         }
     }
 }
@@ -358,7 +414,7 @@ impl<C: AsyncClient + 'static> RpcClient<C> {
         timeout: Duration,
     ) -> Result<RpcEvent, RpcError> {
         payload::validate_method(method)?;
-        let (id, reply) = self.shared.register_call()?;
+        let (id, reply) = self.shared.register_call(target)?;
         let _guard = PendingGuard {
             shared: &self.shared,
             id,
@@ -445,8 +501,32 @@ where
     H: RpcHandlers,
 {
     let options = shared.options;
-    while let Some(frame) = events.recv().await {
+    if options.fail_on_unregister {
+        subscribe_announcements(&shared).await;
+    }
+    let mut connection = shared.client.connection_changes().map(|mut rx| {
+        let last = *rx.borrow_and_update();
+        ConnectionWatch { rx, last }
+    });
+    loop {
+        let frame = tokio::select! {
+            frame = events.recv() => frame,
+            lost = connection_lost(&mut connection) => {
+                if lost {
+                    shared.fail_all();
+                }
+                continue;
+            }
+        };
+        let Some(frame) = frame else {
+            break;
+        };
         if frame.kind() != FrameKind::Message {
+            if options.fail_on_unregister {
+                if let Some(primary) = faults::unregistered(&frame) {
+                    shared.fail_target(primary);
+                }
+            }
             if options.blocking_frames {
                 handlers.handle_frame(frame).await;
             } else {
@@ -519,15 +599,66 @@ impl<F: Future> Future for CatchUnwind<F> {
     }
 }
 
-/// Pings the broker at once and then every `every`, until a ping fails (the connection is gone).
+/// Subscribes to the broker's announcements, logging (not failing) if that is refused.
+async fn subscribe_announcements<C: AsyncClient>(shared: &Shared<C>) {
+    let subscribed = match shared
+        .client
+        .subscribe(faults::ANNOUNCEMENT_TOPIC, QoS::Processed)
+        .await
+    {
+        Ok(confirm) => confirm.await,
+        Err(err) => Err(err),
+    };
+    if let Err(err) = subscribed {
+        warn!(
+            "{}: unable to subscribe to {}: {err}",
+            shared.client.name(),
+            faults::ANNOUNCEMENT_TOPIC
+        );
+    }
+}
+
+/// A client's connection state as the processor last saw it.
+struct ConnectionWatch {
+    rx: watch::Receiver<ConnectionState>,
+    last: ConnectionState,
+}
+
+/// Waits for the next connection state change; `true` when a loss happened. Never resolves for
+/// a client without supervised connections (or once its state sender is gone).
+async fn connection_lost(connection: &mut Option<ConnectionWatch>) -> bool {
+    let Some(seen) = connection else {
+        return std::future::pending().await;
+    };
+    if seen.rx.changed().await.is_err() {
+        *connection = None;
+        return false;
+    }
+    let now = *seen.rx.borrow_and_update();
+    // `Connected` is only entered again after a loss, so seeing it twice in a row means the
+    // loss in between was missed (a fast reconnect); `Reconnecting` then `Connected` is the
+    // recovery from a loss already handled.
+    let lost = now != ConnectionState::Connected || seen.last == ConnectionState::Connected;
+    seen.last = now;
+    lost
+}
+
+/// Pings the broker at once and then every `every`, until a ping fails on a connection that is
+/// gone for good (while a socket client reconnects, failed pings are skipped).
 async fn ping<C: AsyncClient>(shared: Arc<Shared<C>>, every: Duration) {
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
         if let Err(err) = shared.client.ping().await {
-            debug!("{}: ping failed, pinger stops: {err}", shared.client.name());
-            return;
+            let reconnecting = shared
+                .client
+                .connection_changes()
+                .is_some_and(|rx| *rx.borrow() != ConnectionState::Disconnected);
+            if !reconnecting {
+                debug!("{}: ping failed, pinger stops: {err}", shared.client.name());
+                return;
+            }
         }
     }
 }

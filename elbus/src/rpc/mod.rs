@@ -49,7 +49,10 @@
 
 mod client;
 mod error;
+mod faults;
 mod handlers;
+#[cfg(any(feature = "cli", feature = "broker-api"))]
+pub mod kv;
 mod msgpack;
 mod payload;
 
@@ -59,6 +62,7 @@ pub use error::{
     RPC_ERROR_CODE_INVALID_METHOD_PARAMS, RPC_ERROR_CODE_INVALID_REQUEST,
     RPC_ERROR_CODE_METHOD_NOT_FOUND, RPC_ERROR_CODE_NOT_FOUND, RPC_ERROR_CODE_PARSE,
 };
+pub use faults::ANNOUNCEMENT_TOPIC;
 pub use handlers::{DummyHandlers, RpcHandlers};
 pub use msgpack::{from_msgpack, to_msgpack};
 pub use payload::{InvalidPayload, RpcEvent, RpcEventKind};

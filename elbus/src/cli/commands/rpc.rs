@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::{payload_or_stdin, read_stdin, Context};
 use crate::cli::args::{CallArgs, RpcCommand};
 use crate::cli::error::{CliError, Failure};
-use crate::cli::output::Output;
+use crate::cli::output::{Output, Style};
 use crate::cli::params::Params;
 use crate::cli::render::hex;
 use crate::ipc::Client;
@@ -37,6 +37,27 @@ pub(crate) async fn run(ctx: &Context<'_>, command: &RpcCommand) -> Result<(), C
             rpc.client().disconnect().await;
             ctx.out.ok()
         }
+        RpcCommand::Describe { target } => {
+            let rpc = connect(ctx, DummyHandlers).await?;
+            let reply = rpc
+                .call(target, DESCRIBE_METHOD, &[], QoS::Processed)
+                .await
+                .map_err(|err| rpc_error(format!("describe {target}"), &err))?;
+            rpc.client().disconnect().await;
+            let schema = crate::cli::render::decode_msgpack(reply.payload())
+                .map(|value| crate::cli::render::msgpack_to_json(&value))
+                .ok_or_else(|| {
+                    CliError::bus(
+                        format!("describe {target}"),
+                        &Error::data("the answer is not a MessagePack schema"),
+                    )
+                })?;
+            match ctx.out.style() {
+                Style::Human => ctx.out.line(describe_text(&schema).trim_end()),
+                Style::Json => ctx.out.json(&schema, false),
+                Style::Compact => ctx.out.json(&schema, true),
+            }
+        }
         RpcCommand::Call(call) => {
             let params = params(call)?;
             let rpc = connect(ctx, DummyHandlers).await?;
@@ -48,6 +69,76 @@ pub(crate) async fn run(ctx: &Context<'_>, command: &RpcCommand) -> Result<(), C
             ctx.out.payload(reply.payload())
         }
     }
+}
+
+/// The method typed services answer with their schema (see `elbus-rpc`).
+const DESCRIBE_METHOD: &str = "rpc.describe";
+
+/// Renders an `rpc.describe` schema for a terminal: one block per service, one line per method
+/// (`name(param: type, [optional: type]) -> result`), its doc, aliases and error codes.
+fn describe_text(schema: &serde_json::Value) -> String {
+    use std::fmt::Write;
+    let text = |value: &serde_json::Value| value.as_str().unwrap_or_default().to_owned();
+    let mut out = String::new();
+    let services = schema["services"].as_array().cloned().unwrap_or_default();
+    for service in &services {
+        let _ = write!(out, "service {}", text(&service["name"]));
+        if let Some(version) = service["version"].as_str() {
+            let _ = write!(out, " {version}");
+        }
+        let _ = writeln!(out);
+        if !text(&service["description"]).is_empty() {
+            let _ = writeln!(out, "  {}", text(&service["description"]));
+        }
+        for method in service["methods"].as_array().into_iter().flatten() {
+            let params: Vec<String> = method["params"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| {
+                    let param = format!("{}: {}", text(&p["name"]), text(&p["type"]));
+                    if p["required"].as_bool() == Some(false) {
+                        format!("[{param}]")
+                    } else {
+                        param
+                    }
+                })
+                .collect();
+            let notify = if method["notify"].as_bool() == Some(true) {
+                "  (notify: no reply)".to_owned()
+            } else {
+                format!(" -> {}", text(&method["returns"]))
+            };
+            let _ = writeln!(
+                out,
+                "\n  {}({}){notify}",
+                text(&method["name"]),
+                params.join(", ")
+            );
+            if !text(&method["description"]).is_empty() {
+                let _ = writeln!(out, "      {}", text(&method["description"]));
+            }
+            let aliases: Vec<String> = method["aliases"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(text)
+                .collect();
+            if !aliases.is_empty() {
+                let _ = writeln!(out, "      aliases: {}", aliases.join(", "));
+            }
+            for error in method["errors"].as_array().into_iter().flatten() {
+                let _ = writeln!(
+                    out,
+                    "      error {} {}  {}",
+                    error["code"],
+                    text(&error["name"]),
+                    text(&error["description"])
+                );
+            }
+        }
+    }
+    out
 }
 
 fn what(call: &CallArgs) -> String {

@@ -1,9 +1,9 @@
-//! Compile tests of `#[rpc]` and `#[derive(RpcError)]` (trybuild): `tests/ui/pass/*.rs` must
-//! build, every other case under `tests/ui/` must fail with the reviewed `.stderr` beside it.
+//! Compile tests of `#[rpc]` and `#[derive(RpcError)]` (trybuild): `pass/*.rs` must build,
+//! every other case here must fail with the reviewed `.stderr` beside it.
 //!
 //! The `.stderr` files belong to one toolchain (see `tests/ui/README.md`); on another rustc the
 //! compile-fail half is skipped unless `ELBUS_UI_TESTS=1` forces it. Regenerate on purpose only:
-//! `TRYBUILD=overwrite cargo test --test typed_ui`, then review every changed `.stderr`.
+//! `TRYBUILD=overwrite cargo test -p elbus-ui-tests`, then review every changed `.stderr`.
 
 /// The toolchain the `.stderr` snapshots were produced with.
 const PINNED_RUSTC: &str = "rustc 1.95.0";
@@ -20,12 +20,12 @@ fn rustc_matches() -> bool {
 #[test]
 fn ui() {
     let t = trybuild::TestCases::new();
-    t.pass("tests/ui/pass/*.rs");
+    t.pass("pass/*.rs");
     if rustc_matches() || std::env::var_os("ELBUS_UI_TESTS").is_some() {
-        t.compile_fail("tests/ui/trait/*.rs");
-        t.compile_fail("tests/ui/method/*.rs");
-        t.compile_fail("tests/ui/param/*.rs");
-        t.compile_fail("tests/ui/error/*.rs");
+        t.compile_fail("trait/*.rs");
+        t.compile_fail("method/*.rs");
+        t.compile_fail("param/*.rs");
+        t.compile_fail("error/*.rs");
     } else {
         eprintln!("skipping the compile-fail cases: their .stderr files belong to {PINNED_RUSTC}");
     }

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark of elbusd and busrtd 0.5.6 with the published busrt CLI benchmark:
+# A B A B A B runs, per-stage medians, the elbus/busrtd ratio, and the CPU time the broker and
+# the benchmark client spent in each stage (a stage where the client's CPU is close to the
+# stage's wall time is bound by the client, not the broker).
+#
+#   bench/vs-busrt.sh [ROUNDS=3] [WORKERS=8] [ITERS=1000000] [PAYLOAD=100]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUSRT_VERSION=0.5.6
+CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
+if [ "$("$CARGO_BIN/busrt" --version 2>/dev/null)" != "busrt $BUSRT_VERSION" ]; then
+    cargo install busrt --version "$BUSRT_VERSION" --features server,cli --locked
+fi
+cargo build --release --bin elbusd
+exec python3 bench/vs_busrt.py \
+    --busrt "$CARGO_BIN/busrt" --busrtd "$CARGO_BIN/busrtd" --elbusd target/release/elbusd "$@"

@@ -1,0 +1,41 @@
+//! `elbus rpc describe`: the real CLI shows the schema of a typed Rust service served over
+//! `elbusd`, readable in a terminal and as JSON for scripts.
+
+mod cli_common;
+mod typed_common;
+
+use cli_common::elbus;
+use elbus::ipc::{Client, Config};
+use elbus_suite::broker::{Broker, BrokerKind};
+
+#[test]
+fn describe_shows_the_typed_service_schema() {
+    let broker = Broker::start(&BrokerKind::elbusd(env!("CARGO_BIN_EXE_elbusd")));
+    let socket = broker.paths()[0].to_owned();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _service = runtime.block_on(async {
+        let client = Client::connect(&Config::new(&socket, "svc.calc"))
+            .await
+            .unwrap();
+        let (router, _seen) = typed_common::test_router();
+        elbus_rpc::serve(client, router).unwrap()
+    });
+
+    let human = elbus(&[&socket, "rpc", "describe", "svc.calc"], None);
+    assert_eq!(human.code, 0, "{human:?}");
+    assert!(human.stdout.contains("service Calc"), "{human:?}");
+    assert!(
+        human.stdout.contains("calc.add(a: i64, b: i64) -> i64"),
+        "{human:?}"
+    );
+    assert!(human.stdout.contains("(notify: no reply)"), "{human:?}");
+
+    let json = elbus(&[&socket, "--json", "rpc", "describe", "svc.calc"], None);
+    assert_eq!(json.code, 0, "{json:?}");
+    let schema: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let methods = schema["services"][0]["methods"].as_array().unwrap();
+    assert!(methods.iter().any(|m| m["name"] == "calc.add"), "{schema}");
+
+    let missing = elbus(&[&socket, "rpc", "describe", "nobody"], None);
+    assert_eq!(missing.code, 3, "{missing:?}");
+}

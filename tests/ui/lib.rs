@@ -1,0 +1,1 @@
+//! The package of the typed RPC compile tests; see `typed_ui.rs` and `README.md`.
