@@ -14,7 +14,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -133,6 +133,8 @@ pub struct Broker {
     unix_path: PathBuf,
     tcp_addr: String,
     log: Arc<Mutex<String>>,
+    /// Notified whenever a line is added to `log`.
+    log_grew: Arc<Condvar>,
     readers: Vec<JoinHandle<()>>,
     // Dropped last: the socket lives in it.
     _dir: TempDir,
@@ -193,16 +195,17 @@ impl Broker {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", kind.binary.display()));
         let log = Arc::new(Mutex::new(String::new()));
+        let log_grew = Arc::new(Condvar::new());
         let (ready_tx, ready_rx) = mpsc::channel();
         let readers = vec![
             collect_lines(
                 child.stdout.take().expect("piped stdout"),
-                log.clone(),
+                (log.clone(), log_grew.clone()),
                 Some((kind.ready_line, ready_tx)),
             ),
             collect_lines(
                 child.stderr.take().expect("piped stderr"),
-                log.clone(),
+                (log.clone(), log_grew.clone()),
                 None,
             ),
         ];
@@ -212,6 +215,7 @@ impl Broker {
             unix_path,
             tcp_addr,
             log,
+            log_grew,
             readers,
             _dir: dir,
         };
@@ -313,6 +317,31 @@ impl Broker {
         let _ = self.child.wait();
     }
 
+    /// Waits until the broker has printed `count` lines containing `text` in all (the log is
+    /// kept from the start), so a test can wait for an event the broker reports, such as a
+    /// reload.
+    ///
+    /// # Panics
+    ///
+    /// If that does not happen within a generous bound; the panic shows the output.
+    pub fn wait_for_log(&self, text: &str, count: usize) {
+        let deadline = std::time::Instant::now() + STARTUP_BOUND;
+        let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        while log.matches(text).count() < count {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            assert!(
+                !left.is_zero(),
+                "{} did not print {text:?} {count} times; its output:\n{log}",
+                self.kind.label
+            );
+            log = self
+                .log_grew
+                .wait_timeout(log, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
     /// Everything the broker has printed so far (stdout and stderr, line by line).
     pub fn log(&self) -> String {
         self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
@@ -353,7 +382,7 @@ fn free_tcp_port() -> u16 {
 /// starter that the process is gone).
 fn collect_lines(
     stream: impl Read + Send + 'static,
-    log: Arc<Mutex<String>>,
+    (log, log_grew): (Arc<Mutex<String>>, Arc<Condvar>),
     ready: Option<(&'static str, mpsc::Sender<()>)>,
 ) -> JoinHandle<()> {
     std::thread::spawn(move || {
@@ -373,6 +402,7 @@ fn collect_lines(
                 log.push_str(line);
                 log.push('\n');
             }
+            log_grew.notify_all();
             if let Some((text, tx)) = &ready {
                 if line.ends_with(text) {
                     let _ = tx.send(());

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use super::access::SharedAccessControl;
+
 /// What the broker does when a frame is routed to a client whose outbound queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OverflowPolicy {
@@ -87,11 +89,24 @@ pub struct ServerConfig {
     pub max_frame_size: u32,
     /// Outbound queue bounds of each client.
     pub queue: QueueLimits,
+    /// Permission bits of a UNIX socket file (a client needs write permission to connect).
+    /// Default [`ServerConfig::DEFAULT_UNIX_MODE`]; `None` leaves what the process umask gives,
+    /// as busrtd does. Ignored by TCP listeners.
+    pub unix_mode: Option<u32>,
+    /// Group (gid) of a UNIX socket file; `None`: the broker process's group.
+    pub unix_group: Option<u32>,
+    /// Access-control rules of the clients this listener accepts; `None` (the default): no
+    /// checks at all, the behaviour of `protocol.md`.
+    pub access: Option<SharedAccessControl>,
 }
 
 impl ServerConfig {
     /// Default largest frame body: 64 MiB.
     pub const DEFAULT_MAX_FRAME_SIZE: u32 = 64 << 20;
+    /// Default UNIX socket mode: owner and group may connect, others may not, whatever the
+    /// umask. Safer than the umask-derived mode of busrtd (0o777 under a 0 umask) and no
+    /// narrower for the usual umask 022, under which only the owner (and root) could connect.
+    pub const DEFAULT_UNIX_MODE: u32 = 0o660;
 
     /// The defaults, with `timeout` = 1 s (the library default) and the idle limit derived from it.
     pub fn new() -> Self {
@@ -130,6 +145,27 @@ impl ServerConfig {
         self.queue = queue;
         self
     }
+
+    /// Sets the UNIX socket file mode (`None`: leave the umask-derived mode).
+    pub fn unix_mode(mut self, mode: Option<u32>) -> Self {
+        self.unix_mode = mode;
+        self
+    }
+
+    /// Sets the UNIX socket file group (`None`: the process's group).
+    pub fn unix_group(mut self, gid: Option<u32>) -> Self {
+        self.unix_group = gid;
+        self
+    }
+
+    /// Checks the clients of this listener against `rules` (an [`AccessControl`] or a
+    /// [`SharedAccessControl`] that can be swapped later).
+    ///
+    /// [`AccessControl`]: super::AccessControl
+    pub fn access_control(mut self, rules: impl Into<SharedAccessControl>) -> Self {
+        self.access = Some(rules.into());
+        self
+    }
 }
 
 impl Default for ServerConfig {
@@ -140,6 +176,9 @@ impl Default for ServerConfig {
             idle_timeout: Some(crate::DEFAULT_TIMEOUT.mul_f64(1.25)),
             max_frame_size: Self::DEFAULT_MAX_FRAME_SIZE,
             queue: QueueLimits::default(),
+            unix_mode: Some(Self::DEFAULT_UNIX_MODE),
+            unix_group: None,
+            access: None,
         }
     }
 }

@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use tracing::warn;
 
 use super::queue::Outgoing;
-use super::registry::{ClientEntry, ClientKind};
+use super::registry::{ClientEntry, ClientKind, Origin};
 use super::router::RouteScratch;
 use super::BrokerInner;
 use crate::client::{AsyncClient, EventChannel, OpConfirm};
@@ -52,13 +52,15 @@ impl Client {
         if name.is_empty() {
             return Err(Error::data("Invalid client name: empty"));
         }
-        let entry = broker.new_entry(
-            name,
-            ClientKind::Internal,
-            None,
-            None,
-            broker.options.internal_queue,
-        );
+        // In-process clients are trusted: no credentials to read, no rules to apply.
+        let origin = Origin {
+            kind: ClientKind::Internal,
+            source: None,
+            port: None,
+            credentials: None,
+            access: None,
+        };
+        let entry = broker.new_entry(name, origin, broker.options.internal_queue);
         broker.register_entry(&entry)?;
         let (tx, rx) = mpsc::channel(broker.options.internal_channel_size.max(1));
         let forwarder = tokio::spawn(forward(entry.clone(), tx));

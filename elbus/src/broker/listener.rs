@@ -1,13 +1,15 @@
 //! Accept loops of the UNIX-socket and TCP listeners.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, UnixListener, UnixStream};
 use tokio::task::JoinHandle;
-use tracing::error;
+use tracing::{error, warn};
 
+use super::access::PeerCredentials;
 use super::registry::ClientKind;
 use super::session::{self, Peer};
 use super::{BrokerInner, ServerConfig};
@@ -39,6 +41,71 @@ async fn prepare_unix_path(path: &Path) -> Result<(), Error> {
         .map_err(|err| Error::io(format!("unable to remove stale {}: {err}", path.display())))
 }
 
+/// Longest UNIX socket path the kernel accepts (`sun_path` holds 108 bytes with the NUL).
+const MAX_UNIX_PATH: usize = 107;
+
+/// Binds the UNIX socket at `path` with the file mode and group of `config`.
+///
+/// The socket is bound under a temporary name in the same directory, given its mode and group,
+/// then renamed into place: no client can connect while it still has the umask-derived mode.
+/// When the temporary name would be too long for a socket path, the socket is bound in place
+/// and changed right after.
+fn bind_unix(path: &Path, config: &ServerConfig) -> Result<UnixListener, Error> {
+    use std::os::unix::fs::PermissionsExt;
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let bind_error =
+        |err: std::io::Error| Error::io(format!("unable to bind {}: {err}", path.display()));
+    if config.unix_mode.is_none() && config.unix_group.is_none() {
+        return UnixListener::bind(path).map_err(bind_error);
+    }
+    let dir = path.parent().unwrap_or(Path::new(""));
+    let tmp: PathBuf = dir.join(format!(
+        ".elbus-{}-{}.tmp",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let staged = tmp.as_os_str().len() <= MAX_UNIX_PATH;
+    let bound_at = if staged { tmp.as_path() } else { path };
+    let listener = UnixListener::bind(bound_at).map_err(bind_error)?;
+    let prepared = (|| {
+        if let Some(gid) = config.unix_group {
+            std::os::unix::fs::chown(bound_at, None, Some(gid))
+                .map_err(|err| format!("unable to set the group {gid}: {err}"))?;
+        }
+        if let Some(mode) = config.unix_mode {
+            std::fs::set_permissions(bound_at, std::fs::Permissions::from_mode(mode))
+                .map_err(|err| format!("unable to set the mode {mode:o}: {err}"))?;
+        }
+        if staged {
+            std::fs::rename(bound_at, path).map_err(|err| err.to_string())?;
+        }
+        Ok::<(), String>(())
+    })();
+    if let Err(err) = prepared {
+        let _ = std::fs::remove_file(bound_at);
+        return Err(Error::io(format!(
+            "unable to bind {}: {err}",
+            path.display()
+        )));
+    }
+    Ok(listener)
+}
+
+/// The credentials of a UNIX peer, or `None` (logged) if the kernel would not tell.
+fn peer_credentials(stream: &UnixStream, port: &str) -> Option<PeerCredentials> {
+    match stream.peer_cred() {
+        Ok(cred) => Some(PeerCredentials {
+            uid: cred.uid(),
+            gid: cred.gid(),
+            pid: cred.pid(),
+        }),
+        Err(err) => {
+            warn!("{port}: unable to read the peer credentials: {err}");
+            None
+        }
+    }
+}
+
 /// Binds a UNIX socket and spawns its accept loop.
 pub(crate) async fn spawn_unix(
     broker: Arc<BrokerInner>,
@@ -46,19 +113,23 @@ pub(crate) async fn spawn_unix(
     config: ServerConfig,
 ) -> Result<JoinHandle<()>, Error> {
     prepare_unix_path(path).await?;
-    let listener = UnixListener::bind(path)
-        .map_err(|err| Error::io(format!("unable to bind {}: {err}", path.display())))?;
+    let listener = bind_unix(path, &config)?;
     let port: Arc<str> = Arc::from(path.to_string_lossy().as_ref());
     let config = Arc::new(config);
     Ok(tokio::spawn(async move {
         loop {
             match listener.accept().await {
                 Ok((stream, _)) => {
+                    let credentials = peer_credentials(&stream, &port);
                     let (reader, writer) = stream.into_split();
                     let peer = Peer {
                         kind: ClientKind::LocalIpc,
                         source: None,
                         port: port.clone(),
+                        credentials,
+                        ip: None,
+                        // Captured now: later rule changes apply to later connections only.
+                        access: config.access.as_ref().map(|shared| shared.current()),
                     };
                     tokio::spawn(session::serve(
                         broker.clone(),
@@ -108,6 +179,9 @@ pub(crate) async fn spawn_tcp(
                         kind: ClientKind::Tcp,
                         source: Some(source.to_string()),
                         port: port.clone(),
+                        credentials: None,
+                        ip: Some(source.ip()),
+                        access: config.access.as_ref().map(|shared| shared.current()),
                     };
                     tokio::spawn(session::serve(
                         broker.clone(),

@@ -12,6 +12,21 @@
 //! blocks on a slow client: a client whose queue overflows is handled by its
 //! [`OverflowPolicy`].
 //!
+//! # Access control
+//!
+//! UNIX sockets are created with [`ServerConfig::unix_mode`] (default
+//! [`ServerConfig::DEFAULT_UNIX_MODE`], 0o660: owner and group, whatever the umask) and an
+//! optional [`ServerConfig::unix_group`]. The broker reads each UNIX peer's uid, gid and pid
+//! ([`PeerCredentials`], shown by `client.list`). [`ServerConfig::access_control`] holds a
+//! listener's clients to an [`AccessControl`] (built in code, or parsed from TOML with the
+//! `acl-file` feature; the format is documented in `elbus/examples/acl.toml`): who may register
+//! which names (uids/gids for UNIX peers, source networks for TCP peers) and which targets,
+//! broadcast masks, topics and subscriptions each may use, with the original broker's AAA
+//! semantics (`protocol.md` §8.9) and `0x79` results. The rules are captured at connect time;
+//! swap them for new connections through a [`SharedAccessControl`], and disconnect live clients
+//! with [`Broker::force_disconnect`]. Without rules nothing is checked: a client entry holds
+//! `None` and routing pays a single branch.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), elbus::Error> {
 //! use elbus::broker::{Broker, ServerConfig};
@@ -24,6 +39,7 @@
 //! # Ok(()) }
 //! ```
 
+mod access;
 mod config;
 mod internal;
 mod listener;
@@ -40,6 +56,7 @@ use std::time::{Duration, Instant};
 
 use tracing::warn;
 
+pub use access::{AccessControl, AccessRule, IpNetwork, PeerCredentials, SharedAccessControl};
 pub use config::{BrokerOptions, OverflowPolicy, QueueLimits, ServerConfig};
 pub use internal::Client;
 pub use registry::{ClientInfo, ClientKind, WARN_TOPIC};
@@ -47,7 +64,7 @@ pub use stats::CounterSnapshot;
 
 use crate::{protocol, Error};
 use queue::OutQueue;
-use registry::{ClientEntry, Registry};
+use registry::{ClientEntry, Origin, Registry};
 use router::RouteScratch;
 use stats::{Counters, LogLimiter};
 
@@ -89,6 +106,9 @@ pub(crate) struct BrokerInner {
     next_id: AtomicU64,
     started: Instant,
     drop_log: LogLimiter,
+    /// Access denials are logged through their own limiter, so a denied flood cannot hide the
+    /// drop warnings (or the other way round).
+    deny_log: LogLimiter,
     listeners: Mutex<Vec<ListenerHandle>>,
 }
 
@@ -114,6 +134,7 @@ impl Broker {
                 next_id: AtomicU64::new(1),
                 started: Instant::now(),
                 drop_log: LogLimiter::new(10),
+                deny_log: LogLimiter::new(10),
                 listeners: Mutex::new(Vec::new()),
             }),
         }
@@ -173,10 +194,15 @@ impl Broker {
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin,
     {
         let (reader, writer) = tokio::io::split(stream);
+        // No credentials to read: rules of the config still apply, and a uid/gid restriction
+        // refuses such a stream.
         let peer = session::Peer {
             kind: ClientKind::LocalIpc,
             source: None,
             port: Arc::from(label),
+            credentials: None,
+            ip: None,
+            access: config.access.as_ref().map(|shared| shared.current()),
         };
         session::serve(self.inner.clone(), reader, writer, Arc::new(config), peer).await;
     }
@@ -221,6 +247,11 @@ impl Broker {
             counters: self.inner.counters.snapshot(),
             clients: self.inner.registry.len(),
         }
+    }
+
+    /// The client registered under the full name `name` (a secondary too), if any.
+    pub fn client_info(&self, name: &str) -> Option<ClientInfo> {
+        self.inner.registry.info(name)
     }
 
     /// Every registered primary client, sorted by name (the `.broker` `client.list` method).
@@ -291,21 +322,38 @@ impl BrokerInner {
     pub(crate) fn new_entry(
         &self,
         name: &str,
-        kind: ClientKind,
-        source: Option<String>,
-        port: Option<Arc<str>>,
+        origin: Origin,
         queue: QueueLimits,
     ) -> Arc<ClientEntry> {
         Arc::new(ClientEntry {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             name: Arc::from(name),
-            kind,
-            source,
-            port,
+            kind: origin.kind,
+            source: origin.source,
+            port: origin.port,
             queue: OutQueue::new(queue),
             counters: Counters::default(),
             evicted: Default::default(),
+            credentials: origin.credentials,
+            access: origin.access,
         })
+    }
+
+    /// Counts and logs (rate-limited) an operation or registration the access-control rules
+    /// refused; `client` is `None` when the refused client never got registered.
+    pub(crate) fn count_denied(&self, client: Option<&ClientEntry>, what: &dyn std::fmt::Display) {
+        if let Some(client) = client {
+            client.counters.count_denied();
+        }
+        self.counters.count_denied();
+        if self.deny_log.allow() {
+            match client {
+                Some(client) => {
+                    warn!(client = %client.name, "client {}: access denied: {what}", client.name)
+                }
+                None => warn!("access denied: {what}"),
+            }
+        }
     }
 
     /// Adds `entry` to the registry (closing an instance it evicts) and announces it.
@@ -400,9 +448,9 @@ impl BrokerInner {
 }
 
 /// The result byte a registration error is answered with.
-pub(crate) fn registration_code(result: &Result<(), Error>) -> u8 {
+pub(crate) fn registration_code<T>(result: &Result<T, Error>) -> u8 {
     match result {
-        Ok(()) => protocol::RESPONSE_OK,
+        Ok(_) => protocol::RESPONSE_OK,
         Err(err) => err.kind().code(),
     }
 }

@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use super::access::{AccessRule, PeerCredentials};
 use super::queue::OutQueue;
 use super::stats::Counters;
 use crate::matching::{topic_matches, NameIndex, TopicIndex};
@@ -41,6 +42,20 @@ impl ClientKind {
     }
 }
 
+/// Where a new client entry comes from: its connection and the rule it is held to.
+#[derive(Debug)]
+pub(crate) struct Origin {
+    pub(crate) kind: ClientKind,
+    /// The peer's `ip:port` (TCP only).
+    pub(crate) source: Option<String>,
+    /// The bind string of the listener (socket clients only).
+    pub(crate) port: Option<Arc<str>>,
+    /// The peer's credentials (UNIX clients only).
+    pub(crate) credentials: Option<PeerCredentials>,
+    /// The access-control rule to apply (`None`: unchecked).
+    pub(crate) access: Option<Arc<AccessRule>>,
+}
+
 /// A registered client as the router sees it: identity, outbound queue and counters.
 #[derive(Debug)]
 pub(crate) struct ClientEntry {
@@ -55,6 +70,11 @@ pub(crate) struct ClientEntry {
     pub(crate) counters: Counters,
     /// Set when a force-register evicted this client: no `unreg` announcement then.
     pub(crate) evicted: AtomicBool,
+    /// The peer's credentials (UNIX clients only).
+    pub(crate) credentials: Option<PeerCredentials>,
+    /// The access-control rule captured at connect time; `None` (no rules in force, or an
+    /// in-process client): nothing is checked, and routing pays a single branch.
+    pub(crate) access: Option<Arc<AccessRule>>,
 }
 
 impl ClientEntry {
@@ -75,6 +95,22 @@ struct ClientSlot {
     subscriptions: HashSet<Box<str>>,
     exclusions: Vec<Box<str>>,
     secondaries: Vec<ClientId>,
+}
+
+impl ClientSlot {
+    fn info(&self) -> ClientInfo {
+        ClientInfo {
+            name: self.entry.name.to_string(),
+            kind: self.entry.kind,
+            source: self.entry.source.clone(),
+            port: self.entry.port.as_deref().map(str::to_owned),
+            counters: self.entry.counters.snapshot(),
+            queue: self.entry.queue.len(),
+            instances: 1 + self.secondaries.len(),
+            credentials: self.entry.credentials,
+            admin: self.entry.access.as_ref().is_some_and(|rule| rule.admin),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -108,6 +144,10 @@ pub struct ClientInfo {
     pub queue: usize,
     /// 1 + the number of its secondaries.
     pub instances: usize,
+    /// The peer's uid, gid and pid for UNIX clients.
+    pub credentials: Option<PeerCredentials>,
+    /// Whether its access-control rule lets it call the `.broker` administrative methods.
+    pub admin: bool,
 }
 
 /// The registry of clients.
@@ -300,6 +340,15 @@ impl Registry {
         );
     }
 
+    /// The client registered under the full name `name` (secondaries too).
+    pub(crate) fn info(&self, name: &str) -> Option<ClientInfo> {
+        let state = self.read();
+        state
+            .clients
+            .get(state.by_name.get(name)?)
+            .map(ClientSlot::info)
+    }
+
     /// The subscription strings of the client `name` (for diagnostics and tests).
     pub(crate) fn subscriptions_of(&self, name: &str) -> Option<Vec<String>> {
         let state = self.read();
@@ -316,15 +365,7 @@ impl Registry {
             .clients
             .values()
             .filter(|slot| !slot.entry.is_secondary())
-            .map(|slot| ClientInfo {
-                name: slot.entry.name.to_string(),
-                kind: slot.entry.kind,
-                source: slot.entry.source.clone(),
-                port: slot.entry.port.as_deref().map(str::to_owned),
-                counters: slot.entry.counters.snapshot(),
-                queue: slot.entry.queue.len(),
-                instances: 1 + slot.secondaries.len(),
-            })
+            .map(ClientSlot::info)
             .collect();
         list.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
         list

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tracing::{debug, warn};
 
+use super::access::AccessRule;
 use super::queue::{Outgoing, PushOutcome};
 use super::registry::{ClientEntry, ClientId};
 use super::BrokerInner;
@@ -21,15 +22,22 @@ pub(crate) struct RouteScratch {
 }
 
 impl BrokerInner {
-    /// Executes one command of `sender`. Returns the ACK result code, or `None` when the frame is
-    /// ignored and never ACKed (op 0 with QoS bits, §3.1).
+    /// Executes one command of `sender` (frame `op_id`). Returns the ACK result code, or `None`
+    /// when the frame is ignored and never ACKed (op 0 with QoS bits, §3.1).
     pub(crate) fn execute(
         &self,
         sender: &ClientEntry,
         command: Command<'_>,
         qos: QoS,
+        op_id: u32,
         scratch: &mut RouteScratch,
     ) -> Option<u8> {
+        // The one branch a client without access rules pays.
+        if let Some(rule) = sender.access.as_deref() {
+            if !self.access_allows(sender, rule, &command, qos, op_id) {
+                return Some(protocol::ERR_ACCESS);
+            }
+        }
         let realtime = qos.is_realtime();
         Some(match command {
             Command::Ignored => return None,
@@ -48,7 +56,15 @@ impl BrokerInner {
                 payload,
             } => self.publish(sender, topic, Some(receiver), &[payload], realtime, scratch),
             Command::Subscribe(topics) => {
-                self.registry.subscribe(sender.id, topics);
+                match sender.access.as_deref() {
+                    None => self.registry.subscribe(sender.id, topics),
+                    Some(rule) => self.registry.subscribe(
+                        sender.id,
+                        topics
+                            .iter()
+                            .filter(|pattern| rule.allows_subscribe(pattern)),
+                    ),
+                }
                 protocol::RESPONSE_OK
             }
             Command::Unsubscribe(topics) => {
@@ -64,6 +80,47 @@ impl BrokerInner {
                 protocol::RESPONSE_OK
             }
         })
+    }
+
+    /// Checks `command` against the sender's access rule (`protocol.md` §8.9); false: refuse the
+    /// whole frame with `0x79`. A subscription is never refused whole: each denied pattern gets
+    /// its own `0x79` ACK here, before the frame's `0x01`, and only the allowed ones are
+    /// subscribed. Every denial is counted and logged.
+    fn access_allows(
+        &self,
+        sender: &ClientEntry,
+        rule: &AccessRule,
+        command: &Command<'_>,
+        qos: QoS,
+        op_id: u32,
+    ) -> bool {
+        match *command {
+            Command::Message { target, .. } if !rule.allows_p2p(target) => {
+                self.count_denied(
+                    Some(sender),
+                    &format_args!("one-to-one message to {target}"),
+                );
+            }
+            Command::Broadcast { mask, .. } if !rule.allows_broadcast(mask) => {
+                self.count_denied(Some(sender), &format_args!("broadcast to {mask}"));
+            }
+            Command::Publish { topic, .. } | Command::PublishFor { topic, .. }
+                if !rule.allows_publish(topic) =>
+            {
+                self.count_denied(Some(sender), &format_args!("publish to {topic}"));
+            }
+            Command::Subscribe(topics) => {
+                for pattern in topics.iter().filter(|p| !rule.allows_subscribe(p)) {
+                    self.count_denied(Some(sender), &format_args!("subscribe to {pattern}"));
+                    if qos.needs_ack() {
+                        self.ack(sender, op_id, protocol::ERR_ACCESS);
+                    }
+                }
+                return true;
+            }
+            _ => return true,
+        }
+        false
     }
 
     /// Routes a one-to-one message; returns the ACK code.

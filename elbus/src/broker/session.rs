@@ -2,6 +2,7 @@
 //! frames and a writer that drains the client's outbound queue.
 
 use std::collections::VecDeque;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,8 +11,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::{timeout, timeout_at, Instant};
 use tracing::{debug, error};
 
+use super::access::{AccessControl, AccessRule, PeerAddress, PeerCredentials};
 use super::queue::{Outgoing, PushOutcome};
-use super::registry::{ClientEntry, ClientKind};
+use super::registry::{ClientEntry, ClientKind, Origin};
 use super::router::RouteScratch;
 use super::{registration_code, BrokerInner, ServerConfig};
 use crate::protocol::{
@@ -28,12 +30,32 @@ const MAX_BATCH_BYTES: usize = 256 * 1024;
 /// actually received, not the length a client announces.
 const MAX_READ_STEP: usize = 1 << 20;
 
-/// Where a connection comes from, for the client table and the logs.
+/// Where a connection comes from, for the client table, the logs and the access rules.
 #[derive(Debug, Clone)]
 pub(crate) struct Peer {
     pub(crate) kind: ClientKind,
     pub(crate) source: Option<String>,
     pub(crate) port: Arc<str>,
+    /// The peer's credentials (UNIX peers).
+    pub(crate) credentials: Option<PeerCredentials>,
+    /// The peer's address (TCP peers).
+    pub(crate) ip: Option<IpAddr>,
+    /// The access-control rules in force when the connection was accepted.
+    pub(crate) access: Option<Arc<AccessControl>>,
+}
+
+impl Peer {
+    /// The rule `name` is held to, or why it may not register (`Ok(None)`: no rules in force).
+    fn access_rule(&self, name: &str) -> Result<Option<Arc<AccessRule>>, Error> {
+        let Some(access) = &self.access else {
+            return Ok(None);
+        };
+        let address = match self.ip {
+            Some(ip) => PeerAddress::Tcp(ip),
+            None => PeerAddress::Unix(self.credentials.as_ref()),
+        };
+        access.check_registration(name, address).map(Some)
+    }
 }
 
 /// Serves one accepted connection until it closes.
@@ -128,23 +150,34 @@ where
         .map_err(|e| io(e.into()))?;
     // A name that is not UTF-8 gets no answer at all: the connection is just closed (§2).
     let name = String::from_utf8(name).map_err(|_| io(Error::data("client name is not UTF-8")))?;
-    let entry = broker.new_entry(
-        &name,
-        peer.kind,
-        peer.source.clone(),
-        Some(peer.port.clone()),
-        config.queue,
-    );
-    let registered =
-        BrokerInner::validate_socket_name(&name).and_then(|()| broker.register_entry(&entry));
+    // The rules are checked before the registry is touched, so a refused client can never
+    // evict a force-registered name it may not have.
+    let registered = BrokerInner::validate_socket_name(&name)
+        .and_then(|()| {
+            peer.access_rule(&name).inspect_err(|err| {
+                broker.count_denied(None, err);
+            })
+        })
+        .map(|access| {
+            let origin = Origin {
+                kind: peer.kind,
+                source: peer.source.clone(),
+                port: Some(peer.port.clone()),
+                credentials: peer.credentials,
+                access,
+            };
+            broker.new_entry(&name, origin, config.queue)
+        })
+        .and_then(|entry| broker.register_entry(&entry).map(|()| entry));
     let answer = timeout_at(
         deadline,
         writer.write_all(&[registration_code(&registered)]),
     )
     .await;
-    if let Err(err) = registered {
-        return Err((err, Some(name)));
-    }
+    let entry = match registered {
+        Ok(entry) => entry,
+        Err(err) => return Err((err, Some(name))),
+    };
     if let Err(err) = answer
         .map_err(Error::from)
         .and_then(|written| written.map_err(Error::from))
@@ -219,7 +252,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
         entry.counters.count_read(body.len());
         broker.counters.count_read(body.len());
         let qos = header.qos();
-        let code = broker.execute(entry, command, qos, &mut scratch);
+        let code = broker.execute(entry, command, qos, header.op_id, &mut scratch);
         buf.advance(total);
         if let Some(code) = code {
             if qos.needs_ack() && !broker.ack(entry, header.op_id, code) {

@@ -11,6 +11,7 @@ pub struct Counters {
     w_bytes: AtomicU64,
     dropped_frames: AtomicU64,
     forced_disconnects: AtomicU64,
+    denied: AtomicU64,
 }
 
 /// A snapshot of [`Counters`].
@@ -28,6 +29,8 @@ pub struct CounterSnapshot {
     pub dropped_frames: u64,
     /// Clients disconnected by the broker (slow consumer, protocol error, idle timeout).
     pub forced_disconnects: u64,
+    /// Operations and registrations refused by the access-control rules (`0x79`).
+    pub denied: u64,
 }
 
 impl Counters {
@@ -53,6 +56,11 @@ impl Counters {
         self.forced_disconnects.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts an operation or registration refused by the access-control rules.
+    pub fn count_denied(&self) {
+        self.denied.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Reads every counter.
     pub fn snapshot(&self) -> CounterSnapshot {
         CounterSnapshot {
@@ -62,6 +70,7 @@ impl Counters {
             w_bytes: self.w_bytes.load(Ordering::Relaxed),
             dropped_frames: self.dropped_frames.load(Ordering::Relaxed),
             forced_disconnects: self.forced_disconnects.load(Ordering::Relaxed),
+            denied: self.denied.load(Ordering::Relaxed),
         }
     }
 }

@@ -1,9 +1,16 @@
 //! The `.broker` RPC methods (`protocol.md` §8.8): `test`, `info`, `stats`, `client.list` and
-//! `benchmark.test`, with results byte-compatible with the original broker.
+//! `benchmark.test`, with results byte-compatible with the original broker, and elbus's
+//! administrative `client.disconnect`.
+//!
+//! `client.disconnect` takes `{"name": "<client name>"}`, force-disconnects that socket client
+//! (with its secondaries; [`Broker::force_disconnect`]) and answers `{"ok": true}`; an unknown
+//! name gives -32113, an in-process client -32117. Only trusted callers may use it (see
+//! [`may_administer`]); anyone else gets -32121 (access denied). It is how live connections are
+//! made to reconnect under reloaded access-control rules.
 
 use serde::{Deserialize, Serialize};
 
-use crate::broker::{Broker, ClientInfo};
+use crate::broker::{Broker, ClientInfo, ClientKind};
 
 /// JSON-RPC standard codes the methods answer with.
 const PARSE_ERROR: i16 = -32700;
@@ -12,6 +19,8 @@ const INVALID_PARAMS: i16 = -32602;
 const INTERNAL_ERROR: i16 = -32603;
 /// `-32000 - ERR_DATA`: the method name is not UTF-8.
 const DATA_ERROR: i16 = -32114;
+/// `-32000 - ERR_ACCESS`: the caller may not use an administrative method.
+const ACCESS_ERROR: i16 = -32121;
 
 /// Longest `client.list` filter regex accepted, compiled size in bytes: a filter is a short
 /// name pattern, and the limit keeps a hostile one from costing memory.
@@ -54,6 +63,7 @@ struct StatsReply {
     dropped_frames: u64,
     forced_disconnects: u64,
     clients: u64,
+    denied: u64,
 }
 
 /// One `client.list` entry: the original's ten keys first, in their order, then elbus's own.
@@ -71,6 +81,12 @@ struct ClientEntryReply<'a> {
     instances: u64,
     dropped_frames: u64,
     forced_disconnects: u64,
+    /// The peer's uid, gid and pid (UNIX clients; nil for TCP and in-process ones).
+    uid: Option<u32>,
+    gid: Option<u32>,
+    pid: Option<i32>,
+    /// Operations refused by the access-control rules.
+    denied: u64,
 }
 
 #[derive(Serialize)]
@@ -83,8 +99,26 @@ struct ClientListParams {
     filter: Option<String>,
 }
 
-/// Calls the `.broker` method `method` with `params`; returns the MessagePack result.
+#[derive(Deserialize)]
+struct DisconnectParams {
+    name: String,
+}
+
+/// Calls the `.broker` method `method` with `params` as the broker itself (every method is
+/// allowed); returns the MessagePack result.
 pub fn call(broker: &Broker, method: &[u8], params: &[u8]) -> Result<Vec<u8>, MethodError> {
+    call_from(broker, None, method, params)
+}
+
+/// Calls the `.broker` method `method` with `params` on behalf of the client `caller` (its full
+/// name; `None`: the broker itself). Administrative methods check the caller with
+/// [`may_administer`].
+pub fn call_from(
+    broker: &Broker,
+    caller: Option<&str>,
+    method: &[u8],
+    params: &[u8],
+) -> Result<Vec<u8>, MethodError> {
     let Ok(method) = std::str::from_utf8(method) else {
         return Err(MethodError::new(DATA_ERROR, None));
     };
@@ -112,9 +146,19 @@ pub fn call(broker: &Broker, method: &[u8], params: &[u8]) -> Result<Vec<u8>, Me
                 dropped_frames: stats.counters.dropped_frames,
                 forced_disconnects: stats.counters.forced_disconnects,
                 clients: stats.clients as u64,
+                denied: stats.counters.denied,
             })
         }
         "client.list" => client_list(broker, params),
+        "client.disconnect" => {
+            if !caller.is_none_or(|caller| may_administer(broker, caller)) {
+                return Err(MethodError::new(
+                    ACCESS_ERROR,
+                    Some("client.disconnect: permission denied".to_owned()),
+                ));
+            }
+            client_disconnect(broker, params)
+        }
         "benchmark.test" => Ok(params.to_vec()),
         _ => Err(MethodError::new(METHOD_NOT_FOUND, None)),
     }
@@ -185,9 +229,46 @@ fn client_list(broker: &Broker, params: &[u8]) -> Result<Vec<u8>, MethodError> {
                 instances: c.instances as u64,
                 dropped_frames: c.counters.dropped_frames,
                 forced_disconnects: c.counters.forced_disconnects,
+                uid: c.credentials.map(|cred| cred.uid),
+                gid: c.credentials.map(|cred| cred.gid),
+                pid: c.credentials.and_then(|cred| cred.pid),
+                denied: c.counters.denied,
             })
             .collect(),
     })
+}
+
+/// Whether the client `caller` (a full name) may use the administrative methods: the broker's
+/// own in-process clients; socket clients whose access-control rule says `admin = true`; and
+/// UNIX clients running as root or as the broker's own user, who could signal or trace the
+/// broker process anyway. Everyone else, every TCP client without an `admin` rule included, may
+/// not: without an access-control file only root and the broker's user can.
+pub fn may_administer(broker: &Broker, caller: &str) -> bool {
+    let Some(info) = broker.client_info(caller) else {
+        return false;
+    };
+    if info.kind == ClientKind::Internal || info.admin {
+        return true;
+    }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    info.credentials
+        .is_some_and(|cred| cred.uid == 0 || cred.uid == euid)
+}
+
+fn client_disconnect(broker: &Broker, params: &[u8]) -> Result<Vec<u8>, MethodError> {
+    if !is_msgpack_map(params) {
+        return Err(MethodError::new(
+            INVALID_PARAMS,
+            Some("params must be a map, as {\"name\": \"client\"}".to_owned()),
+        ));
+    }
+    let params: DisconnectParams = rmp_serde::from_slice(params)
+        .map_err(|err| MethodError::new(INVALID_PARAMS, Some(err.to_string())))?;
+    broker.force_disconnect(&params.name).map_err(|err| {
+        MethodError::new(-32000 - i16::from(err.kind().code()), Some(err.to_string()))
+    })?;
+    encode(&TestReply { ok: true })
 }
 
 #[cfg(test)]
@@ -243,8 +324,8 @@ mod tests {
     #[tokio::test]
     async fn stats_keys_in_order() {
         let reply = call(&broker(), b"stats", b"").unwrap();
-        // 8 keys; the first five are the original's, in order, and `uptime` is 0 (fixint).
-        assert_eq!(reply[0], 0x88);
+        // 9 keys; the first five are the original's, in order, and `uptime` is 0 (fixint).
+        assert_eq!(reply[0], 0x89);
         assert_eq!(&reply[1..8], b"\xa6uptime");
         assert_eq!(reply[8], 0x00);
         assert_eq!(&reply[9..18], b"\xa8r_frames");
@@ -295,6 +376,33 @@ mod tests {
                 .unwrap_err()
                 .code,
             -32700
+        );
+    }
+
+    #[tokio::test]
+    async fn client_disconnect_checks_the_caller_and_the_target() {
+        let broker = broker();
+        let _internal = broker.register_client("alpha").unwrap();
+        let params =
+            rmp_serde::to_vec_named(&std::collections::BTreeMap::from([("name", "alpha")]))
+                .unwrap();
+        // An unregistered caller is nobody the broker trusts.
+        let err = call_from(&broker, Some("ghost"), b"client.disconnect", &params).unwrap_err();
+        assert_eq!(err.code, -32121);
+        // In-process callers are trusted; in-process targets cannot be disconnected.
+        let err = call_from(&broker, Some("alpha"), b"client.disconnect", &params).unwrap_err();
+        assert_eq!(err.code, -32117);
+        let missing =
+            rmp_serde::to_vec_named(&std::collections::BTreeMap::from([("name", "nope")])).unwrap();
+        assert_eq!(
+            call(&broker, b"client.disconnect", &missing)
+                .unwrap_err()
+                .code,
+            -32113
+        );
+        assert_eq!(
+            call(&broker, b"client.disconnect", b"").unwrap_err().code,
+            -32602
         );
     }
 

@@ -34,9 +34,14 @@ struct CoreHandlers {
 
 impl RpcHandlers for CoreHandlers {
     async fn handle_call(&self, event: RpcEvent) -> RpcResult {
-        methods::call(&self.broker, event.method(), event.payload())
-            .map(Some)
-            .map_err(|err| RpcError::new(err.code, err.message.map(String::into_bytes)))
+        methods::call_from(
+            &self.broker,
+            Some(event.sender()),
+            event.method(),
+            event.payload(),
+        )
+        .map(Some)
+        .map_err(|err| RpcError::new(err.code, err.message.map(String::into_bytes)))
     }
 }
 

@@ -27,7 +27,8 @@ pub enum OverflowArg {
     about = "elbus broker server: one-to-one messages, broadcasts and pub/sub over UNIX \
              sockets and TCP, wire-compatible with BUS/RT protocol v1",
     after_help = "Stops gracefully on SIGINT or SIGTERM: announces the shutdown on \
-                  .broker/warn, removes its socket, FIFO and pid files, and exits 0."
+                  .broker/warn, removes its socket, FIFO and pid files, and exits 0. With --acl, \
+                  SIGHUP reloads the access-control file for new connections."
 )]
 pub struct ServerArgs {
     /// Where to listen: a UNIX socket path (starts with `/` or ends with .sock, .socket or
@@ -92,6 +93,36 @@ pub struct ServerArgs {
     /// Largest frame body a client may send; a client announcing a larger one is disconnected.
     #[arg(long = "max-frame-size", default_value_t = ServerConfig::DEFAULT_MAX_FRAME_SIZE, value_name = "BYTES")]
     pub max_frame_size: u32,
+
+    /// Permission bits (octal) of the UNIX socket files; a client needs write permission to
+    /// connect. `umask` leaves what the process umask gives, as busrtd does.
+    #[arg(long = "socket-mode", default_value = "660", value_name = "OCTAL|umask", value_parser = parse_mode)]
+    pub socket_mode: SocketMode,
+
+    /// Group (name or gid) of the UNIX socket files. [default: the process's group]
+    #[arg(long = "socket-group", value_name = "GROUP")]
+    pub socket_group: Option<String>,
+
+    /// Access-control rules (TOML; see elbus/examples/acl.toml): which peers may register which
+    /// names and what each client may do. Reloaded on SIGHUP for new connections. Without it,
+    /// nothing is checked.
+    #[arg(long = "acl", value_name = "FILE")]
+    pub acl: Option<PathBuf>,
+}
+
+/// The `--socket-mode` value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SocketMode(pub Option<u32>);
+
+fn parse_mode(value: &str) -> Result<SocketMode, String> {
+    if value == "umask" {
+        return Ok(SocketMode(None));
+    }
+    u32::from_str_radix(value.trim_start_matches("0o"), 8)
+        .ok()
+        .filter(|mode| *mode <= 0o7777)
+        .map(|mode| SocketMode(Some(mode)))
+        .ok_or_else(|| format!("{value:?} is not an octal file mode (such as 660) or `umask`"))
 }
 
 impl ServerArgs {
@@ -105,7 +136,21 @@ impl ServerArgs {
         self.bind.iter().map(|b| BindAddress::parse(b)).collect()
     }
 
-    /// The listener settings these options describe.
+    /// The gid of `--socket-group` (a group name or a number).
+    pub fn socket_gid(&self) -> Result<Option<u32>, String> {
+        let Some(group) = &self.socket_group else {
+            return Ok(None);
+        };
+        if let Ok(gid) = group.parse::<u32>() {
+            return Ok(Some(gid));
+        }
+        lookup_group(group)
+            .map(Some)
+            .ok_or_else(|| format!("unknown group {group:?}"))
+    }
+
+    /// The listener settings these options describe (the socket group and the access-control
+    /// rules, which need a look-up or a file, are added by the caller).
     pub fn server_config(&self) -> ServerConfig {
         let timeout = Duration::from_secs_f64(self.timeout.max(0.001));
         let mut config = ServerConfig::new()
@@ -121,9 +166,52 @@ impl ServerArgs {
                     OverflowArg::DropOldest => OverflowPolicy::DropOldest,
                 },
             });
+        config = config.unix_mode(self.socket_mode.0);
         if let Some(idle) = self.idle_timeout {
             config = config.idle_timeout((idle > 0.0).then(|| Duration::from_secs_f64(idle)));
         }
         config
+    }
+}
+
+/// The gid of the group `name`, through the system's group database (NSS).
+fn lookup_group(name: &str) -> Option<u32> {
+    let name = std::ffi::CString::new(name).ok()?;
+    let mut group: libc::group = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    let mut found: *mut libc::group = std::ptr::null_mut();
+    // SAFETY: every pointer is valid for the call; `buf` outlives the use of `group`.
+    let rc = unsafe {
+        libc::getgrnam_r(
+            name.as_ptr(),
+            &mut group,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut found,
+        )
+    };
+    (rc == 0 && !found.is_null()).then_some(group.gr_gid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_mode_and_group() {
+        let args = ServerArgs::parse_from(["elbusd"]);
+        assert_eq!(args.server_config().unix_mode, Some(0o660));
+        assert_eq!(args.socket_gid(), Ok(None));
+        let args =
+            ServerArgs::parse_from(["elbusd", "--socket-mode", "0o600", "--socket-group", "0"]);
+        assert_eq!(args.server_config().unix_mode, Some(0o600));
+        assert_eq!(args.socket_gid(), Ok(Some(0)));
+        let args =
+            ServerArgs::parse_from(["elbusd", "--socket-mode", "umask", "--socket-group", "root"]);
+        assert_eq!(args.server_config().unix_mode, None);
+        assert_eq!(args.socket_gid(), Ok(Some(0)));
+        assert!(ServerArgs::try_parse_from(["elbusd", "--socket-mode", "9"]).is_err());
+        let args = ServerArgs::parse_from(["elbusd", "--socket-group", "no-such-group-x"]);
+        assert!(args.socket_gid().is_err());
     }
 }

@@ -7,12 +7,12 @@ mod bind;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 pub use args::ServerArgs;
 pub use bind::BindAddress;
 
-use crate::broker::{Broker, BrokerOptions, ServerConfig};
+use crate::broker::{AccessControl, Broker, BrokerOptions, ServerConfig, SharedAccessControl};
 
 /// The UNIX socket `elbusd` serves when no `-B` is given.
 pub const DEFAULT_SOCKET: &str = "/tmp/elbus.sock";
@@ -60,7 +60,33 @@ async fn serve(args: ServerArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let config = args.server_config();
+    let mut config = args.server_config();
+    match args.socket_gid() {
+        Ok(gid) => config = config.unix_group(gid),
+        Err(err) => {
+            error!("{err}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let access = match &args.acl {
+        Some(path) => match AccessControl::from_file(path) {
+            Ok(rules) => {
+                info!(
+                    "access control: {} rules from {}",
+                    rules.rules.len(),
+                    path.display()
+                );
+                let shared = SharedAccessControl::new(rules);
+                config = config.access_control(shared.clone());
+                Some((path.as_path(), shared))
+            }
+            Err(err) => {
+                error!("{err}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
     info!("starting elbus server");
     info!("workers: {}", args.workers);
     info!("buf size: {}", config.buf_size);
@@ -69,6 +95,10 @@ async fn serve(args: ServerArgs) -> ExitCode {
         config.queue.max_frames, config.queue.max_bytes, config.queue.overflow
     );
     info!("max frame size: {}", config.max_frame_size);
+    match config.unix_mode {
+        Some(mode) => info!("socket mode: {mode:o}"),
+        None => info!("socket mode: from the umask"),
+    }
     info!("timeout: {:?}", config.timeout);
     match config.idle_timeout {
         Some(idle) => info!("idle timeout: {idle:?}"),
@@ -109,7 +139,7 @@ async fn serve(args: ServerArgs) -> ExitCode {
         }
     }
     info!("elbus broker started");
-    let signal = wait_for_signal().await;
+    let signal = wait_for_signal(access).await;
     if signal == "SIGTERM" {
         info!("terminating");
     }
@@ -148,7 +178,10 @@ async fn start(
     Ok(())
 }
 
-async fn wait_for_signal() -> &'static str {
+/// Waits for SIGTERM or SIGINT. With an access-control file, SIGHUP reloads it meanwhile (new
+/// connections get the new rules; a file that fails to load keeps the old ones). Without one,
+/// SIGHUP keeps its default action, as in busrtd.
+async fn wait_for_signal(access: Option<(&std::path::Path, SharedAccessControl)>) -> &'static str {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::terminate()),
@@ -157,8 +190,38 @@ async fn wait_for_signal() -> &'static str {
         error!("unable to install signal handlers; stop with SIGKILL");
         return std::future::pending().await;
     };
-    tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
+    let mut hup = match &access {
+        Some(_) => match signal(SignalKind::hangup()) {
+            Ok(hup) => Some(hup),
+            Err(err) => {
+                error!("unable to install the SIGHUP handler, no reloads: {err}");
+                None
+            }
+        },
+        None => None,
+    };
+    loop {
+        let reload = async {
+            match hup.as_mut() {
+                Some(hup) => hup.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = term.recv() => return "SIGTERM",
+            _ = int.recv() => return "SIGINT",
+            _ = reload => {
+                if let Some((path, shared)) = &access {
+                    match AccessControl::from_file(path) {
+                        Ok(rules) => {
+                            let count = rules.rules.len();
+                            shared.replace(rules);
+                            info!("access control reloaded: {count} rules from {}", path.display());
+                        }
+                        Err(err) => warn!("access control not reloaded, the old rules stay: {err}"),
+                    }
+                }
+            }
+        }
     }
 }
