@@ -169,3 +169,33 @@ async fn statistics_count_frames_and_bytes() {
     assert_eq!(a_info.kind.as_str(), "internal");
     assert_eq!(a_info.port, None);
 }
+
+#[tokio::test]
+async fn in_process_clients_are_never_disconnected_for_being_slow() {
+    use elbus::broker::{BrokerOptions, OverflowPolicy, QueueLimits};
+    let broker = Broker::with_options(BrokerOptions {
+        internal_queue: QueueLimits {
+            max_frames: 2,
+            max_bytes: 1 << 20,
+            overflow: OverflowPolicy::Disconnect,
+        },
+        internal_channel_size: 1,
+        ..Default::default()
+    });
+    let slow = broker.register_client("slow").unwrap();
+    let sender = broker.register_client("sender").unwrap();
+    // `slow` never reads: its channel and queue fill, then frames are dropped, not the client.
+    let mut dropped = 0;
+    for _ in 0..64 {
+        match sender.send("slow", b"x", QoS::Processed).await {
+            Ok(_) => {}
+            Err(err) => {
+                assert_eq!(err.kind(), ErrorKind::NotDelivered);
+                dropped += 1;
+            }
+        }
+    }
+    assert!(dropped > 0, "the queue limit was never reached");
+    assert!(slow.is_connected());
+    assert!(broker.client_list().iter().any(|c| c.name == "slow"));
+}

@@ -53,7 +53,8 @@ pub struct BrokerOptions {
     /// --force-register`), instead of answering `0x76`.
     pub force_register: bool,
     /// Queue limits of in-process clients. Their overflow policy is always a drop (they are
-    /// never disconnected), so an in-process sender can never be blocked by a slow target.
+    /// never disconnected; [`OverflowPolicy::Disconnect`] here means drop-newest), so an
+    /// in-process sender can never be blocked by a slow target.
     pub internal_queue: QueueLimits,
     /// Length of an in-process client's incoming frame channel.
     pub internal_channel_size: usize,

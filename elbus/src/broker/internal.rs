@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::warn;
 
+use super::config::OverflowPolicy;
 use super::queue::Outgoing;
 use super::registry::{ClientEntry, ClientKind, Origin};
 use super::router::RouteScratch;
@@ -60,7 +61,13 @@ impl Client {
             credentials: None,
             access: None,
         };
-        let entry = broker.new_entry(name, origin, broker.options.internal_queue);
+        // In-process clients are never disconnected for being slow (an in-process sender must
+        // never be blocked or cut off by one), so a `Disconnect` policy means dropping the newest.
+        let mut queue = broker.options.internal_queue;
+        if queue.overflow == OverflowPolicy::Disconnect {
+            queue.overflow = OverflowPolicy::DropNewest;
+        }
+        let entry = broker.new_entry(name, origin, queue);
         broker.register_entry(&entry)?;
         let (tx, rx) = mpsc::channel(broker.options.internal_channel_size.max(1));
         let forwarder = tokio::spawn(forward(entry.clone(), tx));

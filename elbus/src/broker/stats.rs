@@ -14,7 +14,7 @@ pub struct Counters {
     denied: AtomicU64,
 }
 
-/// A snapshot of [`Counters`].
+/// A snapshot of one client's or the whole broker's frame, byte, drop and disconnect counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CounterSnapshot {
     /// Frames received from clients (pings excluded).

@@ -34,7 +34,7 @@ pub struct Args {
     #[arg(value_name = "PATH_OR_HOST:PORT")]
     pub path: String,
 
-    /// The client name to register. [default: cli.<hostname>.<pid>]
+    /// The client name to register; by default `cli.<hostname>.<pid>`.
     #[arg(short = 'n', long = "name", value_name = "NAME")]
     pub name: Option<String>,
 
