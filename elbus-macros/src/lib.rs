@@ -1,8 +1,8 @@
 //! The `#[rpc]` procedural macro of elbus typed RPC; users depend on `elbus-rpc`, which re-exports it.
 //!
-//! Layout (thiserror's `impl/` style): [`attr`] is the strict attribute parser, [`ast`] parses a
-//! trait into an IR, [`valid`] runs the checks across items, [`expand`] generates code, and
-//! [`error`] is `#[derive(RpcError)]`. Every error is collected with its span; nothing panics.
+//! Layout (thiserror's `impl/` style): `attr` is the strict attribute parser, `ast` parses a
+//! trait into an IR, `valid` runs the checks across items, `expand` generates code, and `error`
+//! is `#[derive(RpcError)]`. Every error is collected with its span; nothing panics.
 
 mod ast;
 mod attr;
