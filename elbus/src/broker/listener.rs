@@ -1,10 +1,12 @@
 //! Accept loops of the UNIX-socket and TCP listeners.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener, UnixStream};
 use tokio::task::JoinHandle;
 use tracing::{error, warn};
@@ -106,31 +108,82 @@ fn peer_credentials(stream: &UnixStream, port: &str) -> Option<PeerCredentials> 
     }
 }
 
-/// Binds a UNIX socket and spawns its accept loop.
-pub(crate) async fn spawn_unix(
+/// A bound listener that accepts connections as a reader half, a writer half and the [`Peer`]
+/// they come from: the one difference between the UNIX and TCP accept loops.
+trait Acceptor: Send + Sync + 'static {
+    type Reader: AsyncRead + Unpin + Send + 'static;
+    type Writer: AsyncWrite + Unpin + Send + 'static;
+
+    fn accept_peer(
+        &self,
+        port: &Arc<str>,
+        config: &ServerConfig,
+    ) -> impl Future<Output = std::io::Result<(Self::Reader, Self::Writer, Peer)>> + Send;
+}
+
+impl Acceptor for UnixListener {
+    type Reader = tokio::net::unix::OwnedReadHalf;
+    type Writer = tokio::net::unix::OwnedWriteHalf;
+
+    async fn accept_peer(
+        &self,
+        port: &Arc<str>,
+        config: &ServerConfig,
+    ) -> std::io::Result<(Self::Reader, Self::Writer, Peer)> {
+        let (stream, _) = self.accept().await?;
+        let credentials = peer_credentials(&stream, port);
+        let (reader, writer) = stream.into_split();
+        let peer = Peer {
+            kind: ClientKind::LocalIpc,
+            source: None,
+            port: port.clone(),
+            credentials,
+            ip: None,
+            // Captured now: later rule changes apply to later connections only.
+            access: config.access.as_ref().map(|shared| shared.current()),
+        };
+        Ok((reader, writer, peer))
+    }
+}
+
+impl Acceptor for TcpListener {
+    type Reader = tokio::net::tcp::OwnedReadHalf;
+    type Writer = tokio::net::tcp::OwnedWriteHalf;
+
+    async fn accept_peer(
+        &self,
+        port: &Arc<str>,
+        config: &ServerConfig,
+    ) -> std::io::Result<(Self::Reader, Self::Writer, Peer)> {
+        let (stream, source) = self.accept().await?;
+        if let Err(err) = stream.set_nodelay(true) {
+            error!("{port}: unable to set TCP_NODELAY: {err}");
+        }
+        let (reader, writer) = stream.into_split();
+        let peer = Peer {
+            kind: ClientKind::Tcp,
+            source: Some(source.to_string()),
+            port: port.clone(),
+            credentials: None,
+            ip: Some(source.ip()),
+            access: config.access.as_ref().map(|shared| shared.current()),
+        };
+        Ok((reader, writer, peer))
+    }
+}
+
+/// Spawns the loop that accepts connections on `listener` and serves each in its own task.
+fn spawn_accept_loop<A: Acceptor>(
     broker: Arc<BrokerInner>,
-    path: &Path,
+    listener: A,
+    port: Arc<str>,
     config: ServerConfig,
-) -> Result<JoinHandle<()>, Error> {
-    prepare_unix_path(path).await?;
-    let listener = bind_unix(path, &config)?;
-    let port: Arc<str> = Arc::from(path.to_string_lossy().as_ref());
+) -> JoinHandle<()> {
     let config = Arc::new(config);
-    Ok(tokio::spawn(async move {
+    tokio::spawn(async move {
         loop {
-            match listener.accept().await {
-                Ok((stream, _)) => {
-                    let credentials = peer_credentials(&stream, &port);
-                    let (reader, writer) = stream.into_split();
-                    let peer = Peer {
-                        kind: ClientKind::LocalIpc,
-                        source: None,
-                        port: port.clone(),
-                        credentials,
-                        ip: None,
-                        // Captured now: later rule changes apply to later connections only.
-                        access: config.access.as_ref().map(|shared| shared.current()),
-                    };
+            match listener.accept_peer(&port, &config).await {
+                Ok((reader, writer, peer)) => {
                     tokio::spawn(session::serve(
                         broker.clone(),
                         reader,
@@ -145,7 +198,19 @@ pub(crate) async fn spawn_unix(
                 }
             }
         }
-    }))
+    })
+}
+
+/// Binds a UNIX socket and spawns its accept loop.
+pub(crate) async fn spawn_unix(
+    broker: Arc<BrokerInner>,
+    path: &Path,
+    config: ServerConfig,
+) -> Result<JoinHandle<()>, Error> {
+    prepare_unix_path(path).await?;
+    let listener = bind_unix(path, &config)?;
+    let port: Arc<str> = Arc::from(path.to_string_lossy().as_ref());
+    Ok(spawn_accept_loop(broker, listener, port, config))
 }
 
 /// Binds a TCP listener and spawns its accept loop; returns the bound address.
@@ -166,37 +231,6 @@ pub(crate) async fn spawn_tcp(
     } else {
         Arc::from(addr)
     };
-    let config = Arc::new(config);
-    let task = tokio::spawn(async move {
-        loop {
-            match listener.accept().await {
-                Ok((stream, source)) => {
-                    if let Err(err) = stream.set_nodelay(true) {
-                        error!("{port}: unable to set TCP_NODELAY: {err}");
-                    }
-                    let (reader, writer) = stream.into_split();
-                    let peer = Peer {
-                        kind: ClientKind::Tcp,
-                        source: Some(source.to_string()),
-                        port: port.clone(),
-                        credentials: None,
-                        ip: Some(source.ip()),
-                        access: config.access.as_ref().map(|shared| shared.current()),
-                    };
-                    tokio::spawn(session::serve(
-                        broker.clone(),
-                        reader,
-                        writer,
-                        config.clone(),
-                        peer,
-                    ));
-                }
-                Err(err) => {
-                    error!("{port}: accept failed: {err}");
-                    tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
-                }
-            }
-        }
-    });
+    let task = spawn_accept_loop(broker, listener, port, config);
     Ok((task, local))
 }
