@@ -7,11 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use elbus::broker::{Broker, OverflowPolicy, QueueLimits, ServerConfig};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpStream, UnixStream};
-
-/// Bound of every wait in these tests: a failure shows as a timeout instead of a hang.
-const WAIT: Duration = Duration::from_secs(10);
+use elbus_suite::raw::Raw;
 
 fn socket_path() -> PathBuf {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -27,129 +23,6 @@ async fn broker_on(config: ServerConfig) -> (Broker, PathBuf) {
     let path = socket_path();
     broker.spawn_unix_server(&path, config).await.unwrap();
     (broker, path)
-}
-
-/// A hand-driven client that reads and writes raw protocol bytes.
-struct Raw<S> {
-    stream: S,
-}
-
-impl Raw<UnixStream> {
-    async fn connect(path: &PathBuf) -> Self {
-        Raw {
-            stream: UnixStream::connect(path).await.unwrap(),
-        }
-    }
-
-    /// Connects and registers `name`, asserting the broker answers `01`.
-    async fn register(path: &PathBuf, name: &str) -> Self {
-        let mut raw = Raw::connect(path).await;
-        assert_eq!(raw.handshake(name).await, Some(0x01), "registering {name}");
-        raw
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> Raw<S> {
-    async fn read_exact<const N: usize>(&mut self) -> [u8; N] {
-        let mut buf = [0u8; N];
-        tokio::time::timeout(WAIT, self.stream.read_exact(&mut buf))
-            .await
-            .expect("timed out reading")
-            .expect("read failed");
-        buf
-    }
-
-    async fn write(&mut self, bytes: &[u8]) {
-        self.stream.write_all(bytes).await.unwrap();
-    }
-
-    /// Runs the handshake for `name`; returns the registration byte, or `None` on EOF.
-    async fn handshake(&mut self, name: &str) -> Option<u8> {
-        self.handshake_bytes(name.as_bytes()).await
-    }
-
-    async fn handshake_bytes(&mut self, name: &[u8]) -> Option<u8> {
-        assert_eq!(self.read_exact::<3>().await, [0xEB, 0x01, 0x00]);
-        self.write(&[0xEB, 0x01, 0x00]).await;
-        assert_eq!(self.read_exact::<1>().await, [0x01]);
-        let mut hello = (name.len() as u16).to_le_bytes().to_vec();
-        hello.extend_from_slice(name);
-        self.write(&hello).await;
-        let mut answer = [0u8; 1];
-        match tokio::time::timeout(WAIT, self.stream.read(&mut answer))
-            .await
-            .expect("timed out waiting for the registration answer")
-        {
-            Ok(1) => Some(answer[0]),
-            _ => None,
-        }
-    }
-
-    async fn send(&mut self, op_id: u32, flags: u8, body: &[u8]) {
-        let mut frame = op_id.to_le_bytes().to_vec();
-        frame.push(flags);
-        frame.extend_from_slice(&(body.len() as u32).to_le_bytes());
-        frame.extend_from_slice(body);
-        self.write(&frame).await;
-    }
-
-    /// Reads one broker→client frame, skipping NOPs: the 6-byte header and the body.
-    async fn frame(&mut self) -> ([u8; 6], Vec<u8>) {
-        loop {
-            let header = self.read_exact::<6>().await;
-            match header[0] {
-                0x00 => continue,
-                0xFE => return (header, Vec::new()),
-                _ => {
-                    let len = u32::from_le_bytes([header[1], header[2], header[3], header[4]]);
-                    let mut body = vec![0u8; len as usize];
-                    tokio::time::timeout(WAIT, self.stream.read_exact(&mut body))
-                        .await
-                        .expect("timed out reading a body")
-                        .unwrap();
-                    return (header, body);
-                }
-            }
-        }
-    }
-
-    async fn ack(&mut self) -> [u8; 6] {
-        let (header, _) = self.frame().await;
-        assert_eq!(header[0], 0xFE, "expected an ACK, got {header:02X?}");
-        header
-    }
-
-    /// Reads and discards whatever the broker still sends, until it closes the connection.
-    async fn drain_until_eof(&mut self) {
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            match tokio::time::timeout(WAIT, self.stream.read(&mut buf))
-                .await
-                .expect("timed out waiting for EOF")
-            {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-        }
-    }
-
-    /// Waits for the broker to close the connection (NOPs are skipped).
-    async fn expect_eof(&mut self) {
-        let mut buf = [0u8; 64];
-        loop {
-            match tokio::time::timeout(WAIT, self.stream.read(&mut buf))
-                .await
-                .expect("timed out waiting for EOF")
-            {
-                Ok(0) | Err(_) => return,
-                Ok(n) => assert!(
-                    buf[..n].iter().all(|&b| b == 0),
-                    "unexpected data before EOF: {:02X?}",
-                    &buf[..n]
-                ),
-            }
-        }
-    }
 }
 
 #[tokio::test]
@@ -410,9 +283,7 @@ async fn tcp_listener_serves_the_same_protocol() {
         .spawn_tcp_server("127.0.0.1:0", ServerConfig::new())
         .await
         .unwrap();
-    let mut a = Raw {
-        stream: TcpStream::connect(addr).await.unwrap(),
-    };
+    let mut a = Raw::connect_tcp(&addr.to_string()).await;
     assert_eq!(a.handshake("tcp.a").await, Some(0x01));
     a.send(1, 0x52, b"tcp.a\0over tcp").await;
     assert_eq!(a.frame().await.1, b"tcp.a\0over tcp");
