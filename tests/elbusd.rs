@@ -313,8 +313,14 @@ async fn sigint_shuts_down_gracefully() {
 
 /// Runs elbusd with `args` and returns its exit status and output, once it exits by itself.
 fn run_to_exit(args: &[&str]) -> (std::process::ExitStatus, String) {
-    let child = Command::new(env!("CARGO_BIN_EXE_elbusd"))
-        .args(args)
+    let mut command = Command::new(env!("CARGO_BIN_EXE_elbusd"));
+    command.args(args);
+    run_command_to_exit(command)
+}
+
+/// Runs `command` and returns its exit status and output, once it exits by itself.
+fn run_command_to_exit(mut command: Command) -> (std::process::ExitStatus, String) {
+    let child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -352,4 +358,33 @@ fn bind_errors_exit_non_zero_with_a_clear_message() {
     }
     // The running broker kept its socket.
     assert!(Path::new(unix).exists());
+}
+
+#[test]
+fn binding_where_the_user_may_not_write_fails_with_the_reason() {
+    // The tests run as root, who may write anywhere; run elbusd as `nobody` instead (setpriv
+    // is installed by .ci/run, as for the access-control tests), in a directory only root may
+    // enter.
+    let setpriv = ["/usr/bin/setpriv", "/bin/setpriv"]
+        .into_iter()
+        .find(|path| Path::new(path).exists())
+        .expect(
+            "setpriv (util-linux) is needed to run elbusd as nobody: apt-get install util-linux",
+        );
+    let private = TempDir::new("private");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(private.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let socket = private.join("elbus.sock");
+    let mut command = Command::new(setpriv);
+    command
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_elbusd"))
+        .arg("-B")
+        .arg(&socket);
+    let (status, output) = run_command_to_exit(command);
+    assert!(!status.success(), "exited {status:?}:\n{output}");
+    assert!(
+        output.contains("unable to bind") && output.contains("Permission denied"),
+        "expected the path and the reason in:\n{output}"
+    );
 }
