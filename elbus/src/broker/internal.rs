@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use tracing::warn;
 
 use super::config::OverflowPolicy;
-use super::queue::Outgoing;
+use super::queue::{DirectSink, Outgoing};
 use super::registry::{ClientEntry, ClientKind, Origin};
 use super::router::RouteScratch;
 use super::BrokerInner;
@@ -70,6 +70,7 @@ impl Client {
         let entry = broker.new_entry(name, origin, queue);
         broker.register_entry(&entry)?;
         let (tx, rx) = mpsc::channel(broker.options.internal_channel_size.max(1));
+        entry.queue.set_sink(DirectSink::Channel(tx.clone()));
         let forwarder = tokio::spawn(forward(entry.clone(), tx));
         Ok(Client {
             inner: Arc::new(ClientInner {
@@ -119,10 +120,13 @@ impl Client {
     fn route_message(&self, target: &str, payload: &[&[u8]], qos: QoS) -> Result<OpConfirm, Error> {
         self.check_registered()?;
         self.count_read(target.len() + 1 + payload.iter().map(|p| p.len()).sum::<usize>());
-        let code =
-            self.inner
-                .broker
-                .send_message(&self.inner.entry, target, payload, qos.is_realtime());
+        let code = self.inner.broker.send_message(
+            &self.inner.entry,
+            target,
+            payload,
+            qos.is_realtime(),
+            &mut RouteScratch::default(),
+        );
         self.finish(code)
     }
 
@@ -179,6 +183,8 @@ async fn forward(entry: Arc<ClientEntry>, tx: mpsc::Sender<Frame>) {
                 }
             }
         }
+        // Only now may routers send to the channel directly again: the batch is in, in order.
+        entry.queue.end_batch();
         if closed {
             return;
         }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::AsyncRead;
 use tokio::net::{TcpListener, UnixListener, UnixStream};
 use tokio::task::JoinHandle;
 use tracing::{error, warn};
@@ -14,6 +14,7 @@ use tracing::{error, warn};
 use super::access::PeerCredentials;
 use super::registry::ClientKind;
 use super::session::{self, Peer};
+use super::sink::{DirectWrite, SharedSocket, SocketWrite};
 use super::{BrokerInner, ServerConfig};
 use crate::Error;
 
@@ -112,7 +113,7 @@ fn peer_credentials(stream: &UnixStream, port: &str) -> Option<PeerCredentials> 
 /// they come from: the one difference between the UNIX and TCP accept loops.
 trait Acceptor: Send + Sync + 'static {
     type Reader: AsyncRead + Unpin + Send + 'static;
-    type Writer: AsyncWrite + Unpin + Send + 'static;
+    type Writer: SocketWrite;
 
     fn accept_peer(
         &self,
@@ -184,13 +185,17 @@ fn spawn_accept_loop<A: Acceptor>(
         loop {
             match listener.accept_peer(&port, &config).await {
                 Ok((reader, writer, peer)) => {
-                    tokio::spawn(session::serve(
+                    let writer = Arc::new(writer);
+                    let direct: Arc<dyn DirectWrite> = writer.clone();
+                    let session = session::serve(
                         broker.clone(),
                         reader,
-                        writer,
+                        SharedSocket(writer),
+                        Some(direct),
                         config.clone(),
                         peer,
-                    ));
+                    );
+                    tokio::spawn(session);
                 }
                 Err(err) => {
                     error!("{port}: accept failed: {err}");

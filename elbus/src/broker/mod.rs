@@ -47,6 +47,7 @@ mod queue;
 mod registry;
 mod router;
 mod session;
+mod sink;
 mod stats;
 
 use std::path::PathBuf;
@@ -204,7 +205,15 @@ impl Broker {
             ip: None,
             access: config.access.as_ref().map(|shared| shared.current()),
         };
-        session::serve(self.inner.clone(), reader, writer, Arc::new(config), peer).await;
+        session::serve(
+            self.inner.clone(),
+            reader,
+            sink::StreamWriter(writer),
+            None,
+            Arc::new(config),
+            peer,
+        )
+        .await;
     }
 
     #[cfg(feature = "broker-api")]

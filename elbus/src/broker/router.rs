@@ -7,18 +7,46 @@ use bytes::Bytes;
 use tracing::{debug, warn};
 
 use super::access::AccessRule;
-use super::queue::{Outgoing, PushOutcome};
+use super::queue::{Outgoing, PushOutcome, Pushed};
 use super::registry::{ClientEntry, ClientId};
 use super::BrokerInner;
 use crate::frame::encode_delivery;
 use crate::protocol::{self, FrameKind};
 use crate::{Command, QoS};
 
-/// Reusable buffers of one sender, so routing allocates nothing per frame once warmed up.
+/// Reusable buffers of one sender, so routing allocates nothing per frame once warmed up, and
+/// the queues its frames went to, to be flushed once the sender's batch is routed.
 #[derive(Debug, Default)]
 pub(crate) struct RouteScratch {
     ids: Vec<ClientId>,
     targets: Vec<Arc<ClientEntry>>,
+    /// Queues that owe a flush ([`Pushed::needs_flush`]): flushing once per batch instead of
+    /// once per frame turns a burst of frames to one client into one write.
+    unflushed: Vec<Arc<ClientEntry>>,
+}
+
+impl RouteScratch {
+    fn pushed(&mut self, target: &Arc<ClientEntry>, pushed: Pushed) -> PushOutcome {
+        if pushed.needs_flush {
+            self.unflushed.push(target.clone());
+        }
+        pushed.outcome
+    }
+
+    /// Gets everything routed so far written (directly into idle clients' sockets, or by their
+    /// writers).
+    pub(crate) fn flush(&mut self) {
+        for target in self.unflushed.drain(..) {
+            target.queue.flush();
+        }
+    }
+}
+
+impl Drop for RouteScratch {
+    fn drop(&mut self) {
+        // Whatever path a sender leaves by, nothing it queued may stay unwritten.
+        self.flush();
+    }
 }
 
 impl BrokerInner {
@@ -26,7 +54,7 @@ impl BrokerInner {
     /// when the frame is ignored and never ACKed (op 0 with QoS bits, §3.1).
     pub(crate) fn execute(
         &self,
-        sender: &ClientEntry,
+        sender: &Arc<ClientEntry>,
         command: Command<'_>,
         qos: QoS,
         op_id: u32,
@@ -34,7 +62,7 @@ impl BrokerInner {
     ) -> Option<u8> {
         // The one branch a client without access rules pays.
         if let Some(rule) = sender.access.as_deref() {
-            if !self.access_allows(sender, rule, &command, qos, op_id) {
+            if !self.access_allows(sender, rule, &command, qos, op_id, scratch) {
                 return Some(protocol::ERR_ACCESS);
             }
         }
@@ -42,7 +70,7 @@ impl BrokerInner {
         Some(match command {
             Command::Ignored => return None,
             Command::Message { target, payload } => {
-                self.send_message(sender, target, &[payload], realtime)
+                self.send_message(sender, target, &[payload], realtime, scratch)
             }
             Command::Broadcast { mask, payload } => {
                 self.send_broadcast(sender, mask, &[payload], realtime, scratch)
@@ -88,11 +116,12 @@ impl BrokerInner {
     /// subscribed. Every denial is counted and logged.
     fn access_allows(
         &self,
-        sender: &ClientEntry,
+        sender: &Arc<ClientEntry>,
         rule: &AccessRule,
         command: &Command<'_>,
         qos: QoS,
         op_id: u32,
+        scratch: &mut RouteScratch,
     ) -> bool {
         match *command {
             Command::Message { target, .. } if !rule.allows_p2p(target) => {
@@ -113,7 +142,7 @@ impl BrokerInner {
                 for pattern in topics.iter().filter(|p| !rule.allows_subscribe(p)) {
                     self.count_denied(Some(sender), &format_args!("subscribe to {pattern}"));
                     if qos.needs_ack() {
-                        self.ack(sender, op_id, protocol::ERR_ACCESS);
+                        self.ack(sender, op_id, protocol::ERR_ACCESS, scratch);
                     }
                 }
                 return true;
@@ -130,6 +159,7 @@ impl BrokerInner {
         target: &str,
         payload: &[&[u8]],
         realtime: bool,
+        scratch: &mut RouteScratch,
     ) -> u8 {
         let Some(target) = self.registry.lookup(target) else {
             return protocol::ERR_CLIENT_NOT_REGISTERED;
@@ -139,7 +169,7 @@ impl BrokerInner {
             return protocol::ERR_DATA;
         };
         debug!(from = %sender.name, to = %target.name, "message");
-        self.deliver(&target, frame)
+        self.deliver(&target, frame, scratch)
     }
 
     /// Routes a broadcast; the ACK is OK whatever the number of recipients.
@@ -202,16 +232,23 @@ impl BrokerInner {
         let Ok(frame) = encode_delivery(kind, &sender.name, topic, payload, realtime) else {
             return protocol::ERR_DATA;
         };
-        for target in scratch.targets.drain(..) {
-            self.deliver(&target, frame.clone());
+        let mut targets = std::mem::take(&mut scratch.targets);
+        for target in targets.drain(..) {
+            self.deliver(&target, frame.clone(), scratch);
         }
+        scratch.targets = targets;
         protocol::RESPONSE_OK
     }
 
     /// Queues one delivered frame to `target` and returns the result a direct sender would get.
-    pub(crate) fn deliver(&self, target: &ClientEntry, frame: Bytes) -> u8 {
+    pub(crate) fn deliver(
+        &self,
+        target: &Arc<ClientEntry>,
+        frame: Bytes,
+        scratch: &mut RouteScratch,
+    ) -> u8 {
         let len = frame.len() as u64;
-        match target.queue.push(Outgoing::Frame(frame)) {
+        match scratch.pushed(target, target.queue.push(Outgoing::Frame(frame))) {
             PushOutcome::Queued => {
                 self.count_written(target, 1, len);
                 protocol::RESPONSE_OK
@@ -236,8 +273,14 @@ impl BrokerInner {
 
     /// Queues an ACK to the sender itself. Returns false when the sender's queue overflowed and
     /// the sender is being disconnected.
-    pub(crate) fn ack(&self, sender: &ClientEntry, op_id: u32, code: u8) -> bool {
-        match sender.queue.push(Outgoing::Ack { op_id, code }) {
+    pub(crate) fn ack(
+        &self,
+        sender: &Arc<ClientEntry>,
+        op_id: u32,
+        code: u8,
+        scratch: &mut RouteScratch,
+    ) -> bool {
+        match scratch.pushed(sender, sender.queue.push(Outgoing::Ack { op_id, code })) {
             PushOutcome::Queued | PushOutcome::QueuedDroppingOldest(_) => {
                 self.count_written(sender, 1, protocol::DELIVERY_HEADER_LEN as u64);
                 true

@@ -6,15 +6,18 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::pin::Pin;
+
 use bytes::{Buf, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::time::{timeout, timeout_at, Instant};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::time::{timeout, timeout_at, Instant, Sleep};
 use tracing::{debug, error};
 
 use super::access::{AccessControl, AccessRule, PeerAddress, PeerCredentials};
-use super::queue::{Outgoing, PushOutcome};
+use super::queue::{DirectSink, Outgoing, PushOutcome};
 use super::registry::{ClientEntry, ClientKind, Origin};
 use super::router::RouteScratch;
+use super::sink::{ConnectionWriter, DirectWrite};
 use super::{registration_code, BrokerInner, ServerConfig};
 use crate::protocol::{
     self, RequestHeader, GREETING, GREETING_BYTES, PROTOCOL_VERSION, REQUEST_HEADER_LEN,
@@ -58,18 +61,20 @@ impl Peer {
     }
 }
 
-/// Serves one accepted connection until it closes.
+/// Serves one accepted connection until it closes. `socket`, when given, is the connection's
+/// write side shared with the routers, which then write to it directly while `writer` is idle.
 pub(crate) async fn serve<R, W>(
     broker: Arc<BrokerInner>,
     mut reader: R,
     mut writer: W,
+    socket: Option<Arc<dyn DirectWrite>>,
     config: Arc<ServerConfig>,
     peer: Peer,
 ) where
     R: AsyncRead + Unpin + Send,
-    W: AsyncWrite + Unpin + Send,
+    W: ConnectionWriter,
 {
-    let entry = match handshake(&broker, &mut reader, &mut writer, &config, &peer).await {
+    let entry = match handshake(&broker, &mut reader, &mut writer, socket, &config, &peer).await {
         Ok(entry) => entry,
         Err((err, name)) => {
             log_client_error(&peer.port, name.as_deref(), &err);
@@ -109,12 +114,13 @@ async fn handshake<R, W>(
     broker: &Arc<BrokerInner>,
     reader: &mut R,
     writer: &mut W,
+    socket: Option<Arc<dyn DirectWrite>>,
     config: &ServerConfig,
     peer: &Peer,
 ) -> Result<Arc<ClientEntry>, (Error, Option<String>)>
 where
     R: AsyncRead + Unpin + Send,
-    W: AsyncWrite + Unpin + Send,
+    W: ConnectionWriter,
 {
     // One deadline for the whole handshake, not one per step: a client trickling a byte just
     // before each step's limit would otherwise hold the socket for several timeouts.
@@ -185,51 +191,146 @@ where
         broker.unregister_entry(&entry, true);
         return Err((err, Some(name)));
     }
+    // Frames routed to the client before this point wait for its writer task; from now on the
+    // registration answer is out, and routers may write to the socket directly.
+    if let Some(socket) = socket {
+        entry.queue.set_sink(DirectSink::Socket(socket));
+    }
     Ok(entry)
 }
 
-/// Reads into `buf` until it holds `needed` bytes, by `deadline` (or forever when `None`).
-async fn fill<R: AsyncRead + Unpin>(
-    reader: &mut R,
-    buf: &mut BytesMut,
-    needed: usize,
-    deadline: Option<Instant>,
-) -> Result<(), Error> {
-    while buf.len() < needed {
-        buf.reserve((needed - buf.len()).min(MAX_READ_STEP));
-        let read = match deadline {
-            Some(deadline) => timeout_at(deadline, reader.read_buf(buf)).await??,
-            None => reader.read_buf(buf).await?,
-        };
-        if read == 0 {
-            return Err(Error::eof());
+/// When a read must complete: the client's idle limit while no frame is under way, the frame
+/// timeout once part of a frame has arrived.
+///
+/// One timer serves the whole connection and is re-armed only when it fires, so a busy client
+/// costs a clock read per socket read instead of a timer insertion per frame.
+struct ReadDeadline {
+    idle: Option<Duration>,
+    frame: Duration,
+    last_read: Instant,
+    /// When the frame that is partly buffered must be complete.
+    frame_due: Option<Instant>,
+    timer: Option<Pin<Box<Sleep>>>,
+}
+
+impl ReadDeadline {
+    fn new(config: &ServerConfig) -> Self {
+        ReadDeadline {
+            idle: config.idle_timeout,
+            frame: config.timeout,
+            last_read: Instant::now(),
+            frame_due: None,
+            timer: None,
         }
+    }
+
+    /// A frame was completed: the next partial one gets a fresh frame timeout.
+    fn frame_done(&mut self) {
+        self.frame_due = None;
+    }
+
+    /// The deadline of the next read, `None` when it may wait forever.
+    fn due(&mut self, partial_frame: bool) -> Option<Instant> {
+        if partial_frame {
+            let frame = self.frame;
+            Some(*self.frame_due.get_or_insert_with(|| Instant::now() + frame))
+        } else {
+            self.frame_due = None;
+            self.idle.map(|idle| self.last_read + idle)
+        }
+    }
+
+    /// Reads more bytes into `buf`, within the deadline that applies.
+    async fn read<R: AsyncRead + Unpin>(
+        &mut self,
+        reader: &mut R,
+        buf: &mut BytesMut,
+        partial_frame: bool,
+    ) -> Result<(), Error> {
+        let Some(due) = self.due(partial_frame) else {
+            return read_some(reader, buf).await;
+        };
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due)));
+        // A timer armed for a later deadline must be brought forward; one armed for an earlier
+        // deadline (the client was active meanwhile) is only moved when it fires.
+        if timer.deadline() > due || timer.is_elapsed() {
+            timer.as_mut().reset(due);
+        }
+        loop {
+            tokio::select! {
+                biased;
+                read = read_some(reader, buf) => {
+                    self.last_read = Instant::now();
+                    return read;
+                }
+                () = timer.as_mut() => {
+                    if Instant::now() >= due {
+                        return Err(Error::timeout());
+                    }
+                    timer.as_mut().reset(due);
+                }
+            }
+        }
+    }
+}
+
+/// Reads what the socket has into `buf` (at least one byte).
+async fn read_some<R: AsyncRead + Unpin>(reader: &mut R, buf: &mut BytesMut) -> Result<(), Error> {
+    if reader.read_buf(buf).await? == 0 {
+        return Err(Error::eof());
     }
     Ok(())
 }
 
 /// Reads and routes the client's frames until it disconnects or breaks the protocol.
+///
+/// Every complete frame a read brought in is routed before anything is written, so a burst of
+/// frames to one client (or of ACKs to this one) leaves in one write.
 async fn read_loop<R: AsyncRead + Unpin>(
     broker: &BrokerInner,
-    entry: &ClientEntry,
+    entry: &Arc<ClientEntry>,
     reader: &mut R,
     config: &ServerConfig,
 ) -> Result<(), Error> {
     let mut buf = BytesMut::with_capacity(config.buf_size);
     let mut scratch = RouteScratch::default();
+    let mut deadline = ReadDeadline::new(config);
     loop {
-        if buf.is_empty() {
-            // Idle: wait for the first byte of the next header for at most the idle limit.
-            let deadline = config.idle_timeout.map(|idle| Instant::now() + idle);
-            fill(reader, &mut buf, 1, deadline)
-                .await
-                .map_err(|err| match err.kind() {
-                    ErrorKind::Timeout => Error::timeout(),
-                    _ => err,
-                })?;
+        let buffered = buf.len();
+        let routed = route_buffered(broker, entry, &mut buf, config, &mut scratch);
+        scratch.flush();
+        let needed = routed?;
+        if buf.len() != buffered {
+            deadline.frame_done();
         }
-        let frame_deadline = Some(Instant::now() + config.timeout);
-        fill(reader, &mut buf, REQUEST_HEADER_LEN, frame_deadline).await?;
+        // Room for a full read, growing by at most MAX_READ_STEP while a large frame arrives:
+        // memory follows the bytes actually received, not the length a client announces.
+        buf.reserve(
+            needed
+                .saturating_sub(buf.len())
+                .min(MAX_READ_STEP)
+                .max(config.buf_size),
+        );
+        let partial_frame = !buf.is_empty();
+        deadline.read(reader, &mut buf, partial_frame).await?;
+    }
+}
+
+/// Routes every complete frame at the start of `buf`; returns the length the buffer needs to
+/// hold the next frame.
+fn route_buffered(
+    broker: &BrokerInner,
+    entry: &Arc<ClientEntry>,
+    buf: &mut BytesMut,
+    config: &ServerConfig,
+    scratch: &mut RouteScratch,
+) -> Result<usize, Error> {
+    loop {
+        if buf.len() < REQUEST_HEADER_LEN {
+            return Ok(REQUEST_HEADER_LEN);
+        }
         let mut header_bytes = [0u8; REQUEST_HEADER_LEN];
         header_bytes.copy_from_slice(&buf[..REQUEST_HEADER_LEN]);
         let header = RequestHeader::decode(&header_bytes);
@@ -246,25 +347,28 @@ async fn read_loop<R: AsyncRead + Unpin>(
             )));
         }
         let total = REQUEST_HEADER_LEN + header.len as usize;
-        fill(reader, &mut buf, total, frame_deadline).await?;
+        if buf.len() < total {
+            return Ok(total);
+        }
         let body = &buf[REQUEST_HEADER_LEN..total];
         let command = Command::decode(op, body)?;
         entry.counters.count_read(body.len());
         broker.counters.count_read(body.len());
         let qos = header.qos();
-        let code = broker.execute(entry, command, qos, header.op_id, &mut scratch);
+        let code = broker.execute(entry, command, qos, header.op_id, scratch);
         buf.advance(total);
         if let Some(code) = code {
-            if qos.needs_ack() && !broker.ack(entry, header.op_id, code) {
+            if qos.needs_ack() && !broker.ack(entry, header.op_id, code, scratch) {
                 return Err(Error::new(ErrorKind::NotDelivered, "client queue overflow"));
             }
         }
     }
 }
 
-/// Drains the client's queue into the socket, one write per batch, and keeps the connection
-/// alive with a NOP every `timeout / 2`.
-async fn write_loop<W: AsyncWrite + Unpin>(
+/// Writes what the routers leave to the writer task (a backlog the socket would not take at
+/// once, or everything for a stream without direct writes), one write per batch, and keeps the
+/// connection alive with a NOP every `timeout / 2`.
+async fn write_loop<W: ConnectionWriter>(
     entry: &ClientEntry,
     writer: &mut W,
     config: &ServerConfig,
@@ -274,7 +378,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
         tokio::time::interval_at(Instant::now() + keepalive_period, keepalive_period);
     keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut batch = VecDeque::new();
-    let mut buf = BytesMut::with_capacity(config.buf_size);
+    let mut buf = Vec::with_capacity(config.buf_size);
     loop {
         tokio::select! {
             taken = entry.queue.take_all(&mut batch) => {
@@ -283,36 +387,51 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                 }
             }
             _ = keepalive.tick() => {
-                match entry.queue.push(Outgoing::Nop) {
+                let pushed = entry.queue.push(Outgoing::Nop);
+                match pushed.outcome {
                     PushOutcome::Overflow => {
                         return Err(Error::new(ErrorKind::NotDelivered, "client queue overflow"))
                     }
                     PushOutcome::Closed => return Ok(()),
+                    // Taken by the next turn of this loop, or by whoever is writing now.
                     _ => continue,
                 }
             }
         }
-        for item in batch.drain(..) {
-            match item {
-                Outgoing::Frame(frame) if frame.len() >= DIRECT_WRITE_MIN => {
-                    write_buf(writer, &mut buf, config.timeout).await?;
-                    timeout(config.timeout, writer.write_all(&frame)).await??;
-                }
-                small => {
-                    small.encode_small(&mut buf);
-                    if buf.len() >= MAX_BATCH_BYTES {
-                        write_buf(writer, &mut buf, config.timeout).await?;
-                    }
-                }
-            }
-        }
-        write_buf(writer, &mut buf, config.timeout).await?;
+        let written = write_batch(writer, &mut batch, &mut buf, config.timeout).await;
+        entry.queue.end_batch();
+        written?;
     }
 }
 
-async fn write_buf<W: AsyncWrite + Unpin>(
+/// Writes a batch: small items gathered into `buf`, large frames straight from their shared
+/// buffer, each write bounded by `limit`.
+async fn write_batch<W: ConnectionWriter>(
     writer: &mut W,
-    buf: &mut BytesMut,
+    batch: &mut VecDeque<Outgoing>,
+    buf: &mut Vec<u8>,
+    limit: Duration,
+) -> Result<(), Error> {
+    for item in batch.drain(..) {
+        match item {
+            Outgoing::Frame(frame) if frame.len() >= DIRECT_WRITE_MIN => {
+                write_buf(writer, buf, limit).await?;
+                timeout(limit, writer.write_all(&frame)).await??;
+            }
+            small => {
+                small.encode_into(buf);
+                if buf.len() >= MAX_BATCH_BYTES {
+                    write_buf(writer, buf, limit).await?;
+                }
+            }
+        }
+    }
+    write_buf(writer, buf, limit).await
+}
+
+async fn write_buf<W: ConnectionWriter>(
+    writer: &mut W,
+    buf: &mut Vec<u8>,
     limit: Duration,
 ) -> Result<(), Error> {
     if !buf.is_empty() {
