@@ -32,6 +32,7 @@ pub struct RpcOptions {
     blocking_notifications: bool,
     blocking_frames: bool,
     fail_on_unregister: bool,
+    spawn_calls: bool,
 }
 
 impl Default for RpcOptions {
@@ -41,6 +42,7 @@ impl Default for RpcOptions {
             blocking_notifications: false,
             blocking_frames: false,
             fail_on_unregister: false,
+            spawn_calls: false,
         }
     }
 }
@@ -75,6 +77,16 @@ impl RpcOptions {
     /// [`blocking_notifications`](Self::blocking_notifications) for the cost).
     pub fn blocking_frames(mut self) -> Self {
         self.blocking_frames = true;
+        self
+    }
+
+    /// Runs every call's handler in a task of its own from the start. By default a handler is
+    /// first polled where the request arrives, and moved to a task of its own only if it has
+    /// to wait: a handler that answers at once then costs no task switch. Set this when
+    /// handlers may compute for long before their first `.await`, so that they cannot hold up
+    /// the requests and replies behind them.
+    pub fn spawn_calls(mut self) -> Self {
+        self.spawn_calls = true;
         self
     }
 
@@ -559,7 +571,7 @@ where
             }
             RpcEventKind::Request => {
                 let (shared, handlers) = (shared.clone(), handlers.clone());
-                tokio::spawn(async move {
+                let call = Box::pin(async move {
                     let id = event.id();
                     let request = event.frame().clone();
                     let result = CatchUnwind(Box::pin(handlers.handle_call(event)))
@@ -576,11 +588,27 @@ where
                         shared.reply(&request, id, result).await;
                     }
                 });
+                run_call(call, options.spawn_calls).await;
             }
         }
     }
     debug!("{}: event channel closed", shared.client.name());
     shared.close();
+}
+
+/// Runs a call's handler and reply: polled once here, then in a task of its own if it must
+/// wait (or from the start with `spawn`).
+async fn run_call<F>(mut call: Pin<Box<F>>, spawn: bool)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    // A handler that is not done after one poll has registered this task's waker; the spawned
+    // task polls it again at once, which registers its own, so no wake-up is lost (this task
+    // may only get a spurious one).
+    if !spawn && std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx).is_ready())).await {
+        return;
+    }
+    tokio::spawn(call);
 }
 
 /// Turns a panic while polling the boxed future into `Err`, so a handler that panics still gets
