@@ -274,10 +274,21 @@ impl Broker {
 
     /// Freezes the broker (SIGSTOP): it accepts bytes into its sockets but answers nothing, so a
     /// test can hold an ACK pending for as long as it needs.
+    ///
+    /// Returns once every thread of the broker is stopped: `kill` returns as soon as the signal
+    /// is sent, while a thread running on another core may still route a frame or two.
     pub fn pause(&self) {
         let _ = Command::new("kill")
             .args(["-STOP", &self.pid().to_string()])
             .status();
+        let deadline = std::time::Instant::now() + STARTUP_BOUND;
+        while !all_threads_stopped(self.pid()) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the broker did not stop after SIGSTOP"
+            );
+            std::thread::yield_now();
+        }
     }
 
     /// Sends `signal` (a `kill` name such as `TERM` or `INT`) to the broker.
@@ -421,4 +432,18 @@ pub fn workspace_binary(name: &str) -> Option<PathBuf> {
     let profile_dir = exe.parent()?.parent()?;
     let path = profile_dir.join(name);
     path.is_file().then_some(path)
+}
+
+/// Whether every thread of process `pid` is stopped (state `T` in `/proc/PID/task/*/stat`).
+fn all_threads_stopped(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().all(|task| {
+        std::fs::read_to_string(task.path().join("stat")).is_ok_and(|stat| {
+            // The state follows the command name, which is in parentheses and may hold spaces.
+            stat.rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('T') || rest.starts_with('t'))
+        })
+    })
 }
