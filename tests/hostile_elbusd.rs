@@ -262,7 +262,7 @@ async fn silent_trickling_and_truncated_clients_are_timed_out() {
         after.hwm_kib < before.hwm_kib + 16 * 1024,
         "announcing 60 MiB cost memory: before {before}, after {after}"
     );
-    wait_log(&broker, "Timeout").await;
+    wait_log(&broker, "Timeout: frame not complete within").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -224,6 +224,16 @@ impl ReadDeadline {
         }
     }
 
+    /// The error of a read that missed its deadline, naming which one, for the log.
+    fn expired(&self, partial_frame: bool) -> Error {
+        let message = match (partial_frame, self.idle) {
+            (true, _) => format!("frame not complete within {:?}", self.frame),
+            (false, Some(idle)) => format!("idle for longer than {idle:?}"),
+            (false, None) => "read timed out".to_owned(),
+        };
+        Error::new(ErrorKind::Timeout, message)
+    }
+
     /// A frame was completed: the next partial one gets a fresh frame timeout.
     fn frame_done(&mut self) {
         self.frame_due = None;
@@ -267,7 +277,7 @@ impl ReadDeadline {
                 }
                 () = timer.as_mut() => {
                     if Instant::now() >= due {
-                        return Err(Error::timeout());
+                        return Err(self.expired(partial_frame));
                     }
                     timer.as_mut().reset(due);
                 }
@@ -378,7 +388,8 @@ async fn write_loop<W: ConnectionWriter>(
         tokio::time::interval_at(Instant::now() + keepalive_period, keepalive_period);
     keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut batch = VecDeque::new();
-    let mut buf = Vec::with_capacity(config.buf_size);
+    // Allocated on first use: with direct writes most connections never need it.
+    let mut buf = Vec::new();
     loop {
         tokio::select! {
             taken = entry.queue.take_all(&mut batch) => {
