@@ -50,8 +50,9 @@ struct Args {
     /// Deliveries to count in each throughput measurement (rounded up to whole messages).
     #[arg(long, default_value_t = 1_000_000)]
     deliveries: u64,
-    /// Most broadcasts or publications in flight (sent, not yet delivered to every receiver).
-    #[arg(long, default_value_t = 1_024)]
+    /// Most deliveries in flight (sent, not yet counted by their receiver); at most 1024
+    /// broadcasts or publications are in flight in any case.
+    #[arg(long, default_value_t = 100_000)]
     window: u64,
     /// busrtd's per-client queue (`--queue-size`). busrtd allocates it whole for every client
     /// (16 bytes a frame), so its 1048576 would take 16 GiB a thousand clients; the window keeps
@@ -103,6 +104,8 @@ const PING_INTERVAL: Duration = Duration::from_secs(2);
 const DELIVERY_BOUND: Duration = Duration::from_secs(120);
 /// File descriptors this process needs on top of one per client.
 const FD_MARGIN: u64 = 64;
+/// The most broadcasts or publications in flight in a measurement.
+const MAX_FRAMES_IN_FLIGHT: u64 = 1_024;
 /// The topic of the fan-out scenario.
 const FANOUT_TOPIC: &str = "scale/fanout/topic";
 
@@ -458,9 +461,11 @@ impl Bench {
     /// sends enough frames (QoS 0) for `--deliveries` deliveries and returns the deliveries per
     /// second, from the first send to the last delivery counted.
     ///
-    /// At most `--window` frames are in flight (sent but not yet delivered to all their
-    /// receivers), so no receiver's queue in the broker grows past that: busrtd disconnects a
-    /// client whose queue (`--queue-size`, 8192 frames by default) fills up.
+    /// At most `--window` deliveries, and at most [`MAX_FRAMES_IN_FLIGHT`] frames, are in
+    /// flight (sent but not yet counted by all their receivers). So no receiver's queue in the
+    /// broker grows past that (busrtd disconnects a client whose queue, `--queue-size`, 8192
+    /// frames by default, fills up), and no receiver falls seconds behind (both brokers
+    /// disconnect a client whose socket stays full for their timeout, 5 s).
     async fn measure(
         &self,
         broker: &RunningBroker,
@@ -476,7 +481,7 @@ impl Bench {
         tally.wait_for(reach, DELIVERY_BOUND).await?;
         let frames = self.args.deliveries.div_ceil(reach).max(1);
         let expected = frames * reach;
-        let window = self.args.window.max(2);
+        let window = (self.args.window / reach).clamp(2, MAX_FRAMES_IN_FLIGHT);
         tally.reset();
         let pid = broker.broker.pid();
         let cpu_before = cpu_seconds(pid, self.clock_ticks)?;
