@@ -55,7 +55,7 @@ struct Args {
     #[arg(long, default_value_t = 100_000)]
     window: u64,
     /// busrtd's per-client queue (`--queue-size`). busrtd allocates it whole for every client
-    /// (16 bytes a frame), so its 1048576 would take 16 GiB a thousand clients; the window keeps
+    /// (16 bytes a frame), so its 1048576 would take 16 GiB for a thousand clients; the window keeps
     /// its default of 8192 from overflowing.
     #[arg(long, default_value_t = 8_192)]
     busrtd_queue_size: usize,
