@@ -8,9 +8,10 @@
 //! * over TCP: [`Broker::spawn_tcp_server`].
 //!
 //! Several listeners may run on one broker. Inside, each client has one outbound queue
-//! ([`queue`](self) module) drained by its connection's writer; routing ([`router`](self)) never
-//! blocks on a slow client: a client whose queue overflows is handled by its
-//! [`OverflowPolicy`].
+//! ([`queue`](self) module); routing ([`router`](self)) never blocks on a slow client: a client
+//! whose queue overflows is handled by its [`OverflowPolicy`]. The task that routed a frame
+//! writes it into an idle recipient's socket itself, without waiting ([`sink`](self) module);
+//! the recipient's writer task only writes what the socket would not take at once.
 //!
 //! # Access control
 //!

@@ -1,7 +1,11 @@
 //! The outbound queue of one client: routed frames, ACKs and NOPs, in order, within limits.
 //!
-//! Senders push without waiting (routing never blocks on a slow client); one consumer (the socket
-//! writer or the in-process forwarder) takes everything queued at once and writes it as a batch.
+//! Senders push without waiting (routing never blocks on a slow client). A push that makes an
+//! idle queue non-empty owes a [flush](OutQueue::flush): the sender, once its batch is routed,
+//! writes everything queued straight into the client's socket or in-process channel when that
+//! takes it without waiting. Whatever is left goes to the one consumer (the socket writer task or
+//! the in-process forwarder), which takes everything queued at once and writes it as a batch. One
+//! writer at a time, under the queue's lock, keeps the bytes in order.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
