@@ -9,10 +9,9 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tracing::warn;
 
 use super::config::OverflowPolicy;
-use super::queue::{DirectSink, Outgoing};
+use super::queue::DirectSink;
 use super::registry::{ClientEntry, ClientKind, Origin};
 use super::router::RouteScratch;
 use super::BrokerInner;
@@ -171,17 +170,13 @@ async fn forward(entry: Arc<ClientEntry>, tx: mpsc::Sender<Frame>) {
     let mut batch = VecDeque::new();
     loop {
         let closed = entry.queue.take_all(&mut batch).await.closed;
-        for item in batch.drain(..) {
-            if let Outgoing::Frame(wire) = item {
-                match Frame::from_wire(wire) {
-                    // A receiver that was taken and dropped discards frames; one that was
-                    // never taken fills up, and then the queue's overflow policy applies.
-                    Ok(frame) => {
-                        let _ = tx.send(frame).await;
-                    }
-                    Err(err) => warn!("{}: undecodable frame: {err}", entry.name),
-                }
-            }
+        for frame in batch
+            .drain(..)
+            .filter_map(|item| item.into_event(&entry.name))
+        {
+            // A receiver that was taken and dropped discards frames; one that was never taken
+            // fills up, and then the queue's overflow policy applies.
+            let _ = tx.send(frame).await;
         }
         // Only now may routers send to the channel directly again: the batch is in, in order.
         entry.queue.end_batch();

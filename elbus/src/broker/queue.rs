@@ -40,6 +40,17 @@ impl Outgoing {
         }
     }
 
+    /// The frame an in-process client receives for this item: `None` for ACKs and NOPs (which
+    /// only sockets carry) and, logged, for a frame that does not decode.
+    pub(crate) fn into_event(self, client: &str) -> Option<Frame> {
+        let Outgoing::Frame(wire) = self else {
+            return None;
+        };
+        Frame::from_wire(wire)
+            .inspect_err(|err| warn!("{client}: undecodable frame: {err}"))
+            .ok()
+    }
+
     /// Appends the wire bytes of the item to `buf`.
     pub(crate) fn encode_into(&self, buf: &mut Vec<u8>) {
         match self {
@@ -90,6 +101,33 @@ struct QueueState {
     /// Where routers may put items directly while the consumer is idle; `None` for streams that
     /// only their writer task may write, and once the queue is closed.
     sink: Option<DirectSink>,
+}
+
+impl QueueState {
+    /// Moves the queued frames of an in-process client into its event channel, as many as it
+    /// has room for; the consumer (which waits for room) gets the rest. Nobody else sends on
+    /// the channel meanwhile: the consumer only sends while it holds a batch (`writing`).
+    fn send_now(&mut self) {
+        let QueueState {
+            items,
+            bytes,
+            sink: Some(DirectSink::Channel(channel)),
+            ..
+        } = self
+        else {
+            return;
+        };
+        while channel.capacity() > 0 {
+            let Some(item) = items.pop_front() else {
+                break;
+            };
+            *bytes -= item.wire_len();
+            // A receiver that was dropped discards frames, as the consumer does.
+            if let Some(frame) = item.into_event("in-process client") {
+                let _ = channel.try_send(frame);
+            }
+        }
+    }
 }
 
 /// Where a router may put a client's queued items itself, without waking the consumer.
@@ -220,9 +258,8 @@ impl OutQueue {
         }
         let socket = match &state.sink {
             Some(DirectSink::Socket(socket)) if state.bytes <= DIRECT_WRITE_MAX => socket.clone(),
-            Some(DirectSink::Channel(channel)) => {
-                let channel = channel.clone();
-                Self::send_now(&mut state, &channel);
+            Some(DirectSink::Channel(_)) => {
+                state.send_now();
                 let more = !state.items.is_empty();
                 drop(state);
                 if more {
@@ -260,27 +297,6 @@ impl OutQueue {
                 self.wake.notify_one();
             }
         });
-    }
-
-    /// Moves the queued frames of an in-process client into its event channel, as many as it
-    /// has room for; the consumer (which waits for room) gets the rest. Nobody else sends on
-    /// the channel meanwhile: the consumer only sends while it holds a batch (`writing`).
-    fn send_now(state: &mut QueueState, channel: &mpsc::Sender<Frame>) {
-        while !state.items.is_empty() && channel.capacity() > 0 {
-            let Some(item) = state.items.pop_front() else {
-                break;
-            };
-            state.bytes -= item.wire_len();
-            if let Outgoing::Frame(wire) = item {
-                match Frame::from_wire(wire) {
-                    // A receiver that was dropped discards frames, as the consumer does.
-                    Ok(frame) => {
-                        let _ = channel.try_send(frame);
-                    }
-                    Err(err) => warn!("undecodable frame to an in-process client: {err}"),
-                }
-            }
-        }
     }
 
     /// Moves every queued item into `out` (which should be empty), waiting until there is one or
