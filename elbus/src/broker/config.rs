@@ -58,6 +58,18 @@ pub struct BrokerOptions {
     pub internal_queue: QueueLimits,
     /// Length of an in-process client's incoming frame channel.
     pub internal_channel_size: usize,
+    /// How long a runtime worker keeps polling the sockets after the last input before it may
+    /// sleep (see [`BrokerOptions::DEFAULT_SERVER_BUSY_POLL`]). Zero, the default for an
+    /// embedded broker, never polls: the broker does not spend its host's CPU unless asked to.
+    pub busy_poll: Duration,
+}
+
+impl BrokerOptions {
+    /// The busy-poll window `elbusd` uses unless told otherwise. Keeping one worker polling
+    /// for 10 µs after input removes most sleep/wake-up round trips under load (on a 2-core
+    /// VM it raised the published benchmark's `rpc.call+handle` by about 40%), while an idle
+    /// broker parks after 10 µs and costs nothing.
+    pub const DEFAULT_SERVER_BUSY_POLL: Duration = Duration::from_micros(10);
 }
 
 impl Default for BrokerOptions {
@@ -69,6 +81,7 @@ impl Default for BrokerOptions {
                 ..QueueLimits::default()
             },
             internal_channel_size: crate::DEFAULT_QUEUE_SIZE,
+            busy_poll: Duration::ZERO,
         }
     }
 }

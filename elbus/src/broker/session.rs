@@ -325,6 +325,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
         );
         let partial_frame = !buf.is_empty();
         deadline.read(reader, &mut buf, partial_frame).await?;
+        broker.socket_input();
     }
 }
 

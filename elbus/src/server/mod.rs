@@ -12,7 +12,7 @@ use tracing::{error, info, warn};
 pub use args::ServerArgs;
 pub use bind::BindAddress;
 
-use crate::broker::{AccessControl, Broker, BrokerOptions, ServerConfig, SharedAccessControl};
+use crate::broker::{AccessControl, Broker, ServerConfig, SharedAccessControl};
 
 /// The UNIX socket `elbusd` serves when no `-B` is given.
 pub const DEFAULT_SOCKET: &str = "/tmp/elbus.sock";
@@ -89,6 +89,10 @@ async fn serve(args: ServerArgs) -> ExitCode {
     };
     info!("starting elbus server");
     info!("workers: {}", args.workers);
+    match args.busy_poll {
+        0 => info!("busy poll: off"),
+        micros => info!("busy poll: {micros} µs"),
+    }
     info!("buf size: {}", config.buf_size);
     info!(
         "queue size: {} frames, {} bytes, on overflow: {:?}",
@@ -104,10 +108,7 @@ async fn serve(args: ServerArgs) -> ExitCode {
         Some(idle) => info!("idle timeout: {idle:?}"),
         None => info!("idle timeout: none"),
     }
-    let broker = Broker::with_options(BrokerOptions {
-        force_register: args.force_register,
-        ..BrokerOptions::default()
-    });
+    let broker = Broker::with_options(args.broker_options());
     #[cfg(feature = "broker-api")]
     let api = match crate::broker_api::BrokerApi::start(&broker) {
         Ok(api) => api,
