@@ -8,7 +8,7 @@ use tracing::{debug, warn};
 
 use super::access::AccessRule;
 use super::queue::{Outgoing, PushOutcome, Pushed};
-use super::registry::{ClientEntry, ClientId};
+use super::registry::{ClientEntry, ClientId, ClientKind};
 use super::BrokerInner;
 use crate::frame::encode_delivery;
 use crate::protocol::{self, FrameKind};
@@ -31,6 +31,20 @@ impl RouteScratch {
             self.unflushed.push(target.clone());
         }
         pushed.outcome
+    }
+
+    /// Hands what was routed to in-process clients over to them, leaving the socket clients'
+    /// queues unflushed; returns whether any in-process client got frames.
+    pub(crate) fn flush_in_process(&mut self) -> bool {
+        let before = self.unflushed.len();
+        self.unflushed.retain(|target| {
+            let in_process = target.kind == ClientKind::Internal;
+            if in_process {
+                target.queue.flush();
+            }
+            !in_process
+        });
+        self.unflushed.len() != before
     }
 
     /// Gets everything routed so far written (directly into idle clients' sockets, or by their
