@@ -109,6 +109,31 @@ async fn sender_receives_its_own_frame_before_the_ack() {
     assert_eq!(a.ack().await, [0xFE, 10, 0, 0, 0, 0x01]);
 }
 
+/// A `.broker` call answered at once: its ACK comes first, then the reply (the session lets the
+/// reply join the ACK's write; the order on the wire must not change).
+#[tokio::test]
+async fn broker_api_reply_follows_its_ack() {
+    let (broker, path) = broker_on(ServerConfig::new()).await;
+    let _api = elbus::broker_api::BrokerApi::start(&broker).unwrap();
+    let mut a = Raw::register(&path, "grp.caller").await;
+    for call_id in 1u32..=3 {
+        let mut body = b".broker\0".to_vec();
+        body.push(0x01);
+        body.extend_from_slice(&call_id.to_le_bytes());
+        body.extend_from_slice(b"benchmark.test\0params");
+        a.send(call_id + 100, 0x52, &body).await;
+        let op = (call_id + 100).to_le_bytes();
+        assert_eq!(a.ack().await, [0xFE, op[0], op[1], op[2], op[3], 0x01]);
+        let (header, reply) = a.frame().await;
+        assert_eq!(header[0] & 0x3F, 0x12, "a one-to-one message");
+        let mut expected = b".broker\0".to_vec();
+        expected.push(0x11);
+        expected.extend_from_slice(&call_id.to_le_bytes());
+        expected.extend_from_slice(b"params");
+        assert_eq!(reply, expected);
+    }
+}
+
 #[tokio::test]
 async fn pings_and_ignored_op_zero_frames() {
     let (_broker, path) = broker_on(ServerConfig::new()).await;
