@@ -28,13 +28,15 @@ const MEMORY_BOUND_MIB: u64 = 32;
 /// Per-client queue bytes the broker runs with here (`--queue-bytes`), so a flood is capped.
 const QUEUE_BYTES: &str = "4194304";
 
-/// Starts `elbusd` with a 1 s timeout and the capped queue, plus `extra` options.
+/// Starts `elbusd` with a 1 s timeout, the capped queue and four workers (hostile clients and
+/// the control client then run on several threads even where `-w` defaults to 1), plus `extra`
+/// options.
 fn elbusd(extra: &[&str]) -> Broker {
     elbusd_with_timeout("1", extra)
 }
 
 fn elbusd_with_timeout(timeout: &str, extra: &[&str]) -> Broker {
-    let mut args = vec!["-t", timeout, "--queue-bytes", QUEUE_BYTES];
+    let mut args = vec!["-t", timeout, "--queue-bytes", QUEUE_BYTES, "-w", "4"];
     args.extend_from_slice(extra);
     Broker::start_with_args(&BrokerKind::elbusd(env!("CARGO_BIN_EXE_elbusd")), &args)
 }

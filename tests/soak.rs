@@ -23,7 +23,12 @@ async fn soak_elbusd() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(DEFAULT_SECS);
-    let broker = Broker::start(&BrokerKind::elbusd(env!("CARGO_BIN_EXE_elbusd")));
+    // Four workers, whatever the machine: `-w` defaults to 1 on 2 CPUs, and the soak is where
+    // concurrent sessions writing into each other's sockets from several threads get exercised.
+    let broker = Broker::start_with_args(
+        &BrokerKind::elbusd(env!("CARGO_BIN_EXE_elbusd")),
+        &["-w", "4"],
+    );
     let mut options = SoakOptions::new(
         &broker.path(Transport::Unix),
         Some(broker.pid()),
