@@ -185,6 +185,15 @@ impl OutQueue {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Whether this queue feeds a socket whose peer has already hung up (the session will
+    /// notice when it reads that far).
+    pub(crate) fn peer_hung_up(&self) -> bool {
+        match &self.lock().sink {
+            Some(DirectSink::Socket(socket)) => socket.peer_hung_up(),
+            _ => false,
+        }
+    }
+
     /// Lets routers put items into `sink` directly while the consumer is idle.
     pub(crate) fn set_sink(&self, sink: DirectSink) {
         let mut state = self.lock();
@@ -399,6 +408,10 @@ mod tests {
             *room -= n;
             self.written.lock().unwrap().extend_from_slice(&buf[..n]);
             Ok(n)
+        }
+
+        fn peer_hung_up(&self) -> bool {
+            false
         }
     }
 

@@ -154,6 +154,8 @@ pub struct ClientInfo {
 #[derive(Debug, Default)]
 pub(crate) struct Registry {
     state: RwLock<State>,
+    /// Woken on every unregistration, for registrations waiting for a name to be released.
+    released: tokio::sync::Notify,
 }
 
 impl Registry {
@@ -221,7 +223,15 @@ impl Registry {
     pub(crate) fn unregister(&self, id: ClientId) -> Removed {
         let mut removed = Removed::default();
         self.write().remove(id, &mut removed);
+        if !removed.clients.is_empty() {
+            self.released.notify_waiters();
+        }
         removed
+    }
+
+    /// Resolves at the next unregistration after it is enabled (or first polled).
+    pub(crate) fn released(&self) -> tokio::sync::futures::Notified<'_> {
+        self.released.notified()
     }
 
     /// Whether `id` is still registered.

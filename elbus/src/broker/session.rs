@@ -99,6 +99,31 @@ pub(crate) async fn serve<R, W>(
     debug!("elbus client disconnected: {}", entry.name);
 }
 
+/// Registers `entry`. When its name is still held by a socket client whose peer has already
+/// hung up (a client reconnecting right after it closed, before its old session has read the
+/// end of the stream), waits for that session to let the name go, until `deadline` at most,
+/// instead of answering Busy (0x76) to a client that did nothing wrong.
+async fn register_when_released(
+    broker: &BrokerInner,
+    entry: &Arc<ClientEntry>,
+    deadline: Instant,
+) -> Result<(), Error> {
+    loop {
+        // Enabled before the attempt, so an unregistration right after it is not missed.
+        let released = broker.registry.released();
+        tokio::pin!(released);
+        released.as_mut().enable();
+        match broker.register_entry(entry) {
+            Err(err) if err.kind() == ErrorKind::Busy && broker.holder_hung_up(&entry.name) => {
+                if timeout_at(deadline, released).await.is_err() {
+                    return Err(err);
+                }
+            }
+            result => return result,
+        }
+    }
+}
+
 fn log_client_error(port: &str, name: Option<&str>, err: &Error) {
     if err.kind() == ErrorKind::Eof {
         return;
@@ -173,8 +198,13 @@ where
                 access,
             };
             broker.new_entry(&name, origin, config.queue)
-        })
-        .and_then(|entry| broker.register_entry(&entry).map(|()| entry));
+        });
+    let registered = match registered {
+        Ok(entry) => register_when_released(broker, &entry, deadline)
+            .await
+            .map(|()| entry),
+        Err(err) => Err(err),
+    };
     let answer = timeout_at(
         deadline,
         writer.write_all(&[registration_code(&registered)]),

@@ -16,6 +16,22 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 pub(crate) trait DirectWrite: Send + Sync + 'static {
     /// Writes what the socket takes now, without waiting; `WouldBlock` when it takes nothing.
     fn try_write(&self, buf: &[u8]) -> io::Result<usize>;
+
+    /// Whether the peer has closed the connection (or it failed), though the session may not
+    /// have read that far yet.
+    fn peer_hung_up(&self) -> bool;
+}
+
+/// Asks the kernel, without waiting, whether the peer of socket `fd` has shut its side down.
+fn hung_up(fd: std::os::fd::RawFd) -> bool {
+    let mut poll = libc::pollfd {
+        fd,
+        events: libc::POLLRDHUP,
+        revents: 0,
+    };
+    // SAFETY: one valid `pollfd` for the duration of the call, and a zero timeout.
+    let ready = unsafe { libc::poll(&mut poll, 1, 0) };
+    ready > 0 && poll.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0
 }
 
 /// A socket write half that can wait until it is writable.
@@ -29,6 +45,10 @@ macro_rules! socket_write_half {
         impl DirectWrite for $half {
             fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
                 <$half>::try_write(self, buf)
+            }
+
+            fn peer_hung_up(&self) -> bool {
+                hung_up(std::os::fd::AsRawFd::as_raw_fd(self.as_ref()))
             }
         }
 
