@@ -8,10 +8,35 @@ use clap::{Parser, ValueEnum};
 use super::bind::BindAddress;
 use crate::broker::{BrokerOptions, OverflowPolicy, QueueLimits, ServerConfig};
 
+/// CPUs this process may run on (its affinity mask, as `taskset` sets it).
+fn usable_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
 /// The default `-w`: half the CPUs this process may use, at least 1 and at most 4.
 pub fn default_workers() -> usize {
-    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    workers_for(usable_cpus())
+}
+
+fn workers_for(cpus: usize) -> usize {
     (cpus / 2).clamp(1, 4)
+}
+
+/// The default `--busy-poll` in microseconds: [`BrokerOptions::DEFAULT_SERVER_BUSY_POLL`], or
+/// 0 on a single CPU, where polling would only take the CPU from the clients it waits for.
+pub fn default_busy_poll_micros() -> u64 {
+    busy_poll_micros_for(usable_cpus())
+}
+
+fn busy_poll_micros_for(cpus: usize) -> u64 {
+    if cpus > 1 {
+        BrokerOptions::DEFAULT_SERVER_BUSY_POLL
+            .as_micros()
+            .try_into()
+            .unwrap_or(u64::MAX)
+    } else {
+        0
+    }
 }
 
 /// What to do with a client whose outbound queue is full.
@@ -64,9 +89,10 @@ pub struct ServerArgs {
 
     /// After socket input, keep one worker polling for more for this many microseconds before
     /// it may sleep; 0 never polls. Trades a little CPU under load for fewer thread wake-ups
-    /// (lower latency, higher round-trip rates); an idle broker parks after the window.
+    /// (lower latency, higher round-trip rates); an idle broker parks after the window. The
+    /// default is 10, or 0 on a single CPU.
     #[arg(long = "busy-poll", value_name = "MICROSECS",
-          default_value_t = BrokerOptions::DEFAULT_SERVER_BUSY_POLL.as_micros() as u64)]
+          default_value_t = default_busy_poll_micros())]
     pub busy_poll: u64,
 
     /// Timeout in seconds for handshakes, socket writes and frame reads. Keepalive NOPs are sent
@@ -244,9 +270,18 @@ mod tests {
         let args = ServerArgs::parse_from(["elbusd"]);
         assert!((1..=4).contains(&args.workers));
         assert_eq!(args.workers, default_workers());
+        assert_eq!(args.busy_poll, default_busy_poll_micros());
         assert_eq!(
             args.broker_options().busy_poll,
-            BrokerOptions::DEFAULT_SERVER_BUSY_POLL
+            Duration::from_micros(default_busy_poll_micros())
+        );
+        let by_cpus: Vec<_> = [1, 2, 3, 4, 8, 64]
+            .into_iter()
+            .map(|cpus| (workers_for(cpus), busy_poll_micros_for(cpus)))
+            .collect();
+        assert_eq!(
+            by_cpus,
+            [(1, 0), (1, 10), (1, 10), (2, 10), (4, 10), (4, 10)]
         );
         let args = ServerArgs::parse_from(["elbusd", "-w", "8", "--busy-poll", "0"]);
         assert_eq!(args.workers, 8);
