@@ -23,11 +23,15 @@ pub(crate) struct RouteScratch {
     /// Queues that owe a flush ([`Pushed::needs_flush`]): flushing once per batch instead of
     /// once per frame turns a burst of frames to one client into one write.
     unflushed: Vec<Arc<ClientEntry>>,
+    /// Whether `unflushed` holds an in-process client, so the common batch (socket clients
+    /// only, perhaps a thousand of them) is not scanned for one.
+    unflushed_in_process: bool,
 }
 
 impl RouteScratch {
     fn pushed(&mut self, target: &Arc<ClientEntry>, pushed: Pushed) -> PushOutcome {
         if pushed.needs_flush {
+            self.unflushed_in_process |= target.kind == ClientKind::Internal;
             self.unflushed.push(target.clone());
         }
         pushed.outcome
@@ -36,6 +40,9 @@ impl RouteScratch {
     /// Hands what was routed to in-process clients over to them, leaving the socket clients'
     /// queues unflushed; returns whether any in-process client got frames.
     pub(crate) fn flush_in_process(&mut self) -> bool {
+        if !std::mem::take(&mut self.unflushed_in_process) {
+            return false;
+        }
         let before = self.unflushed.len();
         self.unflushed.retain(|target| {
             let in_process = target.kind == ClientKind::Internal;
@@ -50,6 +57,7 @@ impl RouteScratch {
     /// Gets everything routed so far written (directly into idle clients' sockets, or by their
     /// writers).
     pub(crate) fn flush(&mut self) {
+        self.unflushed_in_process = false;
         for target in self.unflushed.drain(..) {
             target.queue.flush();
         }
