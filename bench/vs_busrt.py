@@ -77,6 +77,8 @@ def run_once(args, kind, socket, workdir, broker_workers):
     """One benchmark run against one broker; returns per-stage rates, CPU seconds, client
     thread load, and the broker's worker count."""
     if kind == 'busrtd':
+        if not broker_workers:
+            sys.exit('elbusd did not log its worker count ("workers: N"); use --broker-workers')
         cmd = [args.busrtd, '-B', socket, '-w', str(broker_workers), '--queue-size', '1048576']
     else:
         cmd = [args.elbusd, '-B', socket]
