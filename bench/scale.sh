@@ -12,11 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BUSRT_VERSION=0.5.6
+bash bench/install-busrt.sh
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
-if [ "$("$CARGO_BIN/busrt" --version 2>/dev/null)" != "busrt $BUSRT_VERSION" ]; then
-    cargo install busrt --version "$BUSRT_VERSION" --features server,cli --locked
-fi
 
 hard="$(ulimit -Hn)"
 if [ "$hard" = unlimited ]; then

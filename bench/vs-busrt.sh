@@ -9,11 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BUSRT_VERSION=0.5.6
+bash bench/install-busrt.sh
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
-if [ "$("$CARGO_BIN/busrt" --version 2>/dev/null)" != "busrt $BUSRT_VERSION" ]; then
-    cargo install busrt --version "$BUSRT_VERSION" --features server,cli --locked
-fi
 cargo build --release --bin elbusd
 exec python3 bench/vs_busrt.py \
     --busrt "$CARGO_BIN/busrt" --busrtd "$CARGO_BIN/busrtd" --elbusd target/release/elbusd "$@"
