@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use elbus::ipc::{Client, Config};
 use elbus::{AsyncClient, EventChannel, QoS};
 use elbus_suite::broker::{Broker, BrokerKind};
+use elbus_suite::bystander::Bystander;
 use elbus_suite::procstat::{self, Memory};
 use elbus_suite::raw::{request, Raw, MESSAGE_ACKED, PUBLISH_ACKED, SUBSCRIBE_ACKED, WAIT};
 
@@ -272,6 +273,7 @@ async fn a_subscriber_that_never_reads_is_disconnected_under_a_flood() {
     let broker = elbusd(&[]);
     let path = broker.unix_path().to_owned();
     let mut control = Control::connect(&broker).await;
+    let bystander = Bystander::start(&path.display().to_string(), "bystander").await;
     let mut slow = Raw::register(&path, "slow").await;
     slow.send(1, SUBSCRIBE_ACKED, b"flood/#").await;
     assert_eq!(slow.ack().await[5], 0x01);
@@ -295,7 +297,11 @@ async fn a_subscriber_that_never_reads_is_disconnected_under_a_flood() {
             break;
         }
         assert!(op_id < 100_000, "the slow subscriber was never dropped");
+        if op_id == 4 {
+            bystander.wait_rounds(2).await;
+        }
     }
+    bystander.finish().await;
     // The slow subscriber gets what was already written, then EOF.
     slow.drain_until_eof().await;
     // Only its disconnect mentions `slow` at the default log level (queue full, or a write timeout).

@@ -2,6 +2,7 @@
 //! published peers started for a test.
 
 pub mod broker;
+pub mod bystander;
 pub mod procstat;
 pub mod python;
 pub mod raw;
