@@ -13,6 +13,7 @@ pub use args::ServerArgs;
 pub use bind::BindAddress;
 
 use crate::broker::{AccessControl, Broker, ServerConfig, SharedAccessControl};
+use crate::logging::EscapingWriter;
 
 /// The UNIX socket `elbusd` serves when no `-B` is given.
 pub const DEFAULT_SOCKET: &str = "/tmp/elbus.sock";
@@ -37,17 +38,30 @@ pub fn run(args: ServerArgs) -> ExitCode {
     runtime.block_on(serve(args))
 }
 
+/// Logs to stdout, one line per event: every field of an event (its message included) is
+/// written through [`EscapingWriter`], so no text a client put into it (a name with a newline, a
+/// terminal escape) can end the line or start a forged one, whatever the call site did.
 fn init_logging(verbose: bool) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::field::MakeExt;
     let level = if verbose {
         tracing::Level::TRACE
     } else {
         tracing::Level::INFO
     };
-    use std::io::IsTerminal;
+    let fields = tracing_subscriber::fmt::format::debug_fn(|writer, field, value| {
+        use std::fmt::Write;
+        if field.name() != "message" {
+            write!(writer, "{}=", field.name())?;
+        }
+        write!(EscapingWriter(writer), "{value:?}")
+    })
+    .delimited(" ");
     let _ = tracing_subscriber::fmt()
         .with_max_level(level)
         .with_ansi(std::io::stdout().is_terminal())
         .with_target(false)
+        .fmt_fields(fields)
         .with_writer(std::io::stdout)
         .try_init();
 }
