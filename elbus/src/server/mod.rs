@@ -66,6 +66,13 @@ fn init_logging(verbose: bool) {
         .try_init();
 }
 
+/// Logs, one line each, the rules of `rules` that may be wider than they look.
+fn warn_about_rules(rules: &AccessControl) {
+    for warning in rules.warnings() {
+        warn!("{warning}");
+    }
+}
+
 async fn serve(args: ServerArgs) -> ExitCode {
     let binds = match args.bind_addresses() {
         Ok(binds) => binds,
@@ -90,6 +97,7 @@ async fn serve(args: ServerArgs) -> ExitCode {
                     rules.rules.len(),
                     path.display()
                 );
+                warn_about_rules(&rules);
                 let shared = SharedAccessControl::new(rules);
                 config = config.access_control(shared.clone());
                 Some((path.as_path(), shared))
@@ -230,6 +238,7 @@ async fn wait_for_signal(access: Option<(&std::path::Path, SharedAccessControl)>
                     match AccessControl::from_file(path) {
                         Ok(rules) => {
                             let count = rules.rules.len();
+                            warn_about_rules(&rules);
                             shared.replace(rules);
                             info!("access control reloaded: {count} rules from {}", path.display());
                         }
