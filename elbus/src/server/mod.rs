@@ -141,7 +141,9 @@ async fn serve(args: ServerArgs) -> ExitCode {
     };
     if let Err(err) = start(&broker, &binds, &config, |path| {
         #[cfg(feature = "broker-api")]
-        return api.spawn_fifo(path).map_err(|err| err.to_string());
+        return api
+            .spawn_fifo_with(path, crate::broker_api::fifo::FifoPermissions::of(&config))
+            .map_err(|err| err.to_string());
         #[cfg(not(feature = "broker-api"))]
         return Err(format!(
             "fifo:{} needs the broker-api feature",
