@@ -149,8 +149,9 @@ pub struct ServerArgs {
     pub socket_group: Option<String>,
 
     /// Access-control rules (TOML; see elbus/examples/acl.toml): which peers may register which
-    /// names and what each client may do. Reloaded on SIGHUP for new connections. Without it,
-    /// nothing is checked.
+    /// names and what each client may do. A broadcast mask or subscription pattern must be
+    /// contained in a rule pattern; a rule with uids/gids but no networks refuses TCP peers.
+    /// Reloaded on SIGHUP for new connections. Without it, nothing is checked.
     #[arg(long = "acl", value_name = "FILE")]
     pub acl: Option<PathBuf>,
 }
