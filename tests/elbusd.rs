@@ -221,7 +221,9 @@ async fn fifo_lines_of_every_kind_run_as_the_broker() {
     use std::os::unix::fs::{FileTypeExt, PermissionsExt};
     let meta = std::fs::metadata(&fifo).unwrap();
     assert!(meta.file_type().is_fifo());
-    assert_eq!(meta.permissions().mode() & 0o777, 0o622);
+    // The socket's mode (0660 by default), not the original's world-writable 0622: its lines
+    // run as `.broker` (tests/hostile_acl.rs has the attack).
+    assert_eq!(meta.permissions().mode() & 0o777, 0o660);
 
     let listener = connect(broker.paths()[0], "fifo.l").await;
     let mut events = listener.take_event_channel().unwrap();

@@ -15,6 +15,7 @@
 //! | [`server`] | the standalone server `elbusd`: options, logging, graceful shutdown |
 //! | [`broker_api`] | the broker's own `.broker` client: announcements, RPC API, FIFO channel |
 //! | [`client`] | the [`AsyncClient`] trait shared by all clients, [`OpConfirm`] |
+//! | [`logging`] | log lines clients cannot forge or flood: escaping of their text, rate limits |
 //! | [`matching`] | topic (`+`, `#`) and name-mask (`?`, `*`) matching, and the routing indexes |
 //! | [`rpc`] | the byte RPC layer: calls, replies, errors and notifications over messages |
 //! | `ipc` | the UNIX / TCP socket client `ipc::Client` and its `ipc::Config` (feature `ipc`) |
@@ -37,6 +38,7 @@ pub mod error;
 pub mod frame;
 #[cfg(feature = "ipc")]
 pub mod ipc;
+pub mod logging;
 pub mod matching;
 pub mod protocol;
 #[cfg(feature = "rpc")]

@@ -7,12 +7,26 @@
 //!
 //! * who may register the name: UNIX peers by uid/gid ([`AccessRule::uids`],
 //!   [`AccessRule::gids`]), TCP peers by source network ([`AccessRule::networks`]);
-//! * what the client may do, with the original's matching rules: one-to-one targets
-//!   ([`AccessRule::p2p`], `.`-masks against the target name), broadcasts
-//!   ([`AccessRule::broadcast`], `.`-masks against the *mask string*), publications
-//!   ([`AccessRule::publish`], `/`-patterns against the topic, also for publish_for) and
-//!   subscriptions ([`AccessRule::subscribe`], `/`-patterns against each *pattern string*).
-//!   Unsubscribe, exclude and unexclude are never checked.
+//! * what the client may do: one-to-one targets ([`AccessRule::p2p`], `.`-masks matched against
+//!   the target name), publications ([`AccessRule::publish`], `/`-patterns matched against the
+//!   topic, also for publish_for; a published topic is literal), broadcasts
+//!   ([`AccessRule::broadcast`]) and subscriptions ([`AccessRule::subscribe`]). A broadcast mask
+//!   or a subscription pattern is itself a pattern, so it is allowed only if a rule pattern
+//!   *contains* it: every name (topic) the client's pattern can match must be matched by the
+//!   rule pattern ([`mask_contains`], [`topic_contains`]). Matching the client's pattern as if
+//!   it were a name would let `?.alerts` allow `*.alerts`, which reaches every client.
+//!   Unsubscribe, exclude and unexclude are never checked (they can only narrow what a client
+//!   receives).
+//!
+//! # Fail closed
+//!
+//! Each transport is judged by its own list: UNIX peers by `uids`/`gids`, TCP peers by
+//! `networks`. An absent list admits every peer of its transport, with one exception: a rule that
+//! restricts by uid or gid but names no `networks` refuses every TCP peer, whose uid cannot be
+//! known (otherwise `uids = [0]` would be open to anyone over TCP). A rule with `networks` but
+//! no `uids`/`gids` admits every UNIX peer that can open the socket: the socket file's mode and
+//! group ([`ServerConfig::unix_mode`](super::ServerConfig::unix_mode)) are the UNIX side's
+//! guard. [`AccessControl::warnings`] lists the rules that are wider than they may look.
 //!
 //! Rules are captured when a client connects ([`SharedAccessControl::replace`] affects new
 //! connections only, as the original clones its AAA entry at connect); in-process clients are
@@ -28,6 +42,7 @@ use std::sync::{Arc, RwLock};
 
 use serde::Deserialize;
 
+use crate::logging::Escaped;
 use crate::matching::{mask_matches, topic_matches};
 use crate::Error;
 
@@ -136,20 +151,25 @@ pub struct AccessRule {
     #[serde(default)]
     pub gids: Option<Vec<u32>>,
     /// TCP peers whose source address is in one of these networks may register the name
-    /// (`None`: any; `[]`: no TCP peer, which keeps a name UNIX-only).
+    /// (`[]`: no TCP peer, which keeps a name UNIX-only). `None`: any address, unless `uids`
+    /// or `gids` is set, in which case no TCP peer may (fail closed: a TCP peer's uid is
+    /// unknown).
     #[serde(default)]
     pub networks: Option<Vec<IpNetwork>>,
     /// One-to-one targets: `.`-masks matched against the target's full name.
     #[serde(default)]
     pub p2p: Option<Vec<String>>,
-    /// Broadcasts: `.`-masks matched against the broadcast *mask string* itself.
+    /// Broadcasts: `.`-masks; a broadcast mask is allowed when one of them contains it
+    /// ([`mask_contains`]), so `svc.*` allows `svc.*` and `svc.a` but `?.alerts` does not allow
+    /// `*.alerts`.
     #[serde(default)]
     pub broadcast: Option<Vec<String>>,
     /// Publications (publish and publish_for): `/`-patterns matched against the topic.
     #[serde(default)]
     pub publish: Option<Vec<String>>,
-    /// Subscriptions: `/`-patterns matched against each subscription *pattern string*, so
-    /// `news/#` permits subscribing to `news/#` or `news/x` but not to `#`.
+    /// Subscriptions: `/`-patterns; a subscription pattern is allowed when one of them contains
+    /// it ([`topic_contains`]), so `news/#` permits `news/#`, `news/+` or `news/x` but not `#`,
+    /// and `+/public` does not permit `#/public`.
     #[serde(default)]
     pub subscribe: Option<Vec<String>>,
     /// May call the `.broker` administrative methods (such as `client.disconnect`).
@@ -157,11 +177,48 @@ pub struct AccessRule {
     pub admin: bool,
 }
 
-/// Whether one of `patterns` (absent: any) lets `value` through `matches(pattern, value)`.
-fn allowed(patterns: &Option<Vec<String>>, value: &str, matches: fn(&str, &str) -> bool) -> bool {
+/// Whether one of `patterns` (absent: any) lets `value` through `check(pattern, value)`.
+fn allowed(patterns: &Option<Vec<String>>, value: &str, check: fn(&str, &str) -> bool) -> bool {
     patterns
         .as_ref()
-        .is_none_or(|patterns| patterns.iter().any(|p| matches(p, value)))
+        .is_none_or(|patterns| patterns.iter().any(|p| check(p, value)))
+}
+
+/// Whether the pattern `rule` contains the pattern `pattern`: every part sequence `pattern`
+/// matches is matched by `rule`, in the syntax whose parts are split on `separator`, where
+/// `one` matches exactly one part and `rest` one or more remaining parts (ending the pattern).
+///
+/// One pass over both, part by part: a `rest` in the rule takes whatever the pattern has left
+/// (at least one part); a `rest` in the pattern (any number of parts) fits only under a `rest`
+/// of the rule; a `one` in the pattern (any part) fits only under a `one`; a literal fits
+/// under `one` or the same literal. Cost: linear in the shorter pattern.
+fn contains(rule: &str, pattern: &str, separator: char, one: &str, rest: &str) -> bool {
+    let mut rule_parts = rule.split(separator);
+    let mut parts = pattern.split(separator);
+    loop {
+        match (rule_parts.next(), parts.next()) {
+            (None, None) => return true,
+            (Some(r), part) if r == rest => return part.is_some(),
+            (Some(_), Some(p)) if p == rest => return false,
+            (Some(r), Some(p)) if r == one || r == p => {}
+            _ => return false,
+        }
+    }
+}
+
+/// Whether the broadcast mask `rule` contains the mask `mask`: every client name `mask` matches
+/// (by [`mask_matches`]) is matched by `rule`. `svc.*` contains `svc.*`, `svc.?.x` and `svc.a`;
+/// `?.alerts` does not contain `*.alerts`, and `svc.?` does not contain `svc.*`.
+pub fn mask_contains(rule: &str, mask: &str) -> bool {
+    contains(rule, mask, '.', "?", "*")
+}
+
+/// Whether the topic pattern `rule` contains the pattern `pattern`: every topic `pattern`
+/// matches (by [`topic_matches`]) is matched by `rule`. `news/#` contains `news/#` and
+/// `news/+/x`; `+/public` does not contain `#/public` (which means `#`), and `x/#` does not
+/// contain `x` (`x/#` does not match the topic `x`).
+pub fn topic_contains(rule: &str, pattern: &str) -> bool {
+    contains(rule, pattern, '/', "+", "#")
 }
 
 impl AccessRule {
@@ -186,11 +243,58 @@ impl AccessRule {
             || self.gids.as_ref().is_some_and(|g| g.contains(&cred.gid))
     }
 
-    /// Whether a TCP peer from `ip` may register a name of this rule.
+    /// Whether a TCP peer from `ip` may register a name of this rule: its address must be in
+    /// one of [`AccessRule::networks`]. Without `networks`, any address may, unless the rule
+    /// restricts by uid or gid: a TCP peer's uid is unknown, so such a rule refuses every TCP
+    /// peer (fail closed).
     pub fn allows_network(&self, ip: IpAddr) -> bool {
-        self.networks
-            .as_ref()
-            .is_none_or(|nets| nets.iter().any(|net| net.contains(ip)))
+        match &self.networks {
+            Some(nets) => nets.iter().any(|net| net.contains(ip)),
+            None => !self.restricts_identity(),
+        }
+    }
+
+    /// Whether the rule restricts UNIX peers by uid or gid.
+    fn restricts_identity(&self) -> bool {
+        self.uids.is_some() || self.gids.is_some()
+    }
+
+    /// Why this rule may be wider than it looks, if it may: one sentence, or `None`.
+    ///
+    /// Flagged: an `admin` rule that peers whose identity is not checked can take (no
+    /// `uids`/`gids`: every local user who can open the socket; `networks` naming any network:
+    /// TCP peers, whose uid is unknown); `networks` holding a `/0`, which admits every address;
+    /// and, as a note, a uid/gid rule without `networks`, which refuses TCP peers.
+    pub fn warning(&self) -> Option<String> {
+        let mut reasons = Vec::new();
+        if self.admin {
+            if !self.restricts_identity() {
+                reasons.push("admin = true without uids or gids: every local user who can open the socket gets the administrative methods".to_owned());
+            }
+            if self.networks.as_ref().is_some_and(|nets| !nets.is_empty())
+                || (self.networks.is_none() && !self.restricts_identity())
+            {
+                reasons.push("admin = true for TCP peers, whose identity is not checked (add `networks = []` to keep it UNIX-only)".to_owned());
+            }
+        }
+        if let Some(any) = self.networks.iter().flatten().find(|net| net.prefix == 0) {
+            reasons.push(format!(
+                "networks holds {any}: every TCP address may register"
+            ));
+        }
+        if self.restricts_identity() && self.networks.is_none() && reasons.is_empty() {
+            reasons.push(
+                "uids/gids without networks: TCP peers are refused (name networks to admit them)"
+                    .to_owned(),
+            );
+        }
+        (!reasons.is_empty()).then(|| {
+            format!(
+                "access rule \"{}\": {}",
+                Escaped(&self.name),
+                reasons.join("; ")
+            )
+        })
     }
 
     /// Whether a one-to-one message to `target` is allowed.
@@ -198,19 +302,22 @@ impl AccessRule {
         allowed(&self.p2p, target, mask_matches)
     }
 
-    /// Whether a broadcast to `mask` is allowed.
+    /// Whether a broadcast to `mask` is allowed: a rule mask must contain it
+    /// ([`mask_contains`]).
     pub fn allows_broadcast(&self, mask: &str) -> bool {
-        allowed(&self.broadcast, mask, mask_matches)
+        allowed(&self.broadcast, mask, mask_contains)
     }
 
-    /// Whether publishing to `topic` is allowed.
+    /// Whether publishing to `topic` is allowed (a published topic is literal: `+` and `#` in
+    /// it are ordinary parts, so matching it against the rule patterns is exact).
     pub fn allows_publish(&self, topic: &str) -> bool {
         allowed(&self.publish, topic, topic_matches)
     }
 
-    /// Whether subscribing to the pattern string `pattern` is allowed.
+    /// Whether subscribing to the pattern `pattern` is allowed: a rule pattern must contain it
+    /// ([`topic_contains`]).
     pub fn allows_subscribe(&self, pattern: &str) -> bool {
-        allowed(&self.subscribe, pattern, topic_matches)
+        allowed(&self.subscribe, pattern, topic_contains)
     }
 }
 
@@ -253,6 +360,15 @@ impl AccessControl {
             .find(|rule| mask_matches(&rule.name, name))
     }
 
+    /// One line for each rule that may be wider than it looks ([`AccessRule::warning`]), for
+    /// the log at load time.
+    pub fn warnings(&self) -> Vec<String> {
+        self.rules
+            .iter()
+            .filter_map(|rule| rule.warning())
+            .collect()
+    }
+
     /// Parses the TOML form (see `elbus/examples/acl.toml`).
     #[cfg(feature = "acl-file")]
     pub fn from_toml(text: &str) -> Result<Self, Error> {
@@ -291,6 +407,10 @@ impl AccessControl {
                 PeerAddress::Unix(None) => {
                     format!("Client {name}: the peer's credentials are unknown")
                 }
+                PeerAddress::Tcp(ip) if rule.networks.is_none() => format!(
+                    "Client {name} is not allowed to connect from {ip}: its rule restricts \
+                     uids/gids and names no networks, so TCP peers are refused"
+                ),
                 PeerAddress::Tcp(ip) => {
                     format!("Client {name} is not allowed to connect from {ip}")
                 }
@@ -389,7 +509,7 @@ mod tests {
         assert!(rule.allows_p2p("group.a.b"));
         assert!(!rule.allows_p2p("group.a"));
         assert!(!rule.allows_p2p("other"));
-        // The broadcast check is on the mask string, not on the recipients.
+        // The broadcast check is on what the mask can reach: the rule mask must contain it.
         assert!(rule.allows_broadcast("group.*"));
         assert!(rule.allows_broadcast("group.x"));
         assert!(!rule.allows_broadcast("*"));
@@ -405,6 +525,226 @@ mod tests {
             ..AccessRule::new("z")
         };
         assert!(!closed.allows_publish("t"));
+    }
+
+    #[test]
+    fn containment_examples() {
+        // The escalations of issue 13: a `?` or `+` rule chunk never admits a client's `*`/`#`.
+        assert!(!mask_contains("?.alerts", "*.alerts"));
+        assert!(!topic_contains("+/public", "#/public"));
+        assert!(!topic_contains("+/public", "#"));
+        for (rule, mask, want) in [
+            ("svc.*", "svc.*", true),
+            ("svc.*", "svc.*.x", true),
+            ("svc.*", "svc.?", true),
+            ("svc.*", "svc.a.b", true),
+            ("svc.*", "svc", false),
+            ("svc.*", "*", false),
+            ("svc.?", "svc.a", true),
+            ("svc.?", "svc.?", true),
+            ("svc.?", "svc.*", false),
+            ("?.alerts", "x.alerts", true),
+            ("*", "*", true),
+            ("*", "?.?", true),
+            ("a", "?", false),
+            ("a*", "a*", true),
+            ("a*", "ab", false),
+        ] {
+            assert_eq!(
+                mask_contains(rule, mask),
+                want,
+                "{rule:?} contains {mask:?}"
+            );
+        }
+        for (rule, pattern, want) in [
+            ("news/#", "news/#", true),
+            ("news/#", "news/+/x", true),
+            ("news/#", "news/#/x", true),
+            ("news/#", "news", false),
+            ("news/#", "#", false),
+            ("news/+", "news/x", true),
+            ("news/+", "news/+", true),
+            ("news/+", "news/#", false),
+            ("x/#", "x", false),
+            ("#", "x", true),
+            ("#", "#", true),
+            ("+/#", "#", false),
+            ("+/#", "+/+", true),
+            ("+", "#", false),
+        ] {
+            assert_eq!(
+                topic_contains(rule, pattern),
+                want,
+                "{rule:?} contains {pattern:?}"
+            );
+        }
+    }
+
+    /// Parts of generated patterns: both wildcards, a non-wildcard `a*`/`a#`, empty parts and
+    /// literals.
+    const MASK_PARTS: [&str; 6] = ["", "a", "b", "?", "*", "a*"];
+    const TOPIC_PARTS: [&str; 6] = ["", "a", "b", "+", "#", "a#"];
+    /// Parts of the names tried: every literal the patterns use, plus parts no pattern names
+    /// (`z`, and the wildcard characters, which are ordinary parts in a name or topic).
+    const NAME_PARTS: [&str; 8] = ["", "a", "b", "a*", "a#", "z", "*", "#"];
+    /// Generated patterns have at most this many parts.
+    const MAX_PARTS: usize = 4;
+
+    /// Every name of 1 ..= `MAX_PARTS + 1` parts from [`NAME_PARTS`] joined with `separator`.
+    /// A pattern of at most `MAX_PARTS` parts cannot tell a part it does not name from `z`, nor a
+    /// longer name from one of `MAX_PARTS + 1` parts, so this finite set decides containment.
+    fn all_names(separator: &str) -> Vec<String> {
+        let mut names: Vec<String> = NAME_PARTS.iter().map(|p| (*p).to_owned()).collect();
+        let mut last = names.clone();
+        for _ in 1..=MAX_PARTS {
+            last = last
+                .iter()
+                .flat_map(|name| {
+                    NAME_PARTS
+                        .iter()
+                        .map(move |p| format!("{name}{separator}{p}"))
+                })
+                .collect();
+            names.extend(last.iter().cloned());
+        }
+        names
+    }
+
+    fn pattern(
+        parts: &'static [&'static str],
+        separator: &'static str,
+    ) -> impl Strategy<Value = String> {
+        prop::collection::vec(prop::sample::select(parts), 1..=MAX_PARTS)
+            .prop_map(move |p| p.join(separator))
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// Containment agrees with the broker's matchers: the rule contains the client's
+        /// pattern exactly when every name (topic) the pattern matches is matched by the rule.
+        #[test]
+        fn mask_containment_agrees_with_matching(
+            rule in pattern(&MASK_PARTS, "."),
+            mask in pattern(&MASK_PARTS, "."),
+        ) {
+            let names = all_names(".");
+            let escaping = names
+                .iter()
+                .find(|name| mask_matches(&mask, name) && !mask_matches(&rule, name));
+            prop_assert_eq!(
+                mask_contains(&rule, &mask),
+                escaping.is_none(),
+                "rule {:?}, mask {:?}, a name only the mask matches: {:?}",
+                rule,
+                mask,
+                escaping
+            );
+        }
+
+        #[test]
+        fn topic_containment_agrees_with_matching(
+            rule in pattern(&TOPIC_PARTS, "/"),
+            topic in pattern(&TOPIC_PARTS, "/"),
+        ) {
+            let topics = all_names("/");
+            let escaping = topics
+                .iter()
+                .find(|t| topic_matches(&topic, t) && !topic_matches(&rule, t));
+            prop_assert_eq!(
+                topic_contains(&rule, &topic),
+                escaping.is_none(),
+                "rule {:?}, pattern {:?}, a topic only the pattern matches: {:?}",
+                rule,
+                topic,
+                escaping
+            );
+        }
+    }
+
+    #[test]
+    fn uid_rules_refuse_tcp_peers_unless_they_name_networks() {
+        let tcp = |ip: &str| PeerAddress::Tcp(ip.parse().unwrap());
+        let acl = AccessControl::new()
+            .rule(AccessRule {
+                uids: Some(vec![0]),
+                admin: true,
+                ..AccessRule::new("admin")
+            })
+            .rule(AccessRule {
+                gids: Some(vec![50]),
+                networks: Some(vec![net("127.0.0.0/8")]),
+                ..AccessRule::new("staff")
+            })
+            .rule(AccessRule {
+                networks: Some(vec![net("127.0.0.0/8")]),
+                ..AccessRule::new("net")
+            })
+            .rule(AccessRule::new("open"));
+        let err = acl
+            .check_registration("admin", tcp("127.0.0.1"))
+            .unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Access);
+        assert!(err.to_string().contains("TCP peers are refused"), "{err}");
+        assert!(acl.check_registration("staff", tcp("127.0.0.1")).is_ok());
+        assert!(acl.check_registration("staff", tcp("10.0.0.1")).is_err());
+        assert!(acl.check_registration("net", tcp("127.0.0.1")).is_ok());
+        assert!(acl.check_registration("open", tcp("10.0.0.1")).is_ok());
+        // UNIX peers: uids/gids decide; a networks-only rule leaves them to the socket's mode.
+        let root = PeerCredentials {
+            uid: 0,
+            gid: 0,
+            pid: None,
+        };
+        let user = PeerCredentials { uid: 1000, ..root };
+        assert!(acl
+            .check_registration("admin", PeerAddress::Unix(Some(&root)))
+            .is_ok());
+        assert!(acl
+            .check_registration("admin", PeerAddress::Unix(Some(&user)))
+            .is_err());
+        assert!(acl
+            .check_registration("net", PeerAddress::Unix(Some(&user)))
+            .is_ok());
+    }
+
+    #[test]
+    fn warnings_flag_wide_rules_once_each() {
+        let acl = AccessControl::new()
+            .rule(AccessRule {
+                uids: Some(vec![0]),
+                ..AccessRule::new("root.only")
+            })
+            .rule(AccessRule {
+                admin: true,
+                ..AccessRule::new("ops.*")
+            })
+            .rule(AccessRule {
+                networks: Some(vec![net("0.0.0.0/0")]),
+                ..AccessRule::new("any\nwhere")
+            })
+            .rule(AccessRule {
+                uids: Some(vec![0]),
+                networks: Some(vec![]),
+                admin: true,
+                ..AccessRule::new("admin")
+            })
+            .rule(AccessRule::new("*"));
+        let warnings = acl.warnings();
+        assert_eq!(warnings.len(), 3, "{warnings:#?}");
+        assert!(
+            warnings[0].contains("\"root.only\"") && warnings[0].contains("TCP peers are refused")
+        );
+        assert!(warnings[1].contains("every local user") && warnings[1].contains("TCP peers"));
+        assert!(warnings[2].contains("0.0.0.0/0") && !warnings[2].contains('\n'));
+        #[cfg(feature = "acl-file")]
+        {
+            let example =
+                AccessControl::from_toml(include_str!("../../examples/acl.toml")).unwrap();
+            assert!(example.warnings().is_empty(), "{:#?}", example.warnings());
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@ use super::registry::ClientKind;
 use super::session::{self, Peer};
 use super::sink::{DirectWrite, SharedSocket, SocketWrite};
 use super::{BrokerInner, ServerConfig};
+use crate::logging::LogLimiter;
 use crate::Error;
 
 /// Pause after a failed accept (out of file descriptors, say), so the loop does not spin.
@@ -182,6 +183,8 @@ fn spawn_accept_loop<A: Acceptor>(
 ) -> JoinHandle<()> {
     let config = Arc::new(config);
     tokio::spawn(async move {
+        // Failures repeat while the cause lasts (out of descriptors while clients flood in).
+        let accept_errors = LogLimiter::with_default_rate("accept failures");
         loop {
             match listener.accept_peer(&port, &config).await {
                 Ok((reader, writer, peer)) => {
@@ -198,7 +201,9 @@ fn spawn_accept_loop<A: Acceptor>(
                     tokio::spawn(session);
                 }
                 Err(err) => {
-                    error!("{port}: accept failed: {err}");
+                    if accept_errors.allow() {
+                        error!("{port}: accept failed: {err}");
+                    }
                     tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
                 }
             }

@@ -68,11 +68,12 @@ pub use internal::Client;
 pub use registry::{ClientInfo, ClientKind, WARN_TOPIC};
 pub use stats::CounterSnapshot;
 
+use crate::logging::{Escaped, LogLimiter};
 use crate::{protocol, Error};
 use queue::OutQueue;
 use registry::{ClientEntry, Origin, Registry};
 use router::RouteScratch;
-use stats::{Counters, LogLimiter};
+use stats::Counters;
 
 /// The name of the broker's own client, which serves the `.broker` RPC API and makes
 /// announcements.
@@ -115,6 +116,11 @@ pub(crate) struct BrokerInner {
     /// Access denials are logged through their own limiter, so a denied flood cannot hide the
     /// drop warnings (or the other way round).
     deny_log: LogLimiter,
+    /// Errors that end a client's session (bad frames, refused names, timeouts): a client can
+    /// cause one per connection, so they are limited too.
+    pub(crate) client_error_log: LogLimiter,
+    /// Forced disconnects and evictions of a previous instance, which clients can cause.
+    disconnect_log: LogLimiter,
     listeners: Mutex<Vec<ListenerHandle>>,
     /// Present when [`BrokerOptions::busy_poll`] is not zero; sessions report input to it.
     busy_poll: Option<Arc<busy_poll::BusyPoll>>,
@@ -145,8 +151,10 @@ impl Broker {
                 counters: Counters::default(),
                 next_id: AtomicU64::new(1),
                 started: Instant::now(),
-                drop_log: LogLimiter::new(10),
-                deny_log: LogLimiter::new(10),
+                drop_log: LogLimiter::with_default_rate("queue drops"),
+                deny_log: LogLimiter::with_default_rate("access denials"),
+                client_error_log: LogLimiter::with_default_rate("client errors"),
+                disconnect_log: LogLimiter::with_default_rate("forced disconnects"),
                 listeners: Mutex::new(Vec::new()),
                 busy_poll,
                 busy_poll_task: Mutex::new(None),
@@ -404,9 +412,11 @@ impl BrokerInner {
         }
         self.counters.count_denied();
         if self.deny_log.allow() {
+            let what = Escaped(what);
             match client {
                 Some(client) => {
-                    warn!(client = %client.name, "client {}: access denied: {what}", client.name)
+                    let name = Escaped(&client.name);
+                    warn!(client = %name, "client {name}: access denied: {what}")
                 }
                 None => warn!("access denied: {what}"),
             }
@@ -419,8 +429,8 @@ impl BrokerInner {
             .registry
             .register(entry.clone(), self.options.force_register)?;
         for old in evicted.clients {
-            if !old.is_secondary() {
-                warn!("disconnecting previous instance of {}", old.name);
+            if !old.is_secondary() && self.disconnect_log.allow() {
+                warn!("disconnecting previous instance of {}", Escaped(&old.name));
             }
             old.queue.close();
         }
@@ -463,12 +473,14 @@ impl BrokerInner {
         }
         entry.counters.count_forced_disconnect();
         self.counters.count_forced_disconnect();
-        warn!(
-            client = %entry.name,
-            queue = entry.queue.len(),
-            "client {}: {reason}, force unregistering",
-            entry.name
-        );
+        if self.disconnect_log.allow() {
+            let name = Escaped(&entry.name);
+            warn!(
+                client = %name,
+                queue = entry.queue.len(),
+                "client {name}: {reason}, force unregistering"
+            );
+        }
         entry.queue.close();
         self.unregister_entry(entry, true);
     }

@@ -19,6 +19,7 @@ use super::registry::{ClientEntry, ClientKind, Origin};
 use super::router::RouteScratch;
 use super::sink::{ConnectionWriter, DirectWrite};
 use super::{registration_code, BrokerInner, ServerConfig};
+use crate::logging::Escaped;
 use crate::protocol::{
     self, RequestHeader, GREETING, GREETING_BYTES, PROTOCOL_VERSION, REQUEST_HEADER_LEN,
 };
@@ -77,7 +78,7 @@ pub(crate) async fn serve<R, W>(
     let entry = match handshake(&broker, &mut reader, &mut writer, socket, &config, &peer).await {
         Ok(entry) => entry,
         Err((err, name)) => {
-            log_client_error(&peer.port, name.as_deref(), &err);
+            log_client_error(&broker, &peer.port, name.as_deref(), &err);
             return;
         }
     };
@@ -93,7 +94,7 @@ pub(crate) async fn serve<R, W>(
             entry.counters.count_forced_disconnect();
             broker.counters.count_forced_disconnect();
         }
-        log_client_error(&peer.port, Some(&entry.name), err);
+        log_client_error(&broker, &peer.port, Some(&entry.name), err);
     }
     let _ = timeout(config.timeout, writer.shutdown()).await;
     debug!("elbus client disconnected: {}", entry.name);
@@ -124,12 +125,15 @@ async fn register_when_released(
     }
 }
 
-fn log_client_error(port: &str, name: Option<&str>, err: &Error) {
-    if err.kind() == ErrorKind::Eof {
+/// Logs why a session ended (rate-limited: a client can end a session per connection; the
+/// name and the error, which may quote what the client sent, are escaped).
+fn log_client_error(broker: &BrokerInner, port: &str, name: Option<&str>, err: &Error) {
+    if err.kind() == ErrorKind::Eof || !broker.client_error_log.allow() {
         return;
     }
+    let err = Escaped(err);
     match name {
-        Some(name) => error!("client {port} error: {err} [{name}]"),
+        Some(name) => error!("client {port} error: {err} [{}]", Escaped(name)),
         None => error!("client {port} error: {err}"),
     }
 }

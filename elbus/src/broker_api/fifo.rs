@@ -1,22 +1,59 @@
 //! The FIFO command channel (`elbusd -B fifo:PATH`, `protocol.md` §8.10): each line written to
 //! the named pipe is a publish, message, broadcast, RPC notification or RPC call executed as
 //! `.broker`.
+//!
+//! It is a **privileged** channel: its lines are not held to any access-control rule, and
+//! `.broker` may message, publish to and call anyone. So who may write the pipe is decided by its
+//! file mode and group ([`FifoPermissions`], the UNIX sockets' `--socket-mode` and
+//! `--socket-group`, 0660 by default), not 0622 (writable by every local user) as the original
+//! creates it. The pipe is made under a temporary name with owner-only permissions, given its
+//! group and mode through its open descriptor, then renamed into place, so it never exists at
+//! its path with a wider mode or another group.
 
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::io::AsyncReadExt;
 use tokio::net::unix::pipe;
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
-use crate::broker::Client;
+use crate::broker::{Client, ServerConfig};
+use crate::logging::{Escaped, LogLimiter};
 use crate::rpc::kv;
 use crate::{AsyncClient, Error, QoS};
 
-/// File mode of the pipe: writable by everyone, readable by the broker's user (as the original).
-const FIFO_MODE: u32 = 0o622;
+/// Who may write a FIFO command channel: the pipe's permission bits and group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FifoPermissions {
+    /// Permission bits of the pipe (a writer needs write permission). `None` leaves what the
+    /// process umask gives to 0666. Default: [`ServerConfig::DEFAULT_UNIX_MODE`] (0660).
+    pub mode: Option<u32>,
+    /// Group (gid) of the pipe; `None`: the broker process's group.
+    pub group: Option<u32>,
+}
+
+impl Default for FifoPermissions {
+    fn default() -> Self {
+        FifoPermissions {
+            mode: Some(ServerConfig::DEFAULT_UNIX_MODE),
+            group: None,
+        }
+    }
+}
+
+impl FifoPermissions {
+    /// The mode and group a listener gives its UNIX socket (`unix_mode`, `unix_group`), so
+    /// the FIFO is no easier to write than the socket is to open.
+    pub fn of(config: &ServerConfig) -> Self {
+        FifoPermissions {
+            mode: config.unix_mode,
+            group: config.unix_group,
+        }
+    }
+}
 /// Longest line accepted; a longer one is logged and skipped, so a writer cannot make the broker
 /// buffer without limit.
 const MAX_LINE: usize = 1 << 20;
@@ -157,46 +194,86 @@ pub async fn execute(broker_client: &Client, command: FifoCommand) -> Result<(),
     Ok(())
 }
 
-/// Creates the named pipe at `path` (replacing an old pipe there) with mode 0622.
-fn create_fifo(path: &Path) -> Result<(), Error> {
+/// Creates the named pipe at `path` with `permissions` (replacing an old pipe there) and opens
+/// it for reading and writing (so it never reports EOF when a writer closes it).
+///
+/// The pipe is made under a temporary name in the same directory with mode 0600 (the umask
+/// can only narrow it), given its group and mode through the open descriptor, then renamed
+/// over `path`: it never has a wider mode or another group at `path`, and an old pipe is
+/// replaced in one step.
+fn create_fifo(path: &Path, permissions: FifoPermissions) -> Result<std::fs::File, Error> {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let fail = |what: &str, err: &dyn std::fmt::Display| {
+        Error::io(format!(
+            "unable to create fifo:{}: {what}{err}",
+            path.display()
+        ))
+    };
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if !meta.file_type().is_fifo() {
-            return Err(Error::io(format!(
-                "unable to create fifo:{}: the path exists and is not a FIFO",
-                path.display()
-            )));
+            return Err(fail("the path exists and is not a FIFO", &""));
         }
-        std::fs::remove_file(path)
-            .map_err(|err| Error::io(format!("unable to remove old {}: {err}", path.display())))?;
     }
-    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+    let dir = path.parent().unwrap_or(Path::new(""));
+    let staged = dir.join(format!(
+        ".elbus-fifo-{}-{}.tmp",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let c_path = std::ffi::CString::new(staged.as_os_str().as_bytes())
         .map_err(|_| Error::io("a FIFO path may not contain NUL"))?;
+    // Owner-only until the group and mode are set; with `mode: None` the umask decides, as
+    // for a socket.
+    let initial: libc::mode_t = if permissions.mode.is_some() {
+        0o600
+    } else {
+        0o666
+    };
     // SAFETY: `c_path` is a valid NUL-terminated string that outlives the call.
-    if unsafe { libc::mkfifo(c_path.as_ptr(), FIFO_MODE as libc::mode_t) } != 0 {
-        return Err(Error::io(format!(
-            "unable to create fifo:{}: {}",
-            path.display(),
-            std::io::Error::last_os_error()
-        )));
+    if unsafe { libc::mkfifo(c_path.as_ptr(), initial) } != 0 {
+        return Err(fail("", &std::io::Error::last_os_error()));
     }
-    // mkfifo applies the umask; the mode is part of the contract, so set it explicitly.
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(FIFO_MODE))
-        .map_err(|err| Error::io(format!("unable to chmod {}: {err}", path.display())))
+    let prepared = (|| {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&staged)
+            .map_err(|err| fail("", &err))?;
+        if let Some(gid) = permissions.group {
+            std::os::unix::fs::fchown(&file, None, Some(gid))
+                .map_err(|err| fail(&format!("unable to set the group {gid}: "), &err))?;
+        }
+        if let Some(mode) = permissions.mode {
+            file.set_permissions(std::fs::Permissions::from_mode(mode))
+                .map_err(|err| fail(&format!("unable to set the mode {mode:o}: "), &err))?;
+        }
+        std::fs::rename(&staged, path).map_err(|err| fail("", &err))?;
+        Ok(file)
+    })();
+    if prepared.is_err() {
+        let _ = std::fs::remove_file(&staged);
+    }
+    prepared
 }
 
-/// Creates the FIFO at `path` and spawns the task that executes its lines as `broker_client`.
-pub(crate) fn spawn(broker_client: Client, path: &Path) -> Result<JoinHandle<()>, Error> {
-    create_fifo(path)?;
-    // Opened read-write, so the pipe never reports EOF when a writer closes it.
-    let receiver = pipe::OpenOptions::new()
-        .read_write(true)
-        .open_receiver(path)
+/// Creates the FIFO at `path` with `permissions` and spawns the task that executes its lines
+/// as `broker_client`.
+pub(crate) fn spawn(
+    broker_client: Client,
+    path: &Path,
+    permissions: FifoPermissions,
+) -> Result<JoinHandle<()>, Error> {
+    let file = create_fifo(path, permissions)?;
+    let receiver = pipe::Receiver::from_file(file)
         .map_err(|err| Error::io(format!("unable to open fifo:{}: {err}", path.display())))?;
     let path = path.to_path_buf();
     Ok(tokio::spawn(read_lines(broker_client, receiver, path)))
 }
 
 async fn read_lines(broker_client: Client, mut receiver: pipe::Receiver, path: PathBuf) {
+    // Every warning about a line is limited: whoever may write the pipe must not flood the log.
+    let log = LogLimiter::with_default_rate("FIFO lines");
     let mut pending: Vec<u8> = Vec::new();
     let mut skipping_long_line = false;
     let mut chunk = vec![0u8; 64 * 1024];
@@ -215,7 +292,7 @@ async fn read_lines(broker_client: Client, mut receiver: pipe::Receiver, path: P
                 skipping_long_line = false;
             } else {
                 pending.extend_from_slice(&data[..newline]);
-                run_line(&broker_client, &path, &pending).await;
+                run_line(&broker_client, &path, &pending, &log).await;
             }
             pending.clear();
             data = &data[newline + 1..];
@@ -223,10 +300,12 @@ async fn read_lines(broker_client: Client, mut receiver: pipe::Receiver, path: P
         if !skipping_long_line {
             pending.extend_from_slice(data);
             if pending.len() > MAX_LINE {
-                warn!(
-                    "{}: line longer than {MAX_LINE} bytes skipped",
-                    path.display()
-                );
+                if log.allow() {
+                    warn!(
+                        "{}: line longer than {MAX_LINE} bytes skipped",
+                        path.display()
+                    );
+                }
                 pending.clear();
                 skipping_long_line = true;
             }
@@ -234,22 +313,26 @@ async fn read_lines(broker_client: Client, mut receiver: pipe::Receiver, path: P
     }
 }
 
-async fn run_line(broker_client: &Client, path: &Path, line: &[u8]) {
+async fn run_line(broker_client: &Client, path: &Path, line: &[u8], log: &LogLimiter) {
     let Ok(line) = std::str::from_utf8(line) else {
-        warn!("{}: line is not UTF-8, skipped", path.display());
+        if log.allow() {
+            warn!("{}: line is not UTF-8, skipped", path.display());
+        }
         return;
     };
     let line = line.strip_suffix('\r').unwrap_or(line);
     if line.trim().is_empty() {
         return;
     }
-    debug!("{}: {line}", path.display());
+    debug!("{}: {}", path.display(), Escaped(line));
     let result = match parse_line(line) {
         Ok(command) => execute(broker_client, command).await,
         Err(err) => Err(Error::data(err)),
     };
     if let Err(err) = result {
-        warn!("{}: {err} (line {line:?})", path.display());
+        if log.allow() {
+            warn!("{}: {} (line {line:?})", path.display(), Escaped(&err));
+        }
     }
 }
 

@@ -72,9 +72,20 @@ impl BrokerApi {
     }
 
     /// Serves a FIFO command channel at `path` (`protocol.md` §8.10), executing its lines as
-    /// `.broker`. The pipe is removed with the broker's listeners.
+    /// `.broker`, with the default [`fifo::FifoPermissions`] (mode 0660, the process's group).
+    /// The pipe is removed with the broker's listeners.
     pub fn spawn_fifo(&self, path: &Path) -> Result<(), Error> {
-        let task = fifo::spawn(self.client().clone(), path)?;
+        self.spawn_fifo_with(path, fifo::FifoPermissions::default())
+    }
+
+    /// Like [`BrokerApi::spawn_fifo`], with the pipe's mode and group given. Anyone who may
+    /// write the pipe acts as `.broker`, unchecked by the access-control rules.
+    pub fn spawn_fifo_with(
+        &self,
+        path: &Path,
+        permissions: fifo::FifoPermissions,
+    ) -> Result<(), Error> {
+        let task = fifo::spawn(self.client().clone(), path, permissions)?;
         self.broker
             .add_listener_task(task, Some(path.to_path_buf()));
         Ok(())

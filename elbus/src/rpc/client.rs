@@ -19,6 +19,7 @@ use super::faults;
 use super::handlers::RpcHandlers;
 use super::payload::{self, RpcEvent, RpcEventKind};
 use crate::client::{AsyncClient, ConnectionState, EventChannel};
+use crate::logging::{Escaped, LogLimiter};
 use crate::{Error, ErrorKind, Frame, FrameKind, QoS};
 
 /// How long [`RpcClient::call`] waits for the whole round trip unless told otherwise (5 s, the
@@ -138,6 +139,9 @@ struct Shared<C> {
     invalid_payloads: AtomicU64,
     orphaned_replies: AtomicU64,
     options: RpcOptions,
+    /// Limits the warnings peers can trigger (invalid payloads, orphaned replies, callers gone
+    /// before their reply): a peer sending them in a loop must not flood the log.
+    peer_warnings: LogLimiter,
 }
 
 impl<C: AsyncClient> Shared<C> {
@@ -206,11 +210,13 @@ impl<C: AsyncClient> Shared<C> {
         };
         if let Err(err) = sent {
             // The caller left or the connection dropped: nobody to tell but the log.
-            warn!(
-                "{}: unable to reply to {} (call id {id}): {err}",
-                self.client.name(),
-                request.sender()
-            );
+            if self.peer_warnings.allow() {
+                warn!(
+                    "{}: unable to reply to {} (call id {id}): {err}",
+                    Escaped(self.client.name()),
+                    Escaped(request.sender())
+                );
+            }
         }
     }
 
@@ -219,12 +225,14 @@ impl<C: AsyncClient> Shared<C> {
         let waiter = self.lock_pending().calls.remove(&event.id());
         let Some(waiter) = waiter else {
             self.orphaned_replies.fetch_add(1, Ordering::Relaxed);
-            warn!(
-                "{}: orphaned RPC response {} from {}",
-                self.client.name(),
-                event.id(),
-                event.sender()
-            );
+            if self.peer_warnings.allow() {
+                warn!(
+                    "{}: orphaned RPC response {} from {}",
+                    Escaped(self.client.name()),
+                    event.id(),
+                    Escaped(event.sender())
+                );
+            }
             return;
         };
         let outcome = match event.to_error() {
@@ -383,6 +391,7 @@ impl<C: AsyncClient + 'static> RpcClient<C> {
             invalid_payloads: AtomicU64::new(0),
             orphaned_replies: AtomicU64::new(0),
             options,
+            peer_warnings: LogLimiter::with_default_rate("RPC warnings about peers"),
         });
         let processor = tokio::spawn(process(shared.clone(), Arc::new(handlers), events));
         let pinger = ping_every.map(|every| tokio::spawn(ping(shared.clone(), every)));
@@ -551,11 +560,14 @@ where
             Ok(event) => event,
             Err((frame, err)) => {
                 shared.invalid_payloads.fetch_add(1, Ordering::Relaxed);
-                warn!(
-                    "{}: invalid RPC payload from {}: {err}",
-                    shared.client.name(),
-                    frame.sender()
-                );
+                if shared.peer_warnings.allow() {
+                    warn!(
+                        "{}: invalid RPC payload from {}: {}",
+                        Escaped(shared.client.name()),
+                        Escaped(frame.sender()),
+                        Escaped(&err)
+                    );
+                }
                 continue;
             }
         };
@@ -577,11 +589,13 @@ where
                     let result = CatchUnwind(Box::pin(handlers.handle_call(event)))
                         .await
                         .unwrap_or_else(|_| {
-                            warn!(
-                                "{}: the handler of call {id} from {} panicked",
-                                shared.client.name(),
-                                request.sender()
-                            );
+                            if shared.peer_warnings.allow() {
+                                warn!(
+                                    "{}: the handler of call {id} from {} panicked",
+                                    Escaped(shared.client.name()),
+                                    Escaped(request.sender())
+                                );
+                            }
                             Err(RpcError::internal(Some(b"the handler panicked".to_vec())))
                         });
                     if id != 0 {

@@ -64,6 +64,9 @@ pub enum OverflowArg {
 pub struct ServerArgs {
     /// Where to listen: a UNIX socket path (starts with `/` or ends with .sock, .socket or
     /// .ipc), HOST:PORT for TCP, or fifo:PATH for a FIFO command channel. Repeatable.
+    /// The FIFO is a privileged channel: its lines run as .broker, unchecked by --acl, so
+    /// whoever may write it may message, publish as and disconnect anyone; it gets the
+    /// --socket-mode and --socket-group of the sockets (0660 by default).
     /// [default: /tmp/elbus.sock]
     #[arg(short = 'B', long = "bind", value_name = "PATH_OR_HOST:PORT")]
     pub bind: Vec<String>,
@@ -135,18 +138,20 @@ pub struct ServerArgs {
     #[arg(long = "max-frame-size", default_value_t = ServerConfig::DEFAULT_MAX_FRAME_SIZE, value_name = "BYTES")]
     pub max_frame_size: u32,
 
-    /// Permission bits (octal) of the UNIX socket files; a client needs write permission to
-    /// connect. `umask` leaves what the process umask gives, as busrtd does.
+    /// Permission bits (octal) of the UNIX socket and FIFO files; a client needs write
+    /// permission to connect (or to write FIFO lines). `umask` leaves what the process umask
+    /// gives, as busrtd does for sockets.
     #[arg(long = "socket-mode", default_value = "660", value_name = "OCTAL|umask", value_parser = parse_mode)]
     pub socket_mode: SocketMode,
 
-    /// Group (name or gid) of the UNIX socket files. [default: the process's group]
+    /// Group (name or gid) of the UNIX socket and FIFO files. [default: the process's group]
     #[arg(long = "socket-group", value_name = "GROUP")]
     pub socket_group: Option<String>,
 
     /// Access-control rules (TOML; see elbus/examples/acl.toml): which peers may register which
-    /// names and what each client may do. Reloaded on SIGHUP for new connections. Without it,
-    /// nothing is checked.
+    /// names and what each client may do. A broadcast mask or subscription pattern must be
+    /// contained in a rule pattern; a rule with uids/gids but no networks refuses TCP peers.
+    /// Reloaded on SIGHUP for new connections. Without it, nothing is checked.
     #[arg(long = "acl", value_name = "FILE")]
     pub acl: Option<PathBuf>,
 }

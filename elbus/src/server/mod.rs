@@ -13,6 +13,7 @@ pub use args::ServerArgs;
 pub use bind::BindAddress;
 
 use crate::broker::{AccessControl, Broker, ServerConfig, SharedAccessControl};
+use crate::logging::EscapingWriter;
 
 /// The UNIX socket `elbusd` serves when no `-B` is given.
 pub const DEFAULT_SOCKET: &str = "/tmp/elbus.sock";
@@ -37,19 +38,39 @@ pub fn run(args: ServerArgs) -> ExitCode {
     runtime.block_on(serve(args))
 }
 
+/// Logs to stdout, one line per event: every field of an event (its message included) is
+/// written through [`EscapingWriter`], so no text a client put into it (a name with a newline, a
+/// terminal escape) can end the line or start a forged one, whatever the call site did.
 fn init_logging(verbose: bool) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::field::MakeExt;
     let level = if verbose {
         tracing::Level::TRACE
     } else {
         tracing::Level::INFO
     };
-    use std::io::IsTerminal;
+    let fields = tracing_subscriber::fmt::format::debug_fn(|writer, field, value| {
+        use std::fmt::Write;
+        if field.name() != "message" {
+            write!(writer, "{}=", field.name())?;
+        }
+        write!(EscapingWriter(writer), "{value:?}")
+    })
+    .delimited(" ");
     let _ = tracing_subscriber::fmt()
         .with_max_level(level)
         .with_ansi(std::io::stdout().is_terminal())
         .with_target(false)
+        .fmt_fields(fields)
         .with_writer(std::io::stdout)
         .try_init();
+}
+
+/// Logs, one line each, the rules of `rules` that may be wider than they look.
+fn warn_about_rules(rules: &AccessControl) {
+    for warning in rules.warnings() {
+        warn!("{warning}");
+    }
 }
 
 async fn serve(args: ServerArgs) -> ExitCode {
@@ -76,6 +97,7 @@ async fn serve(args: ServerArgs) -> ExitCode {
                     rules.rules.len(),
                     path.display()
                 );
+                warn_about_rules(&rules);
                 let shared = SharedAccessControl::new(rules);
                 config = config.access_control(shared.clone());
                 Some((path.as_path(), shared))
@@ -119,7 +141,9 @@ async fn serve(args: ServerArgs) -> ExitCode {
     };
     if let Err(err) = start(&broker, &binds, &config, |path| {
         #[cfg(feature = "broker-api")]
-        return api.spawn_fifo(path).map_err(|err| err.to_string());
+        return api
+            .spawn_fifo_with(path, crate::broker_api::fifo::FifoPermissions::of(&config))
+            .map_err(|err| err.to_string());
         #[cfg(not(feature = "broker-api"))]
         return Err(format!(
             "fifo:{} needs the broker-api feature",
@@ -216,6 +240,7 @@ async fn wait_for_signal(access: Option<(&std::path::Path, SharedAccessControl)>
                     match AccessControl::from_file(path) {
                         Ok(rules) => {
                             let count = rules.rules.len();
+                            warn_about_rules(&rules);
                             shared.replace(rules);
                             info!("access control reloaded: {count} rules from {}", path.display());
                         }
