@@ -10,7 +10,7 @@ pub mod methods;
 
 use std::path::Path;
 
-use crate::broker::{Broker, Client, BROKER_NAME};
+use crate::broker::{Broker, Client, PathLock, BROKER_NAME};
 use crate::rpc::{RpcClient, RpcError, RpcEvent, RpcHandlers, RpcResult};
 use crate::Error;
 
@@ -72,11 +72,20 @@ impl BrokerApi {
     }
 
     /// Serves a FIFO command channel at `path` (`protocol.md` §8.10), executing its lines as
-    /// `.broker`. The pipe is removed with the broker's listeners.
+    /// `.broker`. As with sockets, the broker owns the path through `PATH.lock` while it serves
+    /// it (a path another broker serves is refused with `Busy`), and the pipe is removed with
+    /// the broker's listeners.
     pub fn spawn_fifo(&self, path: &Path) -> Result<(), Error> {
-        let task = fifo::spawn(self.client().clone(), path)?;
-        self.broker
-            .add_listener_task(task, Some(path.to_path_buf()));
+        let mut lock = PathLock::acquire(path)?;
+        let task = match fifo::spawn(self.client().clone(), path) {
+            Ok(task) => task,
+            Err(err) => {
+                lock.release();
+                return Err(err);
+            }
+        };
+        lock.claim();
+        self.broker.add_listener_task(task, Some(lock));
         Ok(())
     }
 }
