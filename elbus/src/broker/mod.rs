@@ -305,6 +305,19 @@ impl Broker {
         self.inner.registry.subscriptions_of(name)
     }
 
+    /// The id of the client registered under the full name `name`: what tells one connection
+    /// from a later one under the same name.
+    #[cfg(feature = "broker-api")]
+    pub(crate) fn client_id(&self, name: &str) -> Option<u64> {
+        self.inner.registry.lookup(name).map(|entry| entry.id)
+    }
+
+    /// Whether the client with id `id` is still registered.
+    #[cfg(feature = "broker-api")]
+    pub(crate) fn is_client_registered(&self, id: u64) -> bool {
+        self.inner.registry.is_registered(id)
+    }
+
     /// Publishes the shutdown announcement on `.broker/warn` (needs the `.broker` client).
     pub fn announce_shutdown(&self) {
         self.inner.announce(WARN_TOPIC, "shutdown", None);

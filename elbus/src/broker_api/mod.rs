@@ -7,8 +7,15 @@
 
 pub mod fifo;
 pub mod methods;
+mod scheduler;
 
 use std::path::Path;
+use std::sync::Arc;
+
+pub use scheduler::{MAX_QUEUED_CALLS, MAX_QUEUED_CALLS_PER_CALLER, MAX_QUEUED_PARAMS_BYTES};
+
+use methods::ApiStats;
+use scheduler::Scheduler;
 
 use crate::broker::{Broker, Client, PathLock, BROKER_NAME};
 use crate::rpc::{RpcClient, RpcError, RpcEvent, RpcHandlers, RpcResult};
@@ -27,21 +34,37 @@ impl std::fmt::Debug for BrokerApi {
     }
 }
 
-/// Answers calls to `.broker` with [`methods::call`]; notifications and frames are ignored.
+/// The methods whose cost grows with the broker (the number of clients): they go through the
+/// [`scheduler`](self) instead of being answered where the request arrives.
+const SCHEDULED_METHODS: &[&[u8]] = &[b"client.list"];
+
+/// Answers calls to `.broker` with [`methods::call_from`]: the cheap methods at once, the
+/// expensive ones through the fair, bounded [`Scheduler`]. Notifications and frames are
+/// ignored.
 struct CoreHandlers {
     broker: Broker,
+    stats: Arc<ApiStats>,
+    scheduler: Scheduler,
 }
 
 impl RpcHandlers for CoreHandlers {
     async fn handle_call(&self, event: RpcEvent) -> RpcResult {
-        methods::call_from(
-            &self.broker,
-            Some(event.sender()),
-            event.method(),
-            event.payload(),
-        )
-        .map(Some)
-        .map_err(|err| RpcError::new(err.code, err.message.map(String::into_bytes)))
+        let result = if SCHEDULED_METHODS.contains(&event.method()) {
+            self.scheduler
+                .call(event.sender(), event.method(), event.payload_bytes())
+                .await
+        } else {
+            methods::call_with_stats(
+                &self.broker,
+                Some(event.sender()),
+                event.method(),
+                event.payload(),
+                Some(&self.stats),
+            )
+        };
+        result
+            .map(Some)
+            .map_err(|err| RpcError::new(err.code, err.message.map(String::into_bytes)))
     }
 }
 
@@ -49,10 +72,13 @@ impl BrokerApi {
     /// Registers `.broker` on `broker` and starts serving its API.
     pub fn start(broker: &Broker) -> Result<BrokerApi, Error> {
         let client = broker.register_client(BROKER_NAME)?;
+        let stats = Arc::new(ApiStats::default());
         let rpc = RpcClient::new(
             client,
             CoreHandlers {
                 broker: broker.clone(),
+                stats: stats.clone(),
+                scheduler: Scheduler::start(broker.clone(), stats),
             },
         )?;
         Ok(BrokerApi {
