@@ -21,7 +21,7 @@ use crate::Error;
 const LOCK_ATTEMPTS: usize = 8;
 
 /// The device and inode of a file: what tells "the file this process created" from a file
-/// someone put at the same path later.
+/// someone put at the same path later. (Not the change time: writes to a FIFO change it.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct FileId {
     dev: u64,
@@ -155,8 +155,9 @@ mod tests {
         std::fs::write(&path, b"mine").unwrap();
         first.claim();
         // Someone else's file now sits at the path: release must leave it alone.
-        std::fs::remove_file(&path).unwrap();
-        std::fs::write(&path, b"theirs").unwrap();
+        let theirs = dir.join("theirs");
+        std::fs::write(&theirs, b"theirs").unwrap();
+        std::fs::rename(&theirs, &path).unwrap();
         first.release();
         assert_eq!(std::fs::read(&path).unwrap(), b"theirs");
         assert!(!lock_path_for(&path).exists());
