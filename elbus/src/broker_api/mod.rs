@@ -4,6 +4,13 @@
 //! [`BrokerApi::start`] registers `.broker` on a [`Broker`]; from then on the broker announces
 //! registrations on `.broker/info` and its shutdown on `.broker/warn`, and answers the methods of
 //! [`methods`]. Keep the returned handle: dropping it unregisters `.broker`.
+//!
+//! The cheap methods are answered where the request arrives. `client.list`, whose cost grows with
+//! the number of clients, is queued per caller and run one call at a time, in turn between
+//! callers: at most [`MAX_QUEUED_CALLS_PER_CALLER`] per connection and [`MAX_QUEUED_CALLS`] (and
+//! [`MAX_QUEUED_PARAMS_BYTES`]) in all, beyond which a call is answered -32118 (or dropped, with
+//! call id 0); the queued calls of a caller that has disconnected are dropped unrun. `stats`
+//! counts both (`api_calls_refused`, `api_calls_abandoned`).
 
 pub mod fifo;
 pub mod methods;
@@ -35,7 +42,7 @@ impl std::fmt::Debug for BrokerApi {
 }
 
 /// The methods whose cost grows with the broker (the number of clients): they go through the
-/// [`scheduler`](self) instead of being answered where the request arrives.
+/// fair, bounded [`Scheduler`] instead of being answered where the request arrives.
 const SCHEDULED_METHODS: &[&[u8]] = &[b"client.list"];
 
 /// Answers calls to `.broker` with [`methods::call_from`]: the cheap methods at once, the
