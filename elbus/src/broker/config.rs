@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::access::SharedAccessControl;
+use crate::Error;
 
 /// What the broker does when a frame is routed to a client whose outbound queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -129,8 +130,8 @@ impl ServerConfig {
 
     /// Sets the timeout, and the idle limit to `1.25 × timeout` unless it was set explicitly.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        if self.idle_timeout == Some(self.timeout.mul_f64(1.25)) {
-            self.idle_timeout = Some(timeout.mul_f64(1.25));
+        if self.idle_timeout == Some(default_idle_timeout(self.timeout)) {
+            self.idle_timeout = Some(default_idle_timeout(timeout));
         }
         self.timeout = timeout;
         self
@@ -187,7 +188,7 @@ impl Default for ServerConfig {
         ServerConfig {
             buf_size: 16 * 1024,
             timeout: crate::DEFAULT_TIMEOUT,
-            idle_timeout: Some(crate::DEFAULT_TIMEOUT.mul_f64(1.25)),
+            idle_timeout: Some(default_idle_timeout(crate::DEFAULT_TIMEOUT)),
             max_frame_size: Self::DEFAULT_MAX_FRAME_SIZE,
             queue: QueueLimits::default(),
             unix_mode: Some(Self::DEFAULT_UNIX_MODE),
@@ -195,4 +196,118 @@ impl Default for ServerConfig {
             access: None,
         }
     }
+}
+
+// Bounds of the settings above, checked where the settings are used (`Broker::spawn_*_server`,
+// `Broker::register_client`) and by `elbusd`'s option parser, so that a bad value is a clear
+// error at start-up instead of a panic or an unusable bus later.
+
+impl ServerConfig {
+    /// Smallest [`ServerConfig::buf_size`]: 512 bytes.
+    pub const MIN_BUF_SIZE: usize = 512;
+    /// Largest [`ServerConfig::buf_size`]: 16 MiB. Each connection allocates its read buffer
+    /// at this size, so a larger one only multiplies the memory of idle clients.
+    pub const MAX_BUF_SIZE: usize = 16 << 20;
+    /// Shortest [`ServerConfig::timeout`] and [`ServerConfig::idle_timeout`]: 1 ms.
+    pub const MIN_TIMEOUT: Duration = Duration::from_millis(1);
+    /// Longest [`ServerConfig::timeout`] and [`ServerConfig::idle_timeout`]: one day. Longer
+    /// bounds mean no bound in practice, and deadlines computed from them must not overflow.
+    pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+    /// Smallest [`ServerConfig::max_frame_size`]: 256 bytes, room for any `.broker` call and
+    /// ordinary names and topics.
+    pub const MIN_MAX_FRAME_SIZE: u32 = 256;
+
+    /// Checks every setting against its documented bound; `Data` with the setting, the value
+    /// and the bound otherwise.
+    pub fn validate(&self) -> Result<(), Error> {
+        check_range(
+            "ServerConfig::buf_size",
+            self.buf_size,
+            Self::MIN_BUF_SIZE,
+            Self::MAX_BUF_SIZE,
+        )?;
+        check_duration("ServerConfig::timeout", self.timeout)?;
+        if let Some(idle) = self.idle_timeout {
+            check_duration("ServerConfig::idle_timeout", idle)?;
+        }
+        check_range(
+            "ServerConfig::max_frame_size",
+            self.max_frame_size,
+            Self::MIN_MAX_FRAME_SIZE,
+            u32::MAX,
+        )?;
+        if let Some(mode) = self.unix_mode {
+            check_range("ServerConfig::unix_mode", mode, 0, 0o777)?;
+        }
+        self.queue.validate()
+    }
+}
+
+impl QueueLimits {
+    /// Smallest [`QueueLimits::max_bytes`]: 4 KiB.
+    pub const MIN_MAX_BYTES: usize = 4 << 10;
+
+    /// Checks the limits: at least one frame and [`QueueLimits::MIN_MAX_BYTES`].
+    pub fn validate(&self) -> Result<(), Error> {
+        check_range("QueueLimits::max_frames", self.max_frames, 1, usize::MAX)?;
+        check_range(
+            "QueueLimits::max_bytes",
+            self.max_bytes,
+            Self::MIN_MAX_BYTES,
+            usize::MAX,
+        )
+    }
+}
+
+impl BrokerOptions {
+    /// Longest [`BrokerOptions::busy_poll`] window: 1 s (a longer one is a spinning core).
+    pub const MAX_BUSY_POLL: Duration = Duration::from_secs(1);
+
+    /// Checks the options against their bounds; `Data` otherwise.
+    pub fn validate(&self) -> Result<(), Error> {
+        check_range(
+            "BrokerOptions::busy_poll",
+            self.busy_poll,
+            Duration::ZERO,
+            Self::MAX_BUSY_POLL,
+        )?;
+        check_range(
+            "BrokerOptions::internal_channel_size",
+            self.internal_channel_size,
+            1,
+            usize::MAX,
+        )?;
+        self.internal_queue.validate()
+    }
+}
+
+/// `1.25 × timeout`, saturating (an out-of-range timeout is refused by
+/// [`ServerConfig::validate`], not by a panic in the builder).
+fn default_idle_timeout(timeout: Duration) -> Duration {
+    timeout
+        .checked_mul(5)
+        .map_or(Duration::MAX, |five| five / 4)
+}
+
+fn check_range<T: PartialOrd + std::fmt::Debug>(
+    setting: &str,
+    value: T,
+    min: T,
+    max: T,
+) -> Result<(), Error> {
+    if value < min || value > max {
+        return Err(Error::data(format!(
+            "invalid {setting} {value:?}: must be between {min:?} and {max:?}"
+        )));
+    }
+    Ok(())
+}
+
+fn check_duration(setting: &str, value: Duration) -> Result<(), Error> {
+    check_range(
+        setting,
+        value,
+        ServerConfig::MIN_TIMEOUT,
+        ServerConfig::MAX_TIMEOUT,
+    )
 }

@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use tracing::{error, warn};
 
 use super::access::PeerCredentials;
+use super::path_lock::PathLock;
 use super::registry::ClientKind;
 use super::session::{self, Peer};
 use super::sink::{DirectWrite, SharedSocket, SocketWrite};
@@ -46,7 +47,7 @@ async fn prepare_unix_path(path: &Path) -> Result<(), Error> {
 }
 
 /// Longest UNIX socket path the kernel accepts (`sun_path` holds 108 bytes with the NUL).
-const MAX_UNIX_PATH: usize = 107;
+pub const MAX_UNIX_PATH: usize = 107;
 
 /// Binds the UNIX socket at `path` with the file mode and group of `config`.
 ///
@@ -211,16 +212,37 @@ fn spawn_accept_loop<A: Acceptor>(
     })
 }
 
-/// Binds a UNIX socket and spawns its accept loop.
+/// Binds a UNIX socket and spawns its accept loop; returns the task and the lock that makes
+/// this process the path's owner (released when the listener stops).
 pub(crate) async fn spawn_unix(
     broker: Arc<BrokerInner>,
     path: &Path,
     config: ServerConfig,
-) -> Result<JoinHandle<()>, Error> {
-    prepare_unix_path(path).await?;
-    let listener = bind_unix(path, &config)?;
+) -> Result<(JoinHandle<()>, PathLock), Error> {
+    let length = path.as_os_str().len();
+    if length > MAX_UNIX_PATH {
+        return Err(Error::io(format!(
+            "unable to bind {}: the path is {length} bytes long, a UNIX socket path may have \
+             at most {MAX_UNIX_PATH}",
+            path.display()
+        )));
+    }
+    // Everything from the stale-file check to the bind happens under the lock.
+    let mut lock = PathLock::acquire(path)?;
+    let bound = match prepare_unix_path(path).await {
+        Ok(()) => bind_unix(path, &config),
+        Err(err) => Err(err),
+    };
+    let listener = match bound {
+        Ok(listener) => listener,
+        Err(err) => {
+            lock.release();
+            return Err(err);
+        }
+    };
+    lock.claim();
     let port: Arc<str> = Arc::from(path.to_string_lossy().as_ref());
-    Ok(spawn_accept_loop(broker, listener, port, config))
+    Ok((spawn_accept_loop(broker, listener, port, config), lock))
 }
 
 /// Binds a TCP listener and spawns its accept loop; returns the bound address.

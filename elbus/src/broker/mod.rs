@@ -48,6 +48,7 @@ mod busy_poll;
 mod config;
 mod internal;
 mod listener;
+mod path_lock;
 mod queue;
 mod registry;
 mod router;
@@ -65,6 +66,8 @@ use tracing::warn;
 pub use access::{AccessControl, AccessRule, IpNetwork, PeerCredentials, SharedAccessControl};
 pub use config::{BrokerOptions, OverflowPolicy, QueueLimits, ServerConfig};
 pub use internal::Client;
+pub use listener::MAX_UNIX_PATH;
+pub(crate) use path_lock::PathLock;
 pub use registry::{ClientInfo, ClientKind, WARN_TOPIC};
 pub use stats::CounterSnapshot;
 
@@ -101,7 +104,8 @@ pub struct Broker {
 #[derive(Debug)]
 struct ListenerHandle {
     task: tokio::task::JoinHandle<()>,
-    unix_path: Option<PathBuf>,
+    /// The lock of the socket or FIFO path this listener owns; releasing it removes the file.
+    path_lock: Option<PathLock>,
 }
 
 /// The shared state behind [`Broker`] handles.
@@ -170,40 +174,49 @@ impl Broker {
     /// Registers an in-process client. Any non-empty name is accepted, `.`-prefixed ones too;
     /// `NAME%%suffix` registers a secondary of `NAME`. Must be called inside a Tokio runtime.
     pub fn register_client(&self, name: &str) -> Result<Client, Error> {
+        self.inner.options.internal_queue.validate()?;
         Client::register(self.inner.clone(), name)
     }
 
     /// Serves clients on a UNIX socket at `path`.
     ///
-    /// A stale socket file (nobody accepting on it) is replaced; a path where another broker is
-    /// listening is refused with a clear error. Returns once the socket is bound.
+    /// The broker owns the path through a lock file beside it, `PATH.lock`, held until
+    /// [`Broker::stop_listeners`]: a path another broker serves is refused with a clear error
+    /// (`Busy` when that broker holds the lock), even when both start at the same instant. A
+    /// stale socket file (nobody accepting on it) is replaced. Returns once the socket is
+    /// bound. A [`ServerConfig`] or [`BrokerOptions`] outside its documented bounds is refused
+    /// with `Data` ([`ServerConfig::validate`]).
     pub async fn spawn_unix_server(
         &self,
         path: impl Into<PathBuf>,
         config: ServerConfig,
     ) -> Result<(), Error> {
+        config.validate()?;
+        self.inner.options.validate()?;
         let path = path.into();
-        let task = listener::spawn_unix(self.inner.clone(), &path, config).await?;
+        let (task, lock) = listener::spawn_unix(self.inner.clone(), &path, config).await?;
         self.inner.start_busy_poll();
         self.inner.add_listener(ListenerHandle {
             task,
-            unix_path: Some(path),
+            path_lock: Some(lock),
         });
         Ok(())
     }
 
     /// Serves clients on TCP at `addr` (`host:port`; port 0 picks a free port). Returns the bound
-    /// address.
+    /// address. Settings are checked as by [`Broker::spawn_unix_server`].
     pub async fn spawn_tcp_server(
         &self,
         addr: &str,
         config: ServerConfig,
     ) -> Result<std::net::SocketAddr, Error> {
+        config.validate()?;
+        self.inner.options.validate()?;
         let (task, local) = listener::spawn_tcp(self.inner.clone(), addr, config).await?;
         self.inner.start_busy_poll();
         self.inner.add_listener(ListenerHandle {
             task,
-            unix_path: None,
+            path_lock: None,
         });
         Ok(local)
     }
@@ -212,11 +225,17 @@ impl Broker {
     /// registration, then its frames, until it closes. The listeners do this for each accepted
     /// connection; this entry point lets other transports (or a test, or a fuzzer driving an
     /// in-memory `tokio::io::duplex` pipe) reach the same code. `label` names the stream in the
-    /// client table and the logs, as a listener's path does.
+    /// client table and the logs, as a listener's path does. A `config` that fails
+    /// [`ServerConfig::validate`] is logged and the stream dropped.
     pub async fn serve_stream<S>(&self, stream: S, config: ServerConfig, label: &str)
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin,
     {
+        if let Err(err) = config.validate() {
+            // Nothing to return an error to: refuse the stream, once per call, in the log.
+            warn!("{label}: not served: {err}");
+            return;
+        }
         let (reader, writer) = tokio::io::split(stream);
         // No credentials to read: rules of the config still apply, and a uid/gid restriction
         // refuses such a stream.
@@ -241,16 +260,14 @@ impl Broker {
 
     #[cfg(feature = "broker-api")]
     /// Tracks a task that serves a listener-like endpoint (such as a FIFO) so that
-    /// [`Broker::stop_listeners`] stops it and removes `path`.
+    /// [`Broker::stop_listeners`] stops it and releases `path_lock` (removing the file it
+    /// claimed).
     pub(crate) fn add_listener_task(
         &self,
         task: tokio::task::JoinHandle<()>,
-        path: Option<PathBuf>,
+        path_lock: Option<PathLock>,
     ) {
-        self.inner.add_listener(ListenerHandle {
-            task,
-            unix_path: path,
-        });
+        self.inner.add_listener(ListenerHandle { task, path_lock });
     }
 
     /// Disconnects the socket client `name` (and its secondaries).
@@ -296,22 +313,34 @@ impl Broker {
         self.inner.registry.subscriptions_of(name)
     }
 
+    /// The id of the client registered under the full name `name`: what tells one connection
+    /// from a later one under the same name.
+    #[cfg(feature = "broker-api")]
+    pub(crate) fn client_id(&self, name: &str) -> Option<u64> {
+        self.inner.registry.lookup(name).map(|entry| entry.id)
+    }
+
+    /// Whether the client with id `id` is still registered.
+    #[cfg(feature = "broker-api")]
+    pub(crate) fn is_client_registered(&self, id: u64) -> bool {
+        self.inner.registry.is_registered(id)
+    }
+
     /// Publishes the shutdown announcement on `.broker/warn` (needs the `.broker` client).
     pub fn announce_shutdown(&self) {
         self.inner.announce(WARN_TOPIC, "shutdown", None);
     }
 
-    /// Stops every listener and removes the UNIX socket and FIFO files it created. Connected clients are
-    /// left alone.
+    /// Stops every listener and removes the UNIX socket and FIFO files it created (each only
+    /// if it is still the file this broker created) and their lock files. Connected clients
+    /// are left alone.
     pub fn stop_listeners(&self) {
         self.inner.stop_busy_poll();
         let listeners = std::mem::take(&mut *self.inner.lock_listeners());
         for listener in listeners {
             listener.task.abort();
-            if let Some(path) = listener.unix_path {
-                if let Err(err) = std::fs::remove_file(&path) {
-                    warn!("unable to remove {}: {err}", path.display());
-                }
+            if let Some(lock) = listener.path_lock {
+                lock.release();
             }
         }
     }

@@ -8,6 +8,8 @@
 //! [`may_administer`]); anyone else gets -32121 (access denied). It is how live connections are
 //! made to reconnect under reloaded access-control rules.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use serde::{Deserialize, Serialize};
 
 use crate::broker::{Broker, ClientInfo, ClientKind};
@@ -36,7 +38,7 @@ pub struct MethodError {
 }
 
 impl MethodError {
-    fn new(code: i16, message: Option<String>) -> Self {
+    pub(crate) fn new(code: i16, message: Option<String>) -> Self {
         MethodError { code, message }
     }
 }
@@ -64,6 +66,19 @@ struct StatsReply {
     forced_disconnects: u64,
     clients: u64,
     denied: u64,
+    /// Expensive `.broker` calls refused (or, with call id 0, dropped) because their caller or
+    /// the broker had too many queued.
+    api_calls_refused: u64,
+    /// Queued expensive `.broker` calls dropped unrun because their caller had disconnected.
+    api_calls_abandoned: u64,
+}
+
+/// Counters of the `.broker` call scheduler (`stats` keys `api_calls_refused` and
+/// `api_calls_abandoned`).
+#[derive(Debug, Default)]
+pub(crate) struct ApiStats {
+    pub(crate) refused: AtomicU64,
+    pub(crate) abandoned: AtomicU64,
 }
 
 /// One `client.list` entry: the original's ten keys first, in their order, then elbus's own.
@@ -119,6 +134,17 @@ pub fn call_from(
     method: &[u8],
     params: &[u8],
 ) -> Result<Vec<u8>, MethodError> {
+    call_with_stats(broker, caller, method, params, None)
+}
+
+/// [`call_from`], with the counters of the running `.broker` client for `stats`.
+pub(crate) fn call_with_stats(
+    broker: &Broker,
+    caller: Option<&str>,
+    method: &[u8],
+    params: &[u8],
+    api: Option<&ApiStats>,
+) -> Result<Vec<u8>, MethodError> {
     let Ok(method) = std::str::from_utf8(method) else {
         return Err(MethodError::new(DATA_ERROR, None));
     };
@@ -147,6 +173,8 @@ pub fn call_from(
                 forced_disconnects: stats.counters.forced_disconnects,
                 clients: stats.clients as u64,
                 denied: stats.counters.denied,
+                api_calls_refused: api.map_or(0, |api| api.refused.load(Ordering::Relaxed)),
+                api_calls_abandoned: api.map_or(0, |api| api.abandoned.load(Ordering::Relaxed)),
             })
         }
         "client.list" => client_list(broker, params),
@@ -324,8 +352,8 @@ mod tests {
     #[tokio::test]
     async fn stats_keys_in_order() {
         let reply = call(&broker(), b"stats", b"").unwrap();
-        // 9 keys; the first five are the original's, in order, and `uptime` is 0 (fixint).
-        assert_eq!(reply[0], 0x89);
+        // 11 keys; the first five are the original's, in order, and `uptime` is 0 (fixint).
+        assert_eq!(reply[0], 0x8B);
         assert_eq!(&reply[1..8], b"\xa6uptime");
         assert_eq!(reply[8], 0x00);
         assert_eq!(&reply[9..18], b"\xa8r_frames");

@@ -4,13 +4,27 @@
 //! [`BrokerApi::start`] registers `.broker` on a [`Broker`]; from then on the broker announces
 //! registrations on `.broker/info` and its shutdown on `.broker/warn`, and answers the methods of
 //! [`methods`]. Keep the returned handle: dropping it unregisters `.broker`.
+//!
+//! The cheap methods are answered where the request arrives. `client.list`, whose cost grows with
+//! the number of clients, is queued per caller and run one call at a time, in turn between
+//! callers: at most [`MAX_QUEUED_CALLS_PER_CALLER`] per connection and [`MAX_QUEUED_CALLS`] (and
+//! [`MAX_QUEUED_PARAMS_BYTES`]) in all, beyond which a call is answered -32118 (or dropped, with
+//! call id 0); the queued calls of a caller that has disconnected are dropped unrun. `stats`
+//! counts both (`api_calls_refused`, `api_calls_abandoned`).
 
 pub mod fifo;
 pub mod methods;
+mod scheduler;
 
 use std::path::Path;
+use std::sync::Arc;
 
-use crate::broker::{Broker, Client, BROKER_NAME};
+pub use scheduler::{MAX_QUEUED_CALLS, MAX_QUEUED_CALLS_PER_CALLER, MAX_QUEUED_PARAMS_BYTES};
+
+use methods::ApiStats;
+use scheduler::Scheduler;
+
+use crate::broker::{Broker, Client, PathLock, BROKER_NAME};
 use crate::rpc::{RpcClient, RpcError, RpcEvent, RpcHandlers, RpcResult};
 use crate::Error;
 
@@ -27,21 +41,37 @@ impl std::fmt::Debug for BrokerApi {
     }
 }
 
-/// Answers calls to `.broker` with [`methods::call`]; notifications and frames are ignored.
+/// The methods whose cost grows with the broker (the number of clients): they go through the
+/// fair, bounded [`Scheduler`] instead of being answered where the request arrives.
+const SCHEDULED_METHODS: &[&[u8]] = &[b"client.list"];
+
+/// Answers calls to `.broker` with [`methods::call_from`]: the cheap methods at once, the
+/// expensive ones through the fair, bounded [`Scheduler`]. Notifications and frames are
+/// ignored.
 struct CoreHandlers {
     broker: Broker,
+    stats: Arc<ApiStats>,
+    scheduler: Scheduler,
 }
 
 impl RpcHandlers for CoreHandlers {
     async fn handle_call(&self, event: RpcEvent) -> RpcResult {
-        methods::call_from(
-            &self.broker,
-            Some(event.sender()),
-            event.method(),
-            event.payload(),
-        )
-        .map(Some)
-        .map_err(|err| RpcError::new(err.code, err.message.map(String::into_bytes)))
+        let result = if SCHEDULED_METHODS.contains(&event.method()) {
+            self.scheduler
+                .call(event.sender(), event.method(), event.payload_bytes())
+                .await
+        } else {
+            methods::call_with_stats(
+                &self.broker,
+                Some(event.sender()),
+                event.method(),
+                event.payload(),
+                Some(&self.stats),
+            )
+        };
+        result
+            .map(Some)
+            .map_err(|err| RpcError::new(err.code, err.message.map(String::into_bytes)))
     }
 }
 
@@ -49,10 +79,13 @@ impl BrokerApi {
     /// Registers `.broker` on `broker` and starts serving its API.
     pub fn start(broker: &Broker) -> Result<BrokerApi, Error> {
         let client = broker.register_client(BROKER_NAME)?;
+        let stats = Arc::new(ApiStats::default());
         let rpc = RpcClient::new(
             client,
             CoreHandlers {
                 broker: broker.clone(),
+                stats: stats.clone(),
+                scheduler: Scheduler::start(broker.clone(), stats),
             },
         )?;
         Ok(BrokerApi {
@@ -73,7 +106,9 @@ impl BrokerApi {
 
     /// Serves a FIFO command channel at `path` (`protocol.md` §8.10), executing its lines as
     /// `.broker`, with the default [`fifo::FifoPermissions`] (mode 0660, the process's group).
-    /// The pipe is removed with the broker's listeners.
+    /// As with sockets, the broker owns the path through `PATH.lock` while it serves it (a path
+    /// another broker serves is refused with `Busy`), and the pipe is removed with the broker's
+    /// listeners.
     pub fn spawn_fifo(&self, path: &Path) -> Result<(), Error> {
         self.spawn_fifo_with(path, fifo::FifoPermissions::default())
     }
@@ -85,9 +120,16 @@ impl BrokerApi {
         path: &Path,
         permissions: fifo::FifoPermissions,
     ) -> Result<(), Error> {
-        let task = fifo::spawn(self.client().clone(), path, permissions)?;
-        self.broker
-            .add_listener_task(task, Some(path.to_path_buf()));
+        let mut lock = PathLock::acquire(path)?;
+        let task = match fifo::spawn(self.client().clone(), path, permissions) {
+            Ok(task) => task,
+            Err(err) => {
+                lock.release();
+                return Err(err);
+            }
+        };
+        lock.claim();
+        self.broker.add_listener_task(task, Some(lock));
         Ok(())
     }
 }

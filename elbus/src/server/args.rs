@@ -59,7 +59,10 @@ pub enum OverflowArg {
              sockets and TCP, wire-compatible with BUS/RT protocol v1",
     after_help = "Stops gracefully on SIGINT or SIGTERM: announces the shutdown on \
                   .broker/warn, removes its socket, FIFO and pid files, and exits 0. With --acl, \
-                  SIGHUP reloads the access-control file for new connections."
+                  SIGHUP reloads the access-control file for new connections; without it, \
+                  SIGHUP is logged and ignored. Each socket or FIFO PATH is owned through \
+                  an flock'ed PATH.lock beside it: a second elbusd on the same path exits \
+                  non-zero."
 )]
 pub struct ServerArgs {
     /// Where to listen: a UNIX socket path (starts with `/` or ends with .sock, .socket or
@@ -87,34 +90,39 @@ pub struct ServerArgs {
     /// Runtime worker threads. The default is half the CPUs, between 1 and 4: the clients of a
     /// local bus run on the same machine, and on a small one extra broker threads mostly add
     /// wake-ups (each connection's frames are routed and written by the task that reads them).
-    #[arg(short = 'w', long = "workers", default_value_t = default_workers(), value_name = "N")]
+    #[arg(short = 'w', long = "workers", default_value_t = default_workers(), value_name = "N",
+          value_parser = |v: &str| parse_in_range(v, 1, MAX_WORKERS))]
     pub workers: usize,
 
     /// After socket input, keep one worker polling for more for this many microseconds before
     /// it may sleep; 0 never polls. Trades a little CPU under load for fewer thread wake-ups
     /// (lower latency, higher round-trip rates); an idle broker parks after the window. The
-    /// default is 10, or 0 on a single CPU.
+    /// default is 10, or 0 on a single CPU. At most 1000000 (1 s).
     #[arg(long = "busy-poll", value_name = "MICROSECS",
-          default_value_t = default_busy_poll_micros())]
+          default_value_t = default_busy_poll_micros(),
+          value_parser = |v: &str| parse_in_range(v, 0, max_busy_poll_micros()))]
     pub busy_poll: u64,
 
-    /// Timeout in seconds for handshakes, socket writes and frame reads. Keepalive NOPs are sent
-    /// every timeout/2.
+    /// Timeout in seconds for handshakes, socket writes and frame reads (0.001 to 86400).
+    /// Keepalive NOPs are sent every timeout/2.
     #[arg(
         short = 't',
         long = "timeout",
         default_value_t = 5.0,
-        value_name = "SECS"
+        value_name = "SECS",
+        value_parser = |v: &str| parse_seconds(v, false)
     )]
     pub timeout: f64,
 
-    /// Disconnect a client that sends nothing (not even a ping) for this many seconds; 0 never
-    /// does. [default: 1.25 × timeout]
-    #[arg(long = "idle-timeout", value_name = "SECS")]
+    /// Disconnect a client that sends nothing (not even a ping) for this many seconds (0.001
+    /// to 86400); 0 never does. [default: 1.25 × timeout]
+    #[arg(long = "idle-timeout", value_name = "SECS",
+          value_parser = |v: &str| parse_seconds(v, true))]
     pub idle_timeout: Option<f64>,
 
-    /// Per-client socket buffer size in bytes.
-    #[arg(long = "buf-size", default_value_t = 16384, value_name = "BYTES")]
+    /// Per-client socket buffer size in bytes (512 to 16777216).
+    #[arg(long = "buf-size", default_value_t = 16384, value_name = "BYTES",
+          value_parser = |v: &str| parse_in_range(v, ServerConfig::MIN_BUF_SIZE, ServerConfig::MAX_BUF_SIZE))]
     pub buf_size: usize,
 
     /// Accepted for compatibility with busrtd and ignored: elbus writes a batch as soon as a
@@ -122,20 +130,24 @@ pub struct ServerArgs {
     #[arg(long = "buf-ttl", value_name = "MICROSECS", hide_short_help = true)]
     pub buf_ttl: Option<u64>,
 
-    /// Most frames queued for one client.
-    #[arg(long = "queue-size", default_value_t = QueueLimits::DEFAULT_MAX_FRAMES, value_name = "FRAMES")]
+    /// Most frames queued for one client (at least 1).
+    #[arg(long = "queue-size", default_value_t = QueueLimits::DEFAULT_MAX_FRAMES, value_name = "FRAMES",
+          value_parser = |v: &str| parse_at_least(v, 1))]
     pub queue_size: usize,
 
-    /// Most bytes queued for one client.
-    #[arg(long = "queue-bytes", default_value_t = QueueLimits::DEFAULT_MAX_BYTES, value_name = "BYTES")]
+    /// Most bytes queued for one client (at least 4096).
+    #[arg(long = "queue-bytes", default_value_t = QueueLimits::DEFAULT_MAX_BYTES, value_name = "BYTES",
+          value_parser = |v: &str| parse_at_least(v, QueueLimits::MIN_MAX_BYTES))]
     pub queue_bytes: usize,
 
     /// What to do when a client's queue is full.
     #[arg(long = "overflow", value_enum, default_value_t = OverflowArg::Disconnect)]
     pub overflow: OverflowArg,
 
-    /// Largest frame body a client may send; a client announcing a larger one is disconnected.
-    #[arg(long = "max-frame-size", default_value_t = ServerConfig::DEFAULT_MAX_FRAME_SIZE, value_name = "BYTES")]
+    /// Largest frame body a client may send (256 to 4294967295); a client announcing a larger
+    /// one is disconnected.
+    #[arg(long = "max-frame-size", default_value_t = ServerConfig::DEFAULT_MAX_FRAME_SIZE, value_name = "BYTES",
+          value_parser = |v: &str| parse_in_range(v, ServerConfig::MIN_MAX_FRAME_SIZE, u32::MAX))]
     pub max_frame_size: u32,
 
     /// Permission bits (octal) of the UNIX socket and FIFO files; a client needs write
@@ -166,12 +178,80 @@ fn parse_mode(value: &str) -> Result<SocketMode, String> {
     }
     u32::from_str_radix(value.trim_start_matches("0o"), 8)
         .ok()
-        .filter(|mode| *mode <= 0o7777)
+        .filter(|mode| *mode <= 0o777)
         .map(|mode| SocketMode(Some(mode)))
-        .ok_or_else(|| format!("{value:?} is not an octal file mode (such as 660) or `umask`"))
+        .ok_or_else(|| {
+            "expected octal permission bits from 0 to 777 (such as 660), or `umask`".to_owned()
+        })
+}
+
+/// Most runtime worker threads `-w` accepts.
+const MAX_WORKERS: usize = 1024;
+
+fn max_busy_poll_micros() -> u64 {
+    BrokerOptions::MAX_BUSY_POLL
+        .as_micros()
+        .try_into()
+        .unwrap_or(u64::MAX)
+}
+
+/// Parses an integer option and checks it lies in `min..=max`.
+fn parse_in_range<T>(value: &str, min: T, max: T) -> Result<T, String>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
+    let parsed: T = value
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a whole number from {min} to {max}"))?;
+    if parsed < min || parsed > max {
+        return Err(format!("must be from {min} to {max}"));
+    }
+    Ok(parsed)
+}
+
+/// Parses a byte or frame count and checks it is at least `min`.
+fn parse_at_least(value: &str, min: usize) -> Result<usize, String> {
+    match value.trim().parse::<usize>() {
+        Ok(parsed) if parsed >= min => Ok(parsed),
+        _ => Err(format!("expected a whole number of at least {min}")),
+    }
+}
+
+/// Parses a time option in seconds: a finite number within the bounds of
+/// [`ServerConfig::MIN_TIMEOUT`] and [`ServerConfig::MAX_TIMEOUT`] (or 0 when `zero_is_never`).
+fn parse_seconds(value: &str, zero_is_never: bool) -> Result<f64, String> {
+    let (min, max) = (
+        ServerConfig::MIN_TIMEOUT.as_secs_f64(),
+        ServerConfig::MAX_TIMEOUT.as_secs_f64(),
+    );
+    let never = if zero_is_never { " (0: never)" } else { "" };
+    let range = format!("expected seconds from {min} to {max}{never}");
+    let secs: f64 = value.trim().parse().map_err(|_| range.clone())?;
+    if zero_is_never && secs == 0.0 {
+        return Ok(secs);
+    }
+    if !secs.is_finite() || secs < min || secs > max {
+        return Err(range);
+    }
+    Ok(secs)
 }
 
 impl ServerArgs {
+    /// Checks what the option parser cannot: the `-B` values, the socket group and the
+    /// settings together ([`ServerConfig::validate`], [`BrokerOptions::validate`]). Returns the
+    /// bind addresses and the listener settings (with the socket group), or one line saying
+    /// what is wrong.
+    pub fn validate(&self) -> Result<(Vec<BindAddress>, ServerConfig), String> {
+        let binds = self.bind_addresses()?;
+        let config = self.server_config().unix_group(self.socket_gid()?);
+        config.validate().map_err(|err| err.to_string())?;
+        self.broker_options()
+            .validate()
+            .map_err(|err| err.to_string())?;
+        Ok((binds, config))
+    }
+
     /// The parsed `-B` values, or the default socket when none is given.
     pub fn bind_addresses(&self) -> Result<Vec<BindAddress>, String> {
         if self.bind.is_empty() {
@@ -207,14 +287,16 @@ impl ServerArgs {
     /// The listener settings these options describe (the socket group and the access-control
     /// rules, which need a look-up or a file, are added by the caller).
     pub fn server_config(&self) -> ServerConfig {
-        let timeout = Duration::from_secs_f64(self.timeout.max(0.001));
+        // The parser keeps the seconds finite and within a day, so the conversions cannot
+        // panic; anything else that slips through is caught by `ServerConfig::validate`.
+        let seconds = |secs: f64| Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX);
         let mut config = ServerConfig::new()
-            .timeout(timeout)
-            .buf_size(self.buf_size.max(512))
+            .timeout(seconds(self.timeout))
+            .buf_size(self.buf_size)
             .max_frame_size(self.max_frame_size)
             .queue(QueueLimits {
-                max_frames: self.queue_size.max(1),
-                max_bytes: self.queue_bytes.max(1),
+                max_frames: self.queue_size,
+                max_bytes: self.queue_bytes,
                 overflow: match self.overflow {
                     OverflowArg::Disconnect => OverflowPolicy::Disconnect,
                     OverflowArg::DropNewest => OverflowPolicy::DropNewest,
@@ -223,7 +305,7 @@ impl ServerArgs {
             });
         config = config.unix_mode(self.socket_mode.0);
         if let Some(idle) = self.idle_timeout {
-            config = config.idle_timeout((idle > 0.0).then(|| Duration::from_secs_f64(idle)));
+            config = config.idle_timeout((idle > 0.0).then(|| seconds(idle)));
         }
         config
     }

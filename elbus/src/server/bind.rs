@@ -3,6 +3,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use crate::broker::MAX_UNIX_PATH;
+
 /// One place `elbusd` listens on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BindAddress {
@@ -26,6 +28,13 @@ impl BindAddress {
             return Ok(BindAddress::Fifo(PathBuf::from(path)));
         }
         if is_unix_path(value) {
+            if value.len() > MAX_UNIX_PATH {
+                return Err(format!(
+                    "invalid bind address {value:?}: a UNIX socket path may have at most \
+                     {MAX_UNIX_PATH} bytes, this one has {}",
+                    value.len()
+                ));
+            }
             return Ok(BindAddress::Unix(PathBuf::from(value)));
         }
         match value.rsplit_once(':') {
@@ -83,5 +92,8 @@ mod tests {
         assert!(BindAddress::parse("nonsense").is_err());
         assert!(BindAddress::parse("host:notaport").is_err());
         assert!(BindAddress::parse("fifo:").is_err());
+        let longest = format!("/{}", "s".repeat(MAX_UNIX_PATH - 1));
+        assert!(BindAddress::parse(&longest).is_ok());
+        assert!(BindAddress::parse(&format!("{longest}s")).is_err());
     }
 }

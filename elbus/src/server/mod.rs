@@ -21,8 +21,39 @@ pub const DEFAULT_SOCKET: &str = "/tmp/elbus.sock";
 /// How long the shutdown announcement may take to reach the clients before the process exits.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 
+/// The exit code of a command line `elbusd` refuses (a bad option value, say), as clap's.
+const USAGE_ERROR: u8 = 2;
+
+/// The whole of `elbusd`: parses the command line and runs the server. A command line it
+/// refuses is one line on stderr (`elbusd: error: ...`) and exit code 2, never a panic;
+/// `--help` and `--version` print to stdout and exit 0.
+pub fn main() -> ExitCode {
+    match <ServerArgs as clap::Parser>::try_parse() {
+        Ok(args) => run(args),
+        Err(err) if !err.use_stderr() => {
+            let _ = err.print();
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            // clap adds usage and a hint on further lines; the first says what is wrong.
+            let rendered = err.render().to_string();
+            let first = rendered.lines().next().unwrap_or("invalid command line");
+            eprintln!("elbusd: {first}");
+            ExitCode::from(USAGE_ERROR)
+        }
+    }
+}
+
 /// Runs `elbusd` with parsed arguments until SIGINT or SIGTERM; returns the process exit code.
+/// Arguments that fail [`ServerArgs::validate`] are one line on stderr and exit code 2.
 pub fn run(args: ServerArgs) -> ExitCode {
+    let (binds, config) = match args.validate() {
+        Ok(valid) => valid,
+        Err(err) => {
+            eprintln!("elbusd: error: {err}");
+            return ExitCode::from(USAGE_ERROR);
+        }
+    };
     init_logging(args.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.workers.max(1))
@@ -35,7 +66,7 @@ pub fn run(args: ServerArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(serve(args))
+    runtime.block_on(serve(args, binds, config))
 }
 
 /// Logs to stdout, one line per event: every field of an event (its message included) is
@@ -73,31 +104,19 @@ fn warn_about_rules(rules: &AccessControl) {
     }
 }
 
-async fn serve(args: ServerArgs) -> ExitCode {
-    let binds = match args.bind_addresses() {
-        Ok(binds) => binds,
-        Err(err) => {
-            error!("{err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let mut config = args.server_config();
-    match args.socket_gid() {
-        Ok(gid) => config = config.unix_group(gid),
-        Err(err) => {
-            error!("{err}");
-            return ExitCode::FAILURE;
-        }
-    }
+async fn serve(args: ServerArgs, binds: Vec<BindAddress>, mut config: ServerConfig) -> ExitCode {
+    // Installed before anything is bound: a supervisor may signal as soon as it sees the
+    // ready line, and a signal that found no handler would kill the process outright.
+    let signals = Signals::install();
     let access = match &args.acl {
         Some(path) => match AccessControl::from_file(path) {
             Ok(rules) => {
+                warn_about_rules(&rules);
                 info!(
                     "access control: {} rules from {}",
                     rules.rules.len(),
                     path.display()
                 );
-                warn_about_rules(&rules);
                 let shared = SharedAccessControl::new(rules);
                 config = config.access_control(shared.clone());
                 Some((path.as_path(), shared))
@@ -164,7 +183,7 @@ async fn serve(args: ServerArgs) -> ExitCode {
         }
     }
     info!("elbus broker started");
-    let signal = wait_for_signal(access).await;
+    let signal = signals.wait(access).await;
     if signal == "SIGTERM" {
         info!("terminating");
     }
@@ -203,48 +222,74 @@ async fn start(
     Ok(())
 }
 
-/// Waits for SIGTERM or SIGINT. With an access-control file, SIGHUP reloads it meanwhile (new
-/// connections get the new rules; a file that fails to load keeps the old ones). Without one,
-/// SIGHUP keeps its default action, as in busrtd.
-async fn wait_for_signal(access: Option<(&std::path::Path, SharedAccessControl)>) -> &'static str {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        error!("unable to install signal handlers; stop with SIGKILL");
-        return std::future::pending().await;
-    };
-    let mut hup = match &access {
-        Some(_) => match signal(SignalKind::hangup()) {
+/// The signal streams of the server, installed by [`Signals::install`].
+struct Signals {
+    term: Option<tokio::signal::unix::Signal>,
+    int: Option<tokio::signal::unix::Signal>,
+    hup: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    /// Installs the SIGTERM, SIGINT and SIGHUP handlers (a failure is logged).
+    fn install() -> Signals {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (term, int) = match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(term), Ok(int)) => (Some(term), Some(int)),
+            _ => {
+                error!("unable to install signal handlers; stop with SIGKILL");
+                (None, None)
+            }
+        };
+        let hup = match signal(SignalKind::hangup()) {
             Ok(hup) => Some(hup),
             Err(err) => {
                 error!("unable to install the SIGHUP handler, no reloads: {err}");
                 None
             }
-        },
-        None => None,
-    };
-    loop {
-        let reload = async {
-            match hup.as_mut() {
-                Some(hup) => hup.recv().await,
-                None => std::future::pending().await,
-            }
         };
-        tokio::select! {
-            _ = term.recv() => return "SIGTERM",
-            _ = int.recv() => return "SIGINT",
-            _ = reload => {
-                if let Some((path, shared)) = &access {
-                    match AccessControl::from_file(path) {
-                        Ok(rules) => {
-                            let count = rules.rules.len();
-                            warn_about_rules(&rules);
-                            shared.replace(rules);
-                            info!("access control reloaded: {count} rules from {}", path.display());
+        Signals { term, int, hup }
+    }
+
+    /// Waits for SIGTERM or SIGINT. With an access-control file, SIGHUP reloads it meanwhile
+    /// (new connections get the new rules; a file that fails to load keeps the old ones).
+    /// Without one, SIGHUP is logged and ignored: there is nothing to reload, and a stray
+    /// hang-up (a closed terminal, a `kill -HUP` meant as "reload") must not take the bus down
+    /// (busrtd dies of it).
+    async fn wait(self, access: Option<(&std::path::Path, SharedAccessControl)>) -> &'static str {
+        let Signals {
+            term: Some(mut term),
+            int: Some(mut int),
+            mut hup,
+        } = self
+        else {
+            return std::future::pending().await;
+        };
+        loop {
+            let reload = async {
+                match hup.as_mut() {
+                    Some(hup) => hup.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = term.recv() => return "SIGTERM",
+                _ = int.recv() => return "SIGINT",
+                _ = reload => {
+                    if let Some((path, shared)) = &access {
+                        match AccessControl::from_file(path) {
+                            Ok(rules) => {
+                                let count = rules.rules.len();
+                                warn_about_rules(&rules);
+                                shared.replace(rules);
+                                info!("access control reloaded: {count} rules from {}", path.display());
+                            }
+                            Err(err) => warn!("access control not reloaded, the old rules stay: {err}"),
                         }
-                        Err(err) => warn!("access control not reloaded, the old rules stay: {err}"),
+                    } else {
+                        info!("SIGHUP: nothing to reload (no --acl file), ignored");
                     }
                 }
             }
