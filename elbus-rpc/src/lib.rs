@@ -38,7 +38,8 @@
 //! ```
 //!
 //! The wire contract (params as a MessagePack map keyed by param name, bare MessagePack results,
-//! errors as an `i16` code plus a UTF-8 message) is described in `shared/design/typed-rpc.md` §4.
+//! errors as an `i16` code plus a UTF-8 message) is described in the repository's
+//! `docs/typed-rpc.md` §4, with the attribute keys (§2) and how to call a service from Python.
 //!
 //! ## Over the bus
 //!
@@ -76,7 +77,7 @@ pub use transport::{DefaultTransport, RpcTransport, DEFAULT_TIMEOUT};
 
 /// Turns a trait into a typed RPC service: the trait, a `{Trait}Handler<S>` and a `{Trait}Client<T>`.
 ///
-/// See the crate documentation and `shared/design/typed-rpc.md` for the attribute keys.
+/// See the crate documentation, and the repository's `docs/typed-rpc.md` §2 for the attribute keys.
 pub use elbus_macros::rpc;
 
 /// Derives [`RpcErrorCode`] for a service error enum; every variant needs `#[rpc(code = N)]`.

@@ -17,7 +17,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// in-process client, or [`Loopback`](crate::Loopback)) as the type parameter.
 pub type DefaultTransport = elbus::rpc::RpcClient<elbus::ipc::Client>;
 
-/// Sends byte-level RPC requests to a named target (spec/protocol.md §9).
+/// Sends byte-level RPC requests to a named target (`docs/protocol.md` §9).
 ///
 /// Implement it for a bus RPC client to use the generated clients over the bus. Both methods get
 /// the whole-call `timeout`; the typed client also bounds the returned future by it, so a

@@ -21,8 +21,9 @@
 //! | `ipc` | the UNIX / TCP socket client `ipc::Client` and its `ipc::Config` (feature `ipc`) |
 //! | `cli` | the command-line client `elbus`: options, commands, output, benchmark (feature `cli`) |
 //!
-//! The wire protocol is described byte for byte in the repository's `shared/spec/protocol.md`;
-//! section numbers in these docs (`§3.2`) refer to it.
+//! The wire protocol is described byte for byte in the repository's `docs/protocol.md`;
+//! section numbers in these docs (`§3.2`) refer to it. `docs/architecture.md` follows a frame
+//! and an RPC call through these modules.
 
 #![warn(missing_docs)]
 

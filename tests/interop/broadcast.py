@@ -1,4 +1,4 @@
-"""Broadcast masks (op 0x13, spec §8.2): the §8.2 table observed with the clients P.a, P.b,
+"""Broadcast masks (op 0x13, protocol.md §8.2): the §8.2 table observed with the clients P.a, P.b,
 P.b%%x and P.b%%y (P = a run-unique chunk) plus a sender S outside P: `?` matches one chunk,
 `*` one or more and ends the mask, exact names and secondaries' full names match literally,
 `*`/`?` are special only as whole chunks, the sender gets its own broadcast when it matches,

@@ -1,4 +1,4 @@
-"""One-to-one messages (op 0x12) and their ACK codes (spec §3.3, §4.3, §8.2, §8.3): QoS 1 and
+"""One-to-one messages (op 0x12) and their ACK codes (protocol.md §3.3, §4.3, §8.2, §8.3): QoS 1 and
 QoS 3 are acknowledged with 0x01 once routed, and the target receives `sender NUL payload` intact
 (empty, binary with NULs, 256 KiB); QoS 0 is delivered without an ACK; a missing target gets ACK
 0x71 (not 0x77) and a QoS-0 frame to it is dropped silently, the connection staying usable; a

@@ -1,4 +1,4 @@
-"""Subscribe/publish (ops 0x01-0x03, spec §8.2): every subscription is made with a QoS-1 frame
+"""Subscribe/publish (ops 0x01-0x03, protocol.md §8.2): every subscription is made with a QoS-1 frame
 and waits for its real ACK (0x01); then the §8.2 topic table is checked with one subscriber per
 pattern (X = a run-unique chunk): `+` matches one chunk (also empty), `#` one or more and ends
 the pattern, so `X/#` does NOT match `X`; a client with several matching subscriptions gets one

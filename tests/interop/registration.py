@@ -1,5 +1,5 @@
 """Registration: a valid name is accepted (byte 01) and every refusal reaches the client as the
-broker's single result byte (spec §2, §8.1): a `.`-prefixed name -> 0x72, an empty name -> 0x72,
+broker's single result byte (protocol.md §2, §8.1): a `.`-prefixed name -> 0x72, an empty name -> 0x72,
 a duplicate primary or secondary -> 0x76, a secondary `X%%1` whose primary is not registered ->
 0x71. The connection is still usable after a refused attempt by someone else, and a name is free
 again once its owner has disconnected (observed through the `.broker/info` unreg announcement).

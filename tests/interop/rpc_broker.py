@@ -1,4 +1,4 @@
-"""The broker's own RPC endpoint `.broker` seen from the Python RPC clients (spec §8.8, §14.3):
+"""The broker's own RPC endpoint `.broker` seen from the Python RPC clients (protocol.md §8.8, §14.3):
 `test` -> {'ok': True} (exactly 81 A2 'ok' C3), an unknown method -> RpcException -32601 with
 empty data (`str` ' (code: -32601)'), a call to a missing target -> -32113 ('RPC error (code:
 -32113)'), `info` -> author/version strings, `stats` -> the five unsigned counters, `client.list`

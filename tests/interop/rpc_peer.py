@@ -1,4 +1,4 @@
-"""Python <-> Python RPC through the broker (spec §9, §14.2, §14.3): a call's params and reply
+"""Python <-> Python RPC through the broker (protocol.md §9, §14.2, §14.3): a call's params and reply
 round-trip byte for byte (binary, empty, 64 KiB); a handler's RpcException with a custom code
 and message reaches the caller as that code and message; a plain exception becomes -32603 with
 its text; the default handler's -32601 survives; a notification and a call with call id 0 reach

@@ -1,4 +1,4 @@
-"""Secondary clients `P%%a` (spec §8.1, §8.2, §8.5): they register while P is registered, receive
+"""Secondary clients `P%%a` (protocol.md §8.1, §8.2, §8.5): they register while P is registered, receive
 direct messages and publications by their full name, send with their full name as the sender
 (`primary_sender` = P where the package has it), get no reg announcement; when P disconnects
 the broker drops them together with P: once P's unreg announcement is seen a message to `P%%a`
@@ -77,7 +77,7 @@ def main():
     err = harness.connect_refused(kind, path, f'{primary.name}%%c')
     check(err == 'Server response: 0x71',
           f'P%%c without P: expected Server response: 0x71, got {err!r}')
-    # Client side: the readers spin on EOF (spec §14.1), but the 1 s pinger's next write fails
+    # Client side: the readers spin on EOF (protocol.md §14.1), but the 1 s pinger's next write fails
     # and marks the client disconnected, busrt_async included.
     wait_disconnected(sec_a)
     wait_disconnected(sec_b)
