@@ -51,6 +51,7 @@
 //!   `default_timeout`) and convert their error replies with [`RawCallError::from_code`];
 //!   [`Loopback`] runs a router in process.
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod bus;
 mod client;

@@ -26,25 +26,32 @@
 //! and an RPC call through these modules.
 
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "broker")]
+#[cfg_attr(docsrs, doc(cfg(feature = "broker")))]
 pub mod broker;
 #[cfg(feature = "broker-api")]
+#[cfg_attr(docsrs, doc(cfg(feature = "broker-api")))]
 pub mod broker_api;
 #[cfg(feature = "cli")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cli")))]
 pub mod cli;
 pub mod client;
 pub mod command;
 pub mod error;
 pub mod frame;
 #[cfg(feature = "ipc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ipc")))]
 pub mod ipc;
 pub mod logging;
 pub mod matching;
 pub mod protocol;
 #[cfg(feature = "rpc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rpc")))]
 pub mod rpc;
 #[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub mod server;
 
 pub use client::{AsyncClient, ConnectionState, EventChannel, OpConfirm};

@@ -17,7 +17,7 @@ fn needs_escape(c: char) -> bool {
     c.is_control() || c == '\u{2028}' || c == '\u{2029}'
 }
 
-/// Writes `text` to `out` with every character of [`needs_escape`] written as `\n`, `\r`,
+/// Writes `text` to `out` with every character of `needs_escape` written as `\n`, `\r`,
 /// `\t` or `\u{XX}` instead; everything else (backslashes included) is written as it is.
 pub fn write_escaped(out: &mut impl fmt::Write, text: &str) -> fmt::Result {
     let mut clean_from = 0;

@@ -160,7 +160,7 @@ pub struct AccessRule {
     #[serde(default)]
     pub p2p: Option<Vec<String>>,
     /// Broadcasts: `.`-masks; a broadcast mask is allowed when one of them contains it
-    /// ([`mask_contains`]), so `svc.*` allows `svc.*` and `svc.a` but `?.alerts` does not allow
+    /// (`mask_contains`), so `svc.*` allows `svc.*` and `svc.a` but `?.alerts` does not allow
     /// `*.alerts`.
     #[serde(default)]
     pub broadcast: Option<Vec<String>>,
@@ -168,7 +168,7 @@ pub struct AccessRule {
     #[serde(default)]
     pub publish: Option<Vec<String>>,
     /// Subscriptions: `/`-patterns; a subscription pattern is allowed when one of them contains
-    /// it ([`topic_contains`]), so `news/#` permits `news/#`, `news/+` or `news/x` but not `#`,
+    /// it (`topic_contains`), so `news/#` permits `news/#`, `news/+` or `news/x` but not `#`,
     /// and `+/public` does not permit `#/public`.
     #[serde(default)]
     pub subscribe: Option<Vec<String>>,
@@ -303,7 +303,7 @@ impl AccessRule {
     }
 
     /// Whether a broadcast to `mask` is allowed: a rule mask must contain it
-    /// ([`mask_contains`]).
+    /// (`mask_contains`).
     pub fn allows_broadcast(&self, mask: &str) -> bool {
         allowed(&self.broadcast, mask, mask_contains)
     }
@@ -315,7 +315,7 @@ impl AccessRule {
     }
 
     /// Whether subscribing to the pattern `pattern` is allowed: a rule pattern must contain it
-    /// ([`topic_contains`]).
+    /// (`topic_contains`).
     pub fn allows_subscribe(&self, pattern: &str) -> bool {
         allowed(&self.subscribe, pattern, topic_contains)
     }
@@ -371,12 +371,14 @@ impl AccessControl {
 
     /// Parses the TOML form (see `elbus/examples/acl.toml`).
     #[cfg(feature = "acl-file")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "acl-file")))]
     pub fn from_toml(text: &str) -> Result<Self, Error> {
         toml::from_str(text).map_err(|err| Error::data(format!("access-control rules: {err}")))
     }
 
     /// Reads and parses a TOML file.
     #[cfg(feature = "acl-file")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "acl-file")))]
     pub fn from_file(path: &std::path::Path) -> Result<Self, Error> {
         let text = std::fs::read_to_string(path)
             .map_err(|err| Error::io(format!("unable to read {}: {err}", path.display())))?;

@@ -52,6 +52,7 @@ mod error;
 mod faults;
 mod handlers;
 #[cfg(any(feature = "cli", feature = "broker-api"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "cli", feature = "broker-api"))))]
 pub mod kv;
 mod msgpack;
 mod payload;
