@@ -13,19 +13,16 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::time::Duration;
 
 use elbus::ipc::{Client, Config};
 use elbus::rpc::{DummyHandlers, RpcClient};
 use elbus::QoS;
 use elbus_suite::broker::{Broker, BrokerKind};
 use elbus_suite::tempdir::TempDir;
-
-/// Bound of every wait: a failure shows as a panic instead of a hang.
-const WAIT: Duration = Duration::from_secs(10);
+use elbus_suite::wait::{CLIENT_TIMEOUT, WAIT};
 
 /// The raw-socket client run as the second uid.
-const PEER: &str = include_str!("acl/peer.py");
+const PEER: &str = include_str!("interop/acl_peer.py");
 
 /// `nobody` and `nogroup` on Debian-like systems.
 const NOBODY_UID: u32 = 65534;
@@ -247,9 +244,10 @@ fn client_list(path: &Path, name: &str) -> Vec<rmpv::Value> {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let client = Client::connect(&Config::new(path.to_str().unwrap(), name).timeout(WAIT))
-            .await
-            .unwrap_or_else(|e| panic!("{name} cannot connect: {e}"));
+        let client =
+            Client::connect(&Config::new(path.to_str().unwrap(), name).timeout(CLIENT_TIMEOUT))
+                .await
+                .unwrap_or_else(|e| panic!("{name} cannot connect: {e}"));
         let rpc = RpcClient::new(client, DummyHandlers).unwrap();
         let reply = rpc
             .call(".broker", "client.list", b"", QoS::Processed)

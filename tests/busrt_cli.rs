@@ -3,14 +3,12 @@
 //! `busrt SOCKET benchmark -w 8 -i 1000000`, which must complete (busrtd's own default queue
 //! cannot finish it).
 
-mod cli_common;
-
 use std::path::PathBuf;
 
-use cli_common::{run, Streaming};
 use elbus::ipc::{Client, Config};
 use elbus::rpc::{RpcClient, RpcEvent, RpcHandlers, RpcResult};
 use elbus_suite::broker::{find_binary, Broker, BrokerKind};
+use elbus_suite::cli::{run, Streaming};
 
 fn busrt() -> PathBuf {
     find_binary("BUSRT", "busrt").unwrap_or_else(|| {

@@ -2,27 +2,24 @@
 //! each refusal code, one-to-one messages with their ACK codes and the realtime flag, broadcast
 //! masks, subscribe + publish with wildcards, exclusions and secondaries.
 
-use std::time::Duration;
-
 use busrt::client::AsyncClient;
 use busrt::ipc::{Client, Config};
 use busrt::{ErrorKind, EventChannel, Frame, FrameKind, OpConfirm, QoS};
 use elbus_suite::broker::{Broker, BrokerKind};
-
-const WAIT: Duration = Duration::from_secs(10);
+use elbus_suite::wait::{within, CLIENT_TIMEOUT};
 
 fn elbusd() -> Broker {
     Broker::start(&BrokerKind::elbusd(env!("CARGO_BIN_EXE_elbusd")))
 }
 
 async fn connect(path: &str, name: &str) -> Client {
-    Client::connect(&Config::new(path, name).timeout(WAIT))
+    Client::connect(&Config::new(path, name).timeout(CLIENT_TIMEOUT))
         .await
         .unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 async fn refused(path: &str, name: &str) -> ErrorKind {
-    match Client::connect(&Config::new(path, name).timeout(WAIT)).await {
+    match Client::connect(&Config::new(path, name).timeout(CLIENT_TIMEOUT)).await {
         Ok(_) => panic!("{name} was accepted"),
         Err(err) => err.kind(),
     }
@@ -33,17 +30,15 @@ async fn ack(confirm: Result<OpConfirm, busrt::Error>) -> Result<(), ErrorKind> 
     let rx = confirm
         .expect("the frame is sent")
         .expect("QoS 1 has an ACK");
-    tokio::time::timeout(WAIT, rx)
+    within("an ACK", rx)
         .await
-        .expect("an ACK within the bound")
         .expect("the ACK sender is alive")
         .map_err(|err| err.kind())
 }
 
 async fn next(events: &EventChannel) -> Frame {
-    tokio::time::timeout(WAIT, events.recv())
+    within("a frame", events.recv())
         .await
-        .expect("a frame within the bound")
         .expect("the connection is alive")
 }
 
@@ -67,9 +62,7 @@ async fn registration(path: &str) {
     let secondary_events = secondary.take_event_channel().unwrap();
     drop(primary);
     // The secondary is disconnected with its primary: its event channel ends.
-    let closed = tokio::time::timeout(WAIT, secondary_events.recv())
-        .await
-        .expect("the secondary is disconnected within the bound");
+    let closed = within("the secondary's disconnection", secondary_events.recv()).await;
     assert!(closed.is_err(), "unexpected frame {closed:?}");
     // And the name is free again at once.
     let _again = connect(path, "reg.p").await;

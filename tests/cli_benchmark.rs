@@ -1,9 +1,7 @@
 //! A short `elbus benchmark` against elbusd and busrtd 0.5.6 completes and reports all seven
 //! stages of the published CLI, and the latency stages with `--latency`. No timing is asserted.
 
-mod cli_common;
-
-use cli_common::{brokers, elbus, unix};
+use elbus_suite::cli::{brokers, elbus, unix};
 
 const STAGES: [&str; 7] = [
     "rpc.call",

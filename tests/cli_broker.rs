@@ -1,9 +1,7 @@
 //! `elbus broker …` against busrtd 0.5.6 and elbusd: the `.broker` RPC API as a payload,
 //! tables and JSON.
 
-mod cli_common;
-
-use cli_common::{brokers, elbus, unix, Streaming};
+use elbus_suite::cli::{brokers, elbus, unix, Streaming};
 
 #[test]
 fn broker_commands() {

@@ -1,11 +1,9 @@
 //! The `elbus` binary's plain bus commands against elbusd and busrtd 0.5.6: `send` (OK, a
 //! missing target, broadcasts, stdin payloads), `publish` seen by `listen`, exit codes.
 
-mod cli_common;
-
 use std::net::TcpListener;
 
-use cli_common::{assert_fails, assert_ok, brokers, elbus, unix, Streaming};
+use elbus_suite::cli::{assert_fails, assert_ok, brokers, elbus, unix, Streaming};
 
 #[test]
 fn send_ok_and_missing_target() {

@@ -1,12 +1,9 @@
 //! `elbus rpc describe`: the real CLI shows the schema of a typed Rust service served over
 //! `elbusd`, readable in a terminal and as JSON for scripts.
 
-mod cli_common;
-mod typed_common;
-
-use cli_common::elbus;
 use elbus::ipc::{Client, Config};
 use elbus_suite::broker::{Broker, BrokerKind};
+use elbus_suite::cli::elbus;
 
 #[test]
 fn describe_shows_the_typed_service_schema() {
@@ -17,7 +14,7 @@ fn describe_shows_the_typed_service_schema() {
         let client = Client::connect(&Config::new(&socket, "svc.calc"))
             .await
             .unwrap();
-        let (router, _seen) = typed_common::test_router();
+        let (router, _seen) = elbus_suite::typed::test_router();
         elbus_rpc::serve(client, router).unwrap()
     });
 

@@ -1,9 +1,7 @@
 //! The `elbus` binary's RPC commands against elbusd and busrtd 0.5.6: `rpc call` to an
 //! `rpc listen` handler, `call0`, `notify`, a remote error (exit 1), a missing target (exit 3).
 
-mod cli_common;
-
-use cli_common::{assert_fails, assert_ok, brokers, elbus, unix, Streaming};
+use elbus_suite::cli::{assert_fails, assert_ok, brokers, elbus, unix, Streaming};
 
 #[test]
 fn call_a_listening_handler() {

@@ -7,26 +7,22 @@
 //! order, so a receiver that reaches the fence has seen everything routed to it before.
 
 use std::future::Future;
-use std::time::Duration;
 
 use elbus::ipc::{Client, Config};
 use elbus::{AsyncClient, Error, ErrorKind, EventChannel, Frame, FrameKind, OpConfirm, QoS};
 use elbus_suite::broker::{Broker, BrokerKind};
+use elbus_suite::wait::{within, CLIENT_TIMEOUT};
 
-/// Generous, so a loaded CI machine cannot fail an ACK wait; nothing asserts on time.
-const TIMEOUT: Duration = Duration::from_secs(10);
-/// A guard against a test hanging forever on a frame that never comes.
-const FRAME_LIMIT: Duration = Duration::from_secs(20);
 const FENCE: &[u8] = b"--fence--";
 
 async fn connect(path: &str, name: &str) -> Client {
-    Client::connect(&Config::new(path, name).timeout(TIMEOUT))
+    Client::connect(&Config::new(path, name).timeout(CLIENT_TIMEOUT))
         .await
         .unwrap_or_else(|err| panic!("connect {name} at {path}: {err}"))
 }
 
 async fn connect_err(path: &str, name: &str) -> ErrorKind {
-    Client::connect(&Config::new(path, name).timeout(TIMEOUT))
+    Client::connect(&Config::new(path, name).timeout(CLIENT_TIMEOUT))
         .await
         .expect_err(name)
         .kind()
@@ -45,9 +41,8 @@ async fn acked(op: impl Future<Output = Result<OpConfirm, Error>>) {
 }
 
 async fn next_frame(events: &mut EventChannel) -> Frame {
-    tokio::time::timeout(FRAME_LIMIT, events.recv())
+    within("a frame", events.recv())
         .await
-        .expect("no frame arrived")
         .expect("the event channel ended")
 }
 

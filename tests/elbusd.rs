@@ -5,32 +5,28 @@
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use elbus::ipc::{Client, Config};
 use elbus::rpc::{DummyHandlers, RpcClient};
 use elbus::{AsyncClient, EventChannel, Frame, QoS};
 use elbus_suite::broker::{Broker, BrokerKind};
 use elbus_suite::tempdir::TempDir;
+use elbus_suite::wait::{within, CLIENT_TIMEOUT, WAIT};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// Bound of every wait: a failure shows as a panic instead of a hang.
-const WAIT: Duration = Duration::from_secs(10);
 
 fn elbusd() -> BrokerKind {
     BrokerKind::elbusd(env!("CARGO_BIN_EXE_elbusd"))
 }
 
 async fn connect(path: &str, name: &str) -> Client {
-    Client::connect(&Config::new(path, name).timeout(WAIT))
+    Client::connect(&Config::new(path, name).timeout(CLIENT_TIMEOUT))
         .await
         .unwrap_or_else(|e| panic!("{name} cannot connect to {path}: {e}"))
 }
 
 async fn next(events: &mut EventChannel) -> Frame {
-    tokio::time::timeout(WAIT, events.recv())
+    within("a frame", events.recv())
         .await
-        .expect("timed out waiting for a frame")
         .expect("the connection closed")
 }
 
@@ -38,9 +34,8 @@ async fn next(events: &mut EventChannel) -> Frame {
 async fn raw_frame(stream: &mut tokio::net::UnixStream) -> ([u8; 6], Vec<u8>) {
     loop {
         let mut header = [0u8; 6];
-        tokio::time::timeout(WAIT, stream.read_exact(&mut header))
+        within("a frame header", stream.read_exact(&mut header))
             .await
-            .expect("timed out")
             .unwrap();
         match header[0] {
             0x00 => continue,

@@ -21,7 +21,7 @@ use elbus_suite::tempdir::TempDir;
 use tokio::net::UnixStream;
 
 /// The raw-socket client of `tests/acl_elbusd.rs`, run as the second uid.
-const PEER: &str = include_str!("acl/peer.py");
+const PEER: &str = include_str!("interop/acl_peer.py");
 /// The system interpreter: one `nobody` can run (a venv under `/root` is not).
 const SYSTEM_PYTHON: &str = "/usr/bin/python3";
 /// `nobody` and `nogroup` on Debian-like systems.

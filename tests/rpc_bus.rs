@@ -1,44 +1,23 @@
 //! The byte RPC layer (`elbus::rpc`) between Rust peers through the embedded broker: every
 //! scenario runs with in-process clients and with socket clients over UNIX and TCP.
 
-mod rpc_common;
-
 use std::time::Duration;
 
 use elbus::broker::ServerConfig;
 use elbus::rpc::{self, DummyHandlers, RpcClient, RpcError, RpcEvent, RpcOptions};
 use elbus::{ipc, AsyncClient, FrameKind, QoS};
-use rpc_common::*;
+use elbus_suite::rpc::*;
 use tokio::sync::mpsc;
 
-/// Runs each scenario `fn NAME(server, caller, &bus)` with in-process, UNIX and TCP clients.
-macro_rules! on_every_transport {
-    ($($scenario:ident),* $(,)?) => {$(
-        mod $scenario {
-            use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn in_process() {
-                let bus = Bus::start().await;
-                super::$scenario(bus.local("svc"), bus.local("caller"), &bus).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn unix() {
-                let bus = Bus::start().await;
-                super::$scenario(bus.unix("svc").await, bus.unix("caller").await, &bus).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn tcp() {
-                let bus = Bus::start().await;
-                super::$scenario(bus.tcp("svc").await, bus.tcp("caller").await, &bus).await;
-            }
-        }
-    )*};
+/// The service's and the caller's clients of a scenario, registered as `svc` and `caller`.
+async fn connect_pair<C: Connect>(bus: &Bus, via: Via) -> (C, C) {
+    (
+        C::connect(bus, via, "svc").await,
+        C::connect(bus, via, "caller").await,
+    )
 }
 
-on_every_transport!(
+elbus_suite::on_every_transport!(
     calls_replies_and_errors,
     call0_and_notifications,
     concurrent_calls,
@@ -48,11 +27,8 @@ on_every_transport!(
     invalid_payloads_are_counted,
 );
 
-async fn calls_replies_and_errors<S, K>(server: S, caller: K, _bus: &Bus)
-where
-    S: AsyncClient + 'static,
-    K: AsyncClient + 'static,
-{
+async fn calls_replies_and_errors<C: Connect>(bus: &Bus, via: Via) {
+    let (server, caller) = connect_pair::<C>(bus, via).await;
     let (svc, mut seen, _) = Svc::new();
     let server = RpcClient::new(server, svc).unwrap();
     let caller = RpcClient::new(caller, DummyHandlers).unwrap();
@@ -191,11 +167,8 @@ where
     );
 }
 
-async fn call0_and_notifications<S, K>(server: S, caller: K, _bus: &Bus)
-where
-    S: AsyncClient + 'static,
-    K: AsyncClient + 'static,
-{
+async fn call0_and_notifications<C: Connect>(bus: &Bus, via: Via) {
+    let (server, caller) = connect_pair::<C>(bus, via).await;
     let (svc, mut seen, _) = Svc::new();
     let _server = RpcClient::new(server, svc).unwrap();
     let caller = RpcClient::new(caller, DummyHandlers).unwrap();
@@ -231,11 +204,8 @@ where
     assert_eq!(caller.stats(), rpc::RpcStats::default());
 }
 
-async fn concurrent_calls<S, K>(server: S, caller: K, _bus: &Bus)
-where
-    S: AsyncClient + 'static,
-    K: AsyncClient + 'static,
-{
+async fn concurrent_calls<C: Connect>(bus: &Bus, via: Via) {
+    let (server, caller) = connect_pair::<C>(bus, via).await;
     let (svc, _seen, _) = Svc::new();
     let _server = RpcClient::new(server, svc).unwrap();
     let caller = RpcClient::new(caller, DummyHandlers).unwrap();
@@ -280,11 +250,8 @@ where
     assert_eq!(caller.pending_calls(), 0);
 }
 
-async fn timeouts_and_dropped_calls_leave_nothing_pending<S, K>(server: S, caller: K, _bus: &Bus)
-where
-    S: AsyncClient + 'static,
-    K: AsyncClient + 'static,
-{
+async fn timeouts_and_dropped_calls_leave_nothing_pending<C: Connect>(bus: &Bus, via: Via) {
+    let (server, caller) = connect_pair::<C>(bus, via).await;
     let (svc, mut seen, gate) = Svc::new();
     let _server = RpcClient::new(server, svc).unwrap();
     let short = Duration::from_millis(200);
@@ -342,11 +309,8 @@ where
     assert_eq!(caller.stats().invalid_payloads, 0);
 }
 
-async fn replies_mirror_the_realtime_flag<S, K>(server: S, caller: K, _bus: &Bus)
-where
-    S: AsyncClient + 'static,
-    K: AsyncClient + 'static,
-{
+async fn replies_mirror_the_realtime_flag<C: Connect>(bus: &Bus, via: Via) {
+    let (server, caller) = connect_pair::<C>(bus, via).await;
     let (svc, _seen, _) = Svc::new();
     let _server = RpcClient::new(server, svc).unwrap();
     let caller = RpcClient::new(caller, DummyHandlers).unwrap();
@@ -361,11 +325,8 @@ where
     }
 }
 
-async fn ordered_notifications_and_untouched_frames<S, K>(server: S, caller: K, _bus: &Bus)
-where
-    S: AsyncClient + 'static,
-    K: AsyncClient + 'static,
-{
+async fn ordered_notifications_and_untouched_frames<C: Connect>(bus: &Bus, via: Via) {
+    let (server, caller) = connect_pair::<C>(bus, via).await;
     let (svc, mut seen, _) = Svc::new();
     let options = RpcOptions::new().blocking_notifications().blocking_frames();
     let server = RpcClient::create(server, svc, options).unwrap();
@@ -423,11 +384,8 @@ where
     assert!(seen.try_recv().is_err());
 }
 
-async fn invalid_payloads_are_counted<S, K>(server: S, caller: K, _bus: &Bus)
-where
-    S: AsyncClient + 'static,
-    K: AsyncClient + 'static,
-{
+async fn invalid_payloads_are_counted<C: Connect>(bus: &Bus, via: Via) {
+    let (server, caller) = connect_pair::<C>(bus, via).await;
     let (svc, mut seen, _) = Svc::new();
     let server = RpcClient::new(server, svc).unwrap();
     let caller = RpcClient::new(caller, DummyHandlers).unwrap();

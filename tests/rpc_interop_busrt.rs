@@ -2,14 +2,12 @@
 //! and `rpc`) through the embedded elbus broker: busrt's `RpcClient` calls an elbus service, and
 //! an elbus `RpcClient` calls a busrt service.
 
-mod rpc_common;
-
 use busrt::async_trait;
 use busrt::borrow::Cow;
 use busrt::rpc::{Rpc, RpcHandlers as BusrtHandlers};
 use elbus::rpc::{self, DummyHandlers, RpcClient};
 use elbus::QoS;
-use rpc_common::*;
+use elbus_suite::rpc::*;
 
 async fn busrt_client(bus: &Bus, name: &str) -> busrt::ipc::Client {
     let config = busrt::ipc::Config::new(bus.unix.to_str().unwrap(), name);

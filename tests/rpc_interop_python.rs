@@ -7,14 +7,12 @@
 //! it); it needs the packages `busrt`, `elbus` and `msgpack`. Without one the tests fail with a
 //! hint; they are never skipped.
 
-mod rpc_common;
-
 use std::process::{Output, Stdio};
 
 use elbus::rpc::{self, DummyHandlers, RpcClient};
 use elbus::{AsyncClient, QoS};
 use elbus_suite::python::{interpreter, script};
-use rpc_common::*;
+use elbus_suite::rpc::*;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 

@@ -2,18 +2,15 @@
 //! with a generated client over the byte RPC client, through the embedded broker with
 //! in-process clients and with socket clients over UNIX and TCP.
 
-mod rpc_common;
-mod typed_common;
-
-use std::future::{Future, IntoFuture};
+use std::future::IntoFuture;
 use std::time::Duration;
 
 use elbus::rpc::{self, DummyHandlers, RpcClient, RpcOptions};
-use elbus::{broker, ipc, AsyncClient, QoS};
+use elbus::QoS;
 use elbus_rpc::{serve, CallError, RpcErrorCode, DESCRIBE_METHOD};
-use rpc_common::{within, Bus, FOREVER};
+use elbus_suite::rpc::{within, Bus, Connect, Via, FOREVER};
+use elbus_suite::typed::*;
 use tokio::sync::mpsc;
-use typed_common::*;
 
 /// The bus name the test service is registered under.
 const SVC: &str = "svc.calc";
@@ -21,63 +18,7 @@ const SVC: &str = "svc.calc";
 /// timeout can end the call; nothing is asserted about how long it took).
 const SHORT: Duration = Duration::from_millis(50);
 
-/// How a scenario's clients reach the broker.
-#[derive(Clone, Copy, Debug)]
-enum Via {
-    InProcess,
-    Unix,
-    Tcp,
-}
-
-/// A client kind the scenarios run with: in-process or socket.
-trait Connect: AsyncClient + Sized + 'static {
-    /// Registers `name` on `bus` through `via`.
-    fn connect(bus: &Bus, via: Via, name: &str) -> impl Future<Output = Self>;
-}
-
-impl Connect for broker::Client {
-    async fn connect(bus: &Bus, _via: Via, name: &str) -> Self {
-        bus.local(name)
-    }
-}
-
-impl Connect for ipc::Client {
-    async fn connect(bus: &Bus, via: Via, name: &str) -> Self {
-        match via {
-            Via::Tcp => bus.tcp(name).await,
-            _ => bus.unix(name).await,
-        }
-    }
-}
-
-/// Runs each scenario `fn NAME<C: Connect>(&bus, via)` with in-process, UNIX and TCP clients.
-macro_rules! on_every_transport {
-    ($($scenario:ident),* $(,)?) => {$(
-        mod $scenario {
-            use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn in_process() {
-                let bus = Bus::start().await;
-                super::$scenario::<broker::Client>(&bus, Via::InProcess).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn unix() {
-                let bus = Bus::start().await;
-                super::$scenario::<ipc::Client>(&bus, Via::Unix).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn tcp() {
-                let bus = Bus::start().await;
-                super::$scenario::<ipc::Client>(&bus, Via::Tcp).await;
-            }
-        }
-    )*};
-}
-
-on_every_transport!(
+elbus_suite::on_every_transport!(
     results_and_typed_errors,
     errors_outside_the_service,
     notify_runs_without_reply,

@@ -11,9 +11,6 @@
 //! The Python interpreter is `$ELBUS_PYTHON`, else `<repo>/.venv/bin/python` (`.ci/run` creates
 //! it) with `busrt` and `msgpack`. Without one the tests fail with a hint; they never skip.
 
-mod rpc_common;
-mod typed_common;
-
 use std::future::Future;
 use std::pin::Pin;
 use std::process::{Output, Stdio};
@@ -23,11 +20,11 @@ use elbus::{ipc, AsyncClient, EventChannel, QoS};
 use elbus_rpc::{serve, CallError, RpcCall, RpcErrorCode, RpcTransport};
 use elbus_suite::broker::{Broker, BrokerKind, Transport};
 use elbus_suite::python::{interpreter, script};
-use rpc_common::{within, Bus, FOREVER};
+use elbus_suite::rpc::{within, Bus, FOREVER};
+use elbus_suite::typed::*;
 use serde::de::DeserializeOwned;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
-use typed_common::*;
 
 // ---------------------------------------------------------------------------------------------
 // Python helpers

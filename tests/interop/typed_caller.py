@@ -1,4 +1,4 @@
-"""Calls a typed Rust RPC service (tests/typed_common: `Calc` + `Echo`) with the PyPI `busrt`
+"""Calls a typed Rust RPC service (tests/support/typed.rs: `Calc` + `Echo`) with the PyPI `busrt`
 sync client, the way a Python peer does: msgpack params in, msgpack results out.
 
 Usage: typed_caller.py PATH NAME TARGET

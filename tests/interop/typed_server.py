@@ -1,4 +1,4 @@
-"""A Python implementation of the typed `Calc` + `Echo` services (tests/typed_common), written
+"""A Python implementation of the typed `Calc` + `Echo` services (tests/support/typed.rs), written
 the plain way with the PyPI `busrt` sync client: `on_call` decodes msgpack params (a map or an
 array) and returns msgpack, errors are `RpcException(message, code)` (with the message as UTF-8
 bytes when it may hold non-ASCII text: see `calc.fail`).

@@ -19,9 +19,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::tempdir::TempDir;
-
-/// Failure bound for a broker to print its startup line (not a timing assertion).
-const STARTUP_BOUND: Duration = Duration::from_secs(30);
+use crate::wait::WAIT;
 
 /// How many times a start is retried when the broker exits before it is ready (the free TCP
 /// port may be taken by someone else between probing it and the broker binding it).
@@ -219,7 +217,7 @@ impl Broker {
             readers,
             _dir: dir,
         };
-        match ready_rx.recv_timeout(STARTUP_BOUND) {
+        match ready_rx.recv_timeout(WAIT) {
             Ok(()) => Ok(broker),
             // stdout closed without the ready line: the process is gone.
             Err(mpsc::RecvTimeoutError::Disconnected) => {
@@ -228,7 +226,7 @@ impl Broker {
                 Err(log)
             }
             Err(mpsc::RecvTimeoutError::Timeout) => panic!(
-                "{} did not print {:?} within {STARTUP_BOUND:?}; its output:\n{}",
+                "{} did not print {:?} within {WAIT:?}; its output:\n{}",
                 kind.label,
                 kind.ready_line,
                 broker.log()
@@ -281,7 +279,7 @@ impl Broker {
         let _ = Command::new("kill")
             .args(["-STOP", &self.pid().to_string()])
             .status();
-        let deadline = std::time::Instant::now() + STARTUP_BOUND;
+        let deadline = std::time::Instant::now() + WAIT;
         while !all_threads_stopped(self.pid()) {
             assert!(
                 std::time::Instant::now() < deadline,
@@ -306,7 +304,7 @@ impl Broker {
     ///
     /// If it is still running after a generous bound; the panic shows its output.
     pub fn wait_exit(&mut self) -> std::process::ExitStatus {
-        let deadline = std::time::Instant::now() + STARTUP_BOUND;
+        let deadline = std::time::Instant::now() + WAIT;
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
                 return status;
@@ -336,7 +334,7 @@ impl Broker {
     ///
     /// If that does not happen within a generous bound; the panic shows the output.
     pub fn wait_for_log(&self, text: &str, count: usize) {
-        let deadline = std::time::Instant::now() + STARTUP_BOUND;
+        let deadline = std::time::Instant::now() + WAIT;
         let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
         while log.matches(text).count() < count {
             let left = deadline.saturating_duration_since(std::time::Instant::now());

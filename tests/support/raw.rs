@@ -5,13 +5,11 @@
 //! hanging it.
 
 use std::path::Path;
-use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
 
-/// Bound of every wait: a failure shows as a panic instead of a hang. Not a timing assertion.
-pub const WAIT: Duration = Duration::from_secs(20);
+pub use crate::wait::WAIT;
 
 /// Flags byte of a one-to-one message with QoS Processed (`0x12 | 1 << 6`).
 pub const MESSAGE_ACKED: u8 = 0x52;

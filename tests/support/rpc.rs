@@ -1,8 +1,7 @@
-//! Helpers shared by the `rpc_*` integration tests: a broker on UNIX and TCP sockets, and a
-//! test service that reports everything it receives.
-
-// Each test crate uses a different subset of these helpers.
-#![allow(dead_code)]
+//! Helpers of the RPC tests (`rpc_*`, `typed_*`): an embedded broker on UNIX and TCP sockets,
+//! the client kinds a scenario runs with ([`Via`], [`Connect`], and the transport matrix
+//! [`on_every_transport!`](crate::on_every_transport)), and a byte RPC test service that
+//! reports everything it receives.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -11,22 +10,77 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use elbus::broker::{Broker, ServerConfig};
+use elbus::broker::{self, Broker, ServerConfig};
 use elbus::rpc::{self, RpcError, RpcEvent, RpcHandlers, RpcResult};
-use elbus::{ipc, Frame};
+use elbus::{ipc, AsyncClient, Frame};
 use tokio::sync::{mpsc, Barrier, Notify};
 
-/// Bound of every wait: a failure shows as a panic instead of a hang.
-pub const WAIT: Duration = Duration::from_secs(10);
+pub use crate::wait::{within, WAIT};
+
 /// Calls that must fail for another reason than their timeout get this one.
 pub const FOREVER: Duration = Duration::from_secs(3600);
 /// How many calls the concurrency scenario keeps in flight at once.
 pub const CONCURRENT: usize = 8;
 
-pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
-    tokio::time::timeout(WAIT, fut)
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+/// How a scenario's clients reach the broker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    /// In-process clients ([`Broker::register_client`]).
+    InProcess,
+    /// Socket clients over the UNIX socket.
+    Unix,
+    /// Socket clients over TCP.
+    Tcp,
+}
+
+/// A client kind the scenarios run with: in-process or socket.
+pub trait Connect: AsyncClient + Sized + 'static {
+    /// Registers `name` on `bus` through `via`.
+    fn connect(bus: &Bus, via: Via, name: &str) -> impl Future<Output = Self>;
+}
+
+impl Connect for broker::Client {
+    async fn connect(bus: &Bus, _via: Via, name: &str) -> Self {
+        bus.local(name)
+    }
+}
+
+impl Connect for ipc::Client {
+    async fn connect(bus: &Bus, via: Via, name: &str) -> Self {
+        match via {
+            Via::Tcp => bus.tcp(name).await,
+            _ => bus.unix(name).await,
+        }
+    }
+}
+
+/// The transport matrix: runs each scenario `async fn NAME<C: Connect>(bus: &Bus, via: Via)` as
+/// three tests, `NAME::in_process`, `NAME::unix` and `NAME::tcp`, each on a fresh [`Bus`].
+#[macro_export]
+macro_rules! on_every_transport {
+    ($($scenario:ident),* $(,)?) => {$(
+        mod $scenario {
+            use $crate::rpc::{Bus, Via};
+
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn in_process() {
+                let bus = Bus::start().await;
+                super::$scenario::<::elbus::broker::Client>(&bus, Via::InProcess).await;
+            }
+
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn unix() {
+                let bus = Bus::start().await;
+                super::$scenario::<::elbus::ipc::Client>(&bus, Via::Unix).await;
+            }
+
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn tcp() {
+                let bus = Bus::start().await;
+                super::$scenario::<::elbus::ipc::Client>(&bus, Via::Tcp).await;
+            }
+        }
+    )*};
 }
 
 /// Runs a bus operation and waits for its ACK, failing the test on any error.

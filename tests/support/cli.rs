@@ -1,23 +1,18 @@
-//! Helpers of the `cli_*` tests: running the real `elbus` binary against brokers started for
-//! the test, and a `listen` process whose output is read as it comes.
-
-#![allow(dead_code)]
+//! Helpers of the CLI tests (`cli_*`, `busrt_cli`): running the real `elbus` binary against
+//! brokers started for the test, and a `listen` process whose output is read as it comes.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
 
-use elbus_suite::broker::{Broker, BrokerKind, Transport};
-
-/// A guard against a test hanging on output that never comes; nothing asserts on time.
-pub const LIMIT: Duration = Duration::from_secs(30);
+use crate::broker::{Broker, BrokerKind, Transport};
+use crate::wait::WAIT;
 
 /// Our broker and the reference busrtd 0.5.6 (panics with an install hint if it is missing).
 pub fn brokers() -> Vec<Broker> {
     vec![
-        Broker::start(&BrokerKind::elbusd(env!("CARGO_BIN_EXE_elbusd"))),
+        Broker::start(&BrokerKind::elbusd(crate::workspace_bin("elbusd"))),
         Broker::busrtd(),
     ]
 }
@@ -47,7 +42,7 @@ impl Run {
 
 /// Runs `elbus ARGS` to the end, with `stdin` as its standard input (empty if `None`).
 pub fn elbus(args: &[&str], stdin: Option<&[u8]>) -> Run {
-    run(Path::new(env!("CARGO_BIN_EXE_elbus")), args, stdin)
+    run(&crate::workspace_bin("elbus"), args, stdin)
 }
 
 /// Runs `program ARGS` to the end, with `stdin` as its standard input (empty if `None`).
@@ -98,7 +93,7 @@ pub struct Streaming {
 impl Streaming {
     /// Starts `elbus ARGS` and returns once its stderr says `ready` (a line starting with it).
     pub fn start(args: &[&str], ready: &str) -> Streaming {
-        Streaming::start_program(Path::new(env!("CARGO_BIN_EXE_elbus")), args, ready)
+        Streaming::start_program(&crate::workspace_bin("elbus"), args, ready)
     }
 
     /// Starts `program ARGS` and returns once its stdout or stderr prints a line starting with
@@ -142,17 +137,17 @@ impl Streaming {
             // Ended without the ready line: hand over what it said instead.
             let _ = ready_tx.send(Err(seen.join("\n")));
         });
-        match ready_rx.recv_timeout(LIMIT) {
+        match ready_rx.recv_timeout(WAIT) {
             Ok(Ok(())) => Streaming { child, lines },
             Ok(Err(stderr)) => panic!("elbus {args:?} ended before it was ready: {stderr}"),
-            Err(_) => panic!("elbus {args:?} was not ready within {LIMIT:?}"),
+            Err(_) => panic!("elbus {args:?} was not ready within {WAIT:?}"),
         }
     }
 
     /// The next stdout line.
     pub fn line(&self) -> String {
         self.lines
-            .recv_timeout(LIMIT)
+            .recv_timeout(WAIT)
             .expect("a line from the streaming elbus")
     }
 

@@ -1,9 +1,6 @@
-//! The typed services the `typed_*` integration tests serve on the bus: a `Calc` service (results,
-//! `()`, typed errors, a notification, a renamed param, optional and default params, the caller's
-//! identity, a method that never answers) and an `Echo` service sharing its router.
-
-// Each test crate uses a different subset of these items.
-#![allow(dead_code)]
+//! The typed services the `typed_*` and `cli_describe` tests serve on the bus: a `Calc` service
+//! (results, `()`, typed errors, a notification, a renamed param, optional and default params,
+//! the caller's identity, a method that never answers) and an `Echo` service sharing its router.
 
 use std::convert::Infallible;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 """A raw-socket elbus client for the access-control tests (tests/acl_*.rs), standard library
 only, so it runs under any uid (`setpriv --reuid=nobody ...`) with the system python3.
 
-    python3 -c "$(cat peer.py)" PATH NAME [STEP ...]
+    python3 -c "$(cat acl_peer.py)" PATH NAME [STEP ...]
 
 Prints `reg XX` (the registration byte in hex, or `reg eof`), then one line per step:
 
