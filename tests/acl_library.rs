@@ -11,8 +11,6 @@ use elbus_suite::wait::within;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
 
-/// Bound of every wait in these tests: a failure shows as a timeout instead of a hang.
-
 /// Runs the handshake for `name` and returns the registration byte.
 async fn register<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, name: &str) -> u8 {
     let mut greeting = [0u8; 3];
