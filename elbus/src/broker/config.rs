@@ -22,7 +22,10 @@ pub enum OverflowPolicy {
 pub struct QueueLimits {
     /// Most frames queued at once.
     pub max_frames: usize,
-    /// Most bytes queued at once (frame headers included).
+    /// Most bytes queued at once, each item counted at its memory cost: its wire bytes plus
+    /// [`QueueLimits::ITEM_OVERHEAD`] (frame headers included). A queue holding nothing takes
+    /// one frame of any size, so every frame a listener accepts can reach a client that keeps
+    /// up, whatever this limit.
     pub max_bytes: usize,
     /// What happens when a frame does not fit.
     pub overflow: OverflowPolicy,
@@ -32,8 +35,25 @@ impl QueueLimits {
     /// Default frame limit: far above `busrtd`'s 8192, so the published benchmark
     /// (`busrt SOCKET benchmark -w 8 -i 1000000`) finishes; memory is bounded by `max_bytes`.
     pub const DEFAULT_MAX_FRAMES: usize = 1 << 20;
+    /// What a queued item costs besides its wire bytes, counted against
+    /// [`QueueLimits::max_bytes`] and [`BrokerOptions::max_queued_bytes`]: the queue slot
+    /// (32 bytes) and, for a frame, the allocator's header and rounding of its buffer (up to 32)
+    /// and the shared buffer's reference-counted header (32). A frame shared by several queues
+    /// is counted in each, which overstates, never understates, what they hold.
+    pub const ITEM_OVERHEAD: usize = 96;
     /// Default byte limit per client: 64 MiB.
     pub const DEFAULT_MAX_BYTES: usize = 64 << 20;
+
+    /// Checks that the limits are usable (`what` names the queue in the message).
+    pub fn validate(&self, what: &str) -> Result<(), String> {
+        if self.max_frames == 0 {
+            return Err(format!("the {what} frame limit must be at least 1"));
+        }
+        if self.max_bytes == 0 {
+            return Err(format!("the {what} byte limit must be at least 1"));
+        }
+        Ok(())
+    }
 }
 
 impl Default for QueueLimits {
@@ -62,6 +82,18 @@ pub struct BrokerOptions {
     /// sleep (see [`BrokerOptions::DEFAULT_SERVER_BUSY_POLL`]). Zero, the default for an
     /// embedded broker, never polls: the broker does not spend its host's CPU unless asked to.
     pub busy_poll: Duration,
+    /// Most bytes queued for all clients together, counted as [`QueueLimits::max_bytes`] is
+    /// (each item at its memory cost, items a writer has taken until they are written). When a
+    /// frame would exceed it, its target pays under its own overflow policy, unless nothing is
+    /// queued for the target: a client that keeps up is never refused. Default
+    /// [`BrokerOptions::DEFAULT_MAX_QUEUED_BYTES`].
+    pub max_queued_bytes: usize,
+    /// Most bytes of large frames being read from all socket clients together. A frame larger
+    /// than the listener's `buf_size` reserves its whole length before its body is read; a
+    /// reader that cannot get it waits (reading nothing more from its socket) within the frame
+    /// timeout. Must be at least the largest frame a listener accepts. Default
+    /// [`BrokerOptions::DEFAULT_MAX_READING_BYTES`].
+    pub max_reading_bytes: usize,
 }
 
 impl BrokerOptions {
@@ -70,6 +102,30 @@ impl BrokerOptions {
     /// VM it raised the published benchmark's `rpc.call+handle` by about 40%), while an idle
     /// broker parks after 10 µs and costs nothing.
     pub const DEFAULT_SERVER_BUSY_POLL: Duration = Duration::from_micros(10);
+    /// Default broker-wide queue bound: 256 MiB, four clients at the default per-client bound
+    /// ([`QueueLimits::DEFAULT_MAX_BYTES`]). Far above what a bus whose clients keep up
+    /// queues, while N clients that stop reading can no longer take N × 64 MiB.
+    pub const DEFAULT_MAX_QUEUED_BYTES: usize = 256 << 20;
+    /// Default broker-wide bound of frames being read: 256 MiB, four maximal frames
+    /// ([`ServerConfig::DEFAULT_MAX_FRAME_SIZE`]) at once.
+    pub const DEFAULT_MAX_READING_BYTES: usize = 256 << 20;
+
+    /// Checks that the options are usable: a clear message for the first one that is not.
+    pub fn validate(&self) -> Result<(), String> {
+        self.internal_queue.validate("internal queue")?;
+        if self.internal_channel_size == 0 {
+            return Err("the in-process channel size must be at least 1".into());
+        }
+        if self.max_queued_bytes == 0 {
+            return Err("the broker-wide queue bound (max queued bytes) must be at least 1".into());
+        }
+        if self.max_reading_bytes == 0 {
+            return Err(
+                "the broker-wide reading bound (max reading bytes) must be at least 1".into(),
+            );
+        }
+        Ok(())
+    }
 }
 
 impl Default for BrokerOptions {
@@ -82,6 +138,8 @@ impl Default for BrokerOptions {
             },
             internal_channel_size: crate::DEFAULT_QUEUE_SIZE,
             busy_poll: Duration::ZERO,
+            max_queued_bytes: Self::DEFAULT_MAX_QUEUED_BYTES,
+            max_reading_bytes: Self::DEFAULT_MAX_READING_BYTES,
         }
     }
 }
@@ -170,6 +228,28 @@ impl ServerConfig {
     pub fn unix_group(mut self, gid: Option<u32>) -> Self {
         self.unix_group = gid;
         self
+    }
+
+    /// Checks that the settings are usable with the broker's `options` (the limits must allow
+    /// every frame this listener accepts to be read and delivered): a clear message for the
+    /// first one that is not. The listeners check it before they bind.
+    pub fn validate(&self, options: &BrokerOptions) -> Result<(), String> {
+        if self.max_frame_size == 0 {
+            return Err("the largest frame (max frame size) must be at least 1 byte".into());
+        }
+        if self.buf_size == 0 {
+            return Err("the buffer size must be at least 1 byte".into());
+        }
+        self.queue.validate("client queue")?;
+        let largest_read = crate::protocol::REQUEST_HEADER_LEN + self.max_frame_size as usize;
+        if options.max_reading_bytes < largest_read {
+            return Err(format!(
+                "the broker-wide reading bound ({} bytes) must hold the largest frame accepted \
+                 ({largest_read} bytes with its header)",
+                options.max_reading_bytes
+            ));
+        }
+        Ok(())
     }
 
     /// Checks the clients of this listener against `rules` (an [`AccessControl`] or a

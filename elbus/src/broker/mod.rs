@@ -69,9 +69,9 @@ pub use registry::{ClientInfo, ClientKind, WARN_TOPIC};
 pub use stats::CounterSnapshot;
 
 use crate::{protocol, Error};
-use queue::OutQueue;
+use queue::{OutQueue, QueueBudget};
 use registry::{ClientEntry, Origin, Registry};
-use router::RouteScratch;
+use router::{Delivery, RouteScratch};
 use stats::{Counters, LogLimiter};
 
 /// The name of the broker's own client, which serves the `.broker` RPC API and makes
@@ -120,6 +120,11 @@ pub(crate) struct BrokerInner {
     busy_poll: Option<Arc<busy_poll::BusyPoll>>,
     /// The busy-poll task, running while socket listeners do.
     busy_poll_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Bytes queued for all clients ([`BrokerOptions::max_queued_bytes`]).
+    queue_budget: Arc<QueueBudget>,
+    /// Bytes of large frames being read from all socket clients, one permit a byte
+    /// ([`BrokerOptions::max_reading_bytes`]).
+    read_budget: tokio::sync::Semaphore,
 }
 
 impl Default for Broker {
@@ -134,8 +139,15 @@ impl Broker {
         Broker::with_options(BrokerOptions::default())
     }
 
-    /// A broker with `options`.
+    /// A broker with `options` (see [`BrokerOptions::validate`]; the listeners refuse to start
+    /// with options that are not valid).
     pub fn with_options(options: BrokerOptions) -> Self {
+        let queue_budget = Arc::new(QueueBudget::new(options.max_queued_bytes));
+        let read_budget = tokio::sync::Semaphore::new(
+            options
+                .max_reading_bytes
+                .min(tokio::sync::Semaphore::MAX_PERMITS),
+        );
         let busy_poll =
             (!options.busy_poll.is_zero()).then(|| busy_poll::BusyPoll::new(options.busy_poll));
         Broker {
@@ -150,6 +162,8 @@ impl Broker {
                 listeners: Mutex::new(Vec::new()),
                 busy_poll,
                 busy_poll_task: Mutex::new(None),
+                queue_budget,
+                read_budget,
             }),
         }
     }
@@ -175,6 +189,7 @@ impl Broker {
         config: ServerConfig,
     ) -> Result<(), Error> {
         let path = path.into();
+        self.check_config(&config)?;
         let task = listener::spawn_unix(self.inner.clone(), &path, config).await?;
         self.inner.start_busy_poll();
         self.inner.add_listener(ListenerHandle {
@@ -191,6 +206,7 @@ impl Broker {
         addr: &str,
         config: ServerConfig,
     ) -> Result<std::net::SocketAddr, Error> {
+        self.check_config(&config)?;
         let (task, local) = listener::spawn_tcp(self.inner.clone(), addr, config).await?;
         self.inner.start_busy_poll();
         self.inner.add_listener(ListenerHandle {
@@ -198,6 +214,21 @@ impl Broker {
             unix_path: None,
         });
         Ok(local)
+    }
+
+    /// Refuses a listener whose settings are not usable with this broker's options.
+    fn check_config(&self, config: &ServerConfig) -> Result<(), Error> {
+        self.inner
+            .options
+            .validate()
+            .and_then(|()| config.validate(&self.inner.options))
+            .map_err(Error::data)
+    }
+
+    /// Bytes queued for all clients now, counted as [`BrokerOptions::max_queued_bytes`] counts
+    /// them.
+    pub fn queued_bytes(&self) -> usize {
+        self.inner.queue_budget.used()
     }
 
     /// Serves one already-connected byte stream as a socket client: the handshake of §2,
@@ -388,7 +419,7 @@ impl BrokerInner {
             kind: origin.kind,
             source: origin.source,
             port: origin.port,
-            queue: OutQueue::new(queue),
+            queue: OutQueue::new(queue, self.queue_budget.clone()),
             counters: Counters::default(),
             evicted: Default::default(),
             credentials: origin.credentials,
@@ -493,7 +524,7 @@ impl BrokerInner {
                     topic,
                     None,
                     &[&payload],
-                    false,
+                    Delivery::of_payload(&[&payload], false),
                     &mut RouteScratch::default(),
                 );
             }

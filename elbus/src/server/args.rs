@@ -127,6 +127,17 @@ pub struct ServerArgs {
     #[arg(long = "queue-bytes", default_value_t = QueueLimits::DEFAULT_MAX_BYTES, value_name = "BYTES")]
     pub queue_bytes: usize,
 
+    /// Most bytes queued for all clients together (each frame at its memory cost); a frame
+    /// that would exceed it is refused to a client that already has a backlog, under
+    /// --overflow, and never to one that holds nothing.
+    #[arg(long = "max-queued-bytes", default_value_t = BrokerOptions::DEFAULT_MAX_QUEUED_BYTES, value_name = "BYTES")]
+    pub max_queued_bytes: usize,
+
+    /// Most bytes of large frames being read from all clients together; a client whose frame
+    /// does not fit waits (within -t) until it does. At least --max-frame-size + 9.
+    #[arg(long = "max-reading-bytes", default_value_t = BrokerOptions::DEFAULT_MAX_READING_BYTES, value_name = "BYTES")]
+    pub max_reading_bytes: usize,
+
     /// What to do when a client's queue is full.
     #[arg(long = "overflow", value_enum, default_value_t = OverflowArg::Disconnect)]
     pub overflow: OverflowArg,
@@ -195,6 +206,8 @@ impl ServerArgs {
         BrokerOptions {
             force_register: self.force_register,
             busy_poll: Duration::from_micros(self.busy_poll),
+            max_queued_bytes: self.max_queued_bytes,
+            max_reading_bytes: self.max_reading_bytes,
             ..BrokerOptions::default()
         }
     }
