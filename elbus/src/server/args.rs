@@ -127,9 +127,9 @@ pub struct ServerArgs {
     #[arg(long = "queue-bytes", default_value_t = QueueLimits::DEFAULT_MAX_BYTES, value_name = "BYTES")]
     pub queue_bytes: usize,
 
-    /// Most bytes queued for all clients together (each frame at its memory cost); a frame
-    /// that would exceed it is refused to a client that already has a backlog, under
-    /// --overflow, and never to one that holds nothing.
+    /// Most bytes queued for all clients together (each frame at its memory cost). Once it is
+    /// reached, a client with more than 64 KiB queued behind the frame it is being written
+    /// gets --overflow; a client that keeps up still gets its frames.
     #[arg(long = "max-queued-bytes", default_value_t = BrokerOptions::DEFAULT_MAX_QUEUED_BYTES, value_name = "BYTES")]
     pub max_queued_bytes: usize,
 
