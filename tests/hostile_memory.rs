@@ -190,13 +190,13 @@ async fn queued_frames_are_counted_at_their_memory_cost() {
     let mut flooder = Raw::register(&path, "f").await;
     let before = peak_mib(&broker);
     // One delivered frame: the 6-byte header, "f", NUL and 5 payload bytes: 13 bytes.
-    let one = request(0, 0x12, b"deaf\012345");
+    let one = request(0, 0x12, b"deaf\x0012345");
     let burst: Vec<u8> = one.iter().copied().cycle().take(one.len() * 4096).collect();
     let mut op_id = 0u32;
     loop {
         flooder.write(&burst).await;
         op_id += 1;
-        flooder.send(op_id, MESSAGE_ACKED, b"deaf\012345").await;
+        flooder.send(op_id, MESSAGE_ACKED, b"deaf\x0012345").await;
         if flooder.ack().await[5] == 0x77 {
             break;
         }
