@@ -16,6 +16,12 @@
 //! after the last input instead of sleeping at once ([`busy_poll`](self) module), which saves
 //! a thread wake-up on most round trips under load.
 //!
+//! Memory follows the limits: each queued item counts at its memory cost against its client's
+//! [`QueueLimits::max_bytes`] and against the broker-wide [`BrokerOptions::max_queued_bytes`],
+//! and large frames being read reserve their length from [`BrokerOptions::max_reading_bytes`]
+//! before their body is read. [`ServerConfig::validate`] checks that a listener's limits let
+//! every frame it accepts be read and delivered.
+//!
 //! # Access control
 //!
 //! UNIX sockets are created with [`ServerConfig::unix_mode`] (default
