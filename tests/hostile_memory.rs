@@ -213,18 +213,18 @@ async fn queued_frames_are_counted_at_their_memory_cost() {
 }
 
 /// Item: a broker-wide bound on queued bytes (`--max-queued-bytes`). Sixteen callers send
-/// `client.list` calls and never read the replies, each under `--queue-bytes 8MiB` (128 MiB in
-/// all without a broker-wide bound); with `--max-queued-bytes 32MiB` the broker's peak may grow
-/// by at most 80 MiB, and the callers that hit the bound are disconnected (their policy).
+/// `client.list` calls and never read the replies, each under `--queue-bytes 4MiB` (64 MiB in
+/// all without a broker-wide bound); with `--max-queued-bytes 16MiB` the broker's peak may grow
+/// by at most 40 MiB, and the callers that hit the bound are disconnected (their policy).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callers_that_never_read_stay_under_the_broker_wide_bound() {
     let broker = elbusd(&[
         "-t",
         "30",
         "--queue-bytes",
-        "8388608",
+        "4194304",
         "--max-queued-bytes",
-        "33554432",
+        "16777216",
     ]);
     let path = broker.unix_path().to_owned();
     let bystander = Bystander::start(&path.display().to_string(), "bystander").await;
@@ -246,9 +246,9 @@ async fn callers_that_never_read_stay_under_the_broker_wide_bound() {
                 .cycle()
                 .take(call.len() * 256)
                 .collect();
-            // 1,536 calls: about 12 MiB of replies each, more than its queue holds. (The
+            // 768 calls: about 6 MiB of replies each, more than its queue holds. (The
             // bystander's `.broker` call waits behind them all, so they are kept few.)
-            for _ in 0..6 {
+            for _ in 0..3 {
                 if caller.stream.write_all(&burst).await.is_err() {
                     break;
                 }
@@ -267,7 +267,7 @@ async fn callers_that_never_read_stay_under_the_broker_wide_bound() {
     bystander.wait_rounds(1).await;
     let grown = peak_mib(&broker).saturating_sub(before);
     eprintln!("peak grew by {grown} MiB; {stats}");
-    assert!(grown <= 80, "peak grew by {grown} MiB");
+    assert!(grown <= 40, "peak grew by {grown} MiB");
     assert!(field(&stats, "forced_disconnects") > 0, "{stats}");
     bystander.finish().await;
 }

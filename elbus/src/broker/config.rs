@@ -23,9 +23,10 @@ pub struct QueueLimits {
     /// Most frames queued at once.
     pub max_frames: usize,
     /// Most bytes queued at once, each item counted at its memory cost: its wire bytes plus
-    /// [`QueueLimits::ITEM_OVERHEAD`] (frame headers included). A queue holding nothing takes
-    /// one frame of any size, so every frame a listener accepts can reach a client that keeps
-    /// up, whatever this limit.
+    /// [`QueueLimits::ITEM_OVERHEAD`] (frame headers included). A client that keeps up (one
+    /// large frame queued, over 64 KiB or half this limit, and at most that much in smaller
+    /// items) is never refused for it, so every frame a listener accepts can reach such a
+    /// client, whatever this limit.
     pub max_bytes: usize,
     /// What happens when a frame does not fit.
     pub overflow: OverflowPolicy,
@@ -84,8 +85,9 @@ pub struct BrokerOptions {
     pub busy_poll: Duration,
     /// Most bytes queued for all clients together, counted as [`QueueLimits::max_bytes`] is
     /// (each item at its memory cost, items a writer has taken until they are written). When a
-    /// frame would exceed it, its target pays under its own overflow policy, unless nothing is
-    /// queued for the target: a client that keeps up is never refused. Default
+    /// frame would exceed it, its target pays under its own overflow policy unless the target
+    /// keeps up (as for [`QueueLimits::max_bytes`]): a client that keeps up is never refused.
+    /// Default
     /// [`BrokerOptions::DEFAULT_MAX_QUEUED_BYTES`].
     pub max_queued_bytes: usize,
     /// Most bytes of large frames being read from all socket clients together. A frame larger

@@ -10,13 +10,12 @@
 //! Every item is counted at its memory cost ([`Outgoing::cost`]: its wire bytes plus
 //! [`QueueLimits::ITEM_OVERHEAD`]) against the client's [`QueueLimits::max_bytes`] and, through
 //! the broker's [`QueueBudget`], against [`BrokerOptions::max_queued_bytes`], from the push until
-//! it is written (items a writer has taken count until its batch ends) or dropped. The item at
-//! the head of a queue (the next to be written) does not count against the client's limit, so
-//! an empty queue takes a frame of any size and the small items behind it (an ACK, a reply):
-//! every frame a listener accepted can reach a client that keeps up. When the broker-wide bound
-//! is reached, a frame to a client whose backlog (behind its head) stays under
-//! [`KEEPING_UP_BACKLOG`] is still taken; a client with a larger backlog pays, under its own
-//! overflow policy.
+//! it is written (items a writer has taken count until its batch ends) or dropped. A client
+//! that keeps up (at most one large frame queued, over [`KEEPING_UP_BACKLOG`] or half its byte
+//! limit, and no more than that behind it in smaller items) is never refused for the byte
+//! limits: every frame a listener accepted, whatever its size, reaches it with the ACKs and
+//! replies that arrive while it is written. When the broker-wide bound is reached, a client
+//! with a larger backlog pays, under its own overflow policy.
 //!
 //! [`BrokerOptions::max_queued_bytes`]: super::BrokerOptions::max_queued_bytes
 
@@ -192,6 +191,11 @@ struct QueueState {
     items: VecDeque<Outgoing>,
     /// The cost ([`Outgoing::cost`]) of `items`.
     bytes: usize,
+    /// How many of `items` are large (cost above the queue's `large_above`), and the cost of
+    /// the others: what tells a client that keeps up (at most one large frame being written
+    /// and a little behind it) from one with a backlog.
+    large: usize,
+    small: usize,
     /// The cost of the items the consumer has taken and not yet written (its batch).
     taken: usize,
     closed: bool,
@@ -207,10 +211,12 @@ impl QueueState {
     /// Moves the queued frames of an in-process client into its event channel, as many as it
     /// has room for; the consumer (which waits for room) gets the rest. Nobody else sends on
     /// the channel meanwhile: the consumer only sends while it holds a batch (`writing`).
-    fn send_now(&mut self, budget: &QueueBudget) {
+    fn send_now(&mut self, budget: &QueueBudget, large_above: usize) {
         let QueueState {
             items,
             bytes,
+            large,
+            small,
             sink: Some(DirectSink::Channel(channel)),
             ..
         } = self
@@ -224,6 +230,11 @@ impl QueueState {
             let cost = item.cost();
             *bytes -= cost;
             budget.release(cost);
+            if cost > large_above {
+                *large -= 1;
+            } else {
+                *small -= cost;
+            }
             // A receiver that was dropped discards frames, as the consumer does.
             if let Some(frame) = item.into_event("in-process client") {
                 let _ = channel.try_send(frame);
@@ -231,21 +242,51 @@ impl QueueState {
         }
     }
 
-    /// The cost of the items queued behind the first: the first, whatever its size, is what
-    /// the client is being written (or about to be), so it does not count against the limits.
-    fn backlog(&self) -> usize {
-        self.bytes - self.items.front().map_or(0, Outgoing::cost)
+    /// Counts a queued item of `cost`.
+    fn add(&mut self, cost: usize, large_above: usize) {
+        self.bytes += cost;
+        if cost > large_above {
+            self.large += 1;
+        } else {
+            self.small += cost;
+        }
+    }
+
+    /// Forgets every queued item (taken or written at once).
+    fn take_counts(&mut self) -> usize {
+        self.large = 0;
+        self.small = 0;
+        std::mem::take(&mut self.bytes)
+    }
+
+    /// The large items and the cost of the small ones once an item of `cost` is added.
+    fn with(&self, cost: usize, large_above: usize) -> (usize, usize) {
+        if cost > large_above {
+            (self.large + 1, self.small)
+        } else {
+            (self.large, self.small + cost)
+        }
     }
 
     /// Removes the oldest item that may be dropped (anything but the rest of a frame that is
     /// being written), releasing its cost.
-    fn drop_oldest(&mut self, budget: &QueueBudget, dropped: &mut DroppedOldest) -> bool {
+    fn drop_oldest(
+        &mut self,
+        budget: &QueueBudget,
+        large_above: usize,
+        dropped: &mut DroppedOldest,
+    ) -> bool {
         let index = usize::from(matches!(self.items.front(), Some(Outgoing::Rest(_))));
         let Some(old) = self.items.remove(index) else {
             return false;
         };
         let cost = old.cost();
         self.bytes -= cost;
+        if cost > large_above {
+            self.large -= 1;
+        } else {
+            self.small -= cost;
+        }
         budget.release(cost);
         let (frames, bytes) = old.counted();
         dropped.items += 1;
@@ -268,6 +309,9 @@ pub(crate) struct OutQueue {
     state: Mutex<QueueState>,
     wake: Notify,
     limits: QueueLimits,
+    /// Items that cost more are large: [`KEEPING_UP_BACKLOG`], or half the byte limit when
+    /// that is smaller.
+    large_above: usize,
     budget: Arc<QueueBudget>,
 }
 
@@ -285,9 +329,10 @@ pub(crate) struct Batch {
     pub(crate) closed: bool,
 }
 
-/// A client's backlog (beyond the frame at the head of its queue) below which the broker-wide
-/// bound never refuses it a frame: what a client that keeps up may have queued behind the frame
-/// it is being written (an ACK, a reply, a few frames that arrived meanwhile).
+/// What a client that keeps up may have queued in small items besides one large frame (an
+/// ACK, a reply, a few frames that arrived while the large one is written): within it, and
+/// with at most one larger item, a client is refused neither for its own byte limit nor for
+/// the broker-wide bound.
 pub(crate) const KEEPING_UP_BACKLOG: usize = DIRECT_WRITE_MAX;
 
 /// Most bytes a router writes directly at once; a larger backlog is left to the writer task,
@@ -305,6 +350,7 @@ impl OutQueue {
         OutQueue {
             state: Mutex::new(QueueState::default()),
             wake: Notify::new(),
+            large_above: KEEPING_UP_BACKLOG.min(limits.max_bytes / 2),
             limits,
             budget,
         }
@@ -347,10 +393,15 @@ impl OutQueue {
         if state.closed {
             return not_queued(PushOutcome::Closed);
         }
+        let large_above = self.large_above;
+        // Within the limits, or a client that keeps up: one large frame (of any size) and a
+        // little behind it.
         let fits = |state: &QueueState| {
+            let (large, small) = state.with(cost, large_above);
             state.items.is_empty()
                 || (state.items.len() < self.limits.max_frames
-                    && state.backlog() + cost <= self.limits.max_bytes)
+                    && (state.bytes + cost <= self.limits.max_bytes
+                        || (large == 1 && small <= large_above)))
         };
         let mut dropped = DroppedOldest::default();
         if !fits(&state) {
@@ -362,7 +413,10 @@ impl OutQueue {
                 }
                 OverflowPolicy::DropNewest => return not_queued(PushOutcome::Dropped),
                 OverflowPolicy::DropOldest => {
-                    while !fits(&state) && state.drop_oldest(&self.budget, &mut dropped) {}
+                    while !fits(&state)
+                        && state.drop_oldest(&self.budget, large_above, &mut dropped)
+                    {
+                    }
                     if !fits(&state) {
                         // Only the rest of a frame being written is left, and it leaves no room.
                         return not_queued(PushOutcome::Dropped);
@@ -372,7 +426,8 @@ impl OutQueue {
         }
         // The broker-wide bound: the target pays, under its own policy, unless it holds nothing.
         while !self.budget.try_charge(cost) {
-            if state.items.is_empty() || state.backlog() + cost <= KEEPING_UP_BACKLOG {
+            let (large, small) = state.with(cost, large_above);
+            if state.items.is_empty() || (large <= 1 && small <= large_above) {
                 self.budget.charge(cost);
                 break;
             }
@@ -384,7 +439,7 @@ impl OutQueue {
                 }
                 OverflowPolicy::DropNewest => return not_queued(PushOutcome::Dropped),
                 OverflowPolicy::DropOldest => {
-                    if !state.drop_oldest(&self.budget, &mut dropped) {
+                    if !state.drop_oldest(&self.budget, large_above, &mut dropped) {
                         // Only the rest of a frame being written is left.
                         self.budget.charge(cost);
                         break;
@@ -394,7 +449,7 @@ impl OutQueue {
         }
         let needs_flush = state.items.is_empty() && !state.writing;
         state.items.push_back(item);
-        state.bytes += cost;
+        state.add(cost, large_above);
         drop(state);
         Pushed {
             outcome: if dropped.items > 0 {
@@ -417,7 +472,7 @@ impl OutQueue {
         let socket = match &state.sink {
             Some(DirectSink::Socket(socket)) if state.bytes <= DIRECT_WRITE_MAX => socket.clone(),
             Some(DirectSink::Channel(_)) => {
-                state.send_now(&self.budget);
+                state.send_now(&self.budget, self.large_above);
                 let more = !state.items.is_empty();
                 drop(state);
                 if more {
@@ -437,7 +492,7 @@ impl OutQueue {
             for item in state.items.drain(..) {
                 item.encode_into(buf);
             }
-            self.budget.release(std::mem::take(&mut state.bytes));
+            self.budget.release(state.take_counts());
             drop(state);
             let written = write_now(&*socket, buf);
             let mut state = self.lock();
@@ -447,7 +502,7 @@ impl OutQueue {
                 // the socket drains (or meets the error and ends the connection).
                 let rest = Outgoing::Rest(Bytes::copy_from_slice(&buf[written..]));
                 let cost = rest.cost();
-                state.bytes += cost;
+                state.add(cost, self.large_above);
                 self.budget.charge(cost);
                 state.items.push_front(rest);
             }
@@ -471,7 +526,7 @@ impl OutQueue {
                 }
                 if !state.items.is_empty() && !state.writing {
                     std::mem::swap(&mut state.items, out);
-                    state.taken = std::mem::take(&mut state.bytes);
+                    state.taken = state.take_counts();
                     state.writing = true;
                     return Batch { closed: false };
                 }
@@ -709,8 +764,7 @@ mod tests {
 
     #[test]
     fn overflow_drop_newest_keeps_the_queue() {
-        // The head is not counted: room for one more frame behind it.
-        let queue = new_queue(limits(100, FRAME_COST + 1, OverflowPolicy::DropNewest));
+        let queue = new_queue(limits(100, 2 * FRAME_COST + 1, OverflowPolicy::DropNewest));
         let _ = queue.push(frame(1));
         let _ = queue.push(frame(2));
         assert_eq!(push(&queue, frame(3)), PushOutcome::Dropped);
@@ -737,7 +791,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_empty_queue_takes_a_frame_larger_than_its_byte_limit() {
+    async fn a_client_that_keeps_up_takes_a_frame_larger_than_its_byte_limit() {
         for overflow in [
             OverflowPolicy::Disconnect,
             OverflowPolicy::DropNewest,

@@ -82,7 +82,7 @@ pub(crate) async fn serve<R, W>(
         }
     };
     debug!("elbus client registered: {}", entry.name);
-    let result = {
+    let (result, writer_first) = {
         let read = read_loop(&broker, &entry, &mut reader, &config);
         let write = write_loop(&entry, &mut writer, &config);
         tokio::pin!(read, write);
@@ -98,7 +98,7 @@ pub(crate) async fn serve<R, W>(
             // timeout.
             let _ = timeout(config.timeout, &mut write).await;
         }
-        result
+        (result, written)
     };
     if let Err(err) = &result {
         if matches!(err.kind(), ErrorKind::Data | ErrorKind::Timeout) {
@@ -108,6 +108,15 @@ pub(crate) async fn serve<R, W>(
         log_client_error(&peer.port, Some(&entry.name), err);
     }
     let _ = timeout(config.timeout, writer.shutdown()).await;
+    if writer_first {
+        // The broker ended the connection while the client may still be sending. Its write
+        // side goes first (the peer reads everything written, then EOF), and what the client
+        // still sends is read and discarded until it closes (within one timeout): closing a
+        // TCP socket with unread input resets the connection, and a reset discards whatever
+        // the client had not read yet.
+        drop(writer);
+        let _ = timeout(config.timeout, discard_until_eof(&mut reader)).await;
+    }
     debug!("elbus client disconnected: {}", entry.name);
 }
 
@@ -328,6 +337,12 @@ impl ReadDeadline {
     }
 }
 
+/// Reads and discards everything until EOF (or an error).
+async fn discard_until_eof<R: AsyncRead + Unpin>(reader: &mut R) {
+    let mut sink = [0u8; 4096];
+    while matches!(reader.read(&mut sink).await, Ok(n) if n > 0) {}
+}
+
 /// Reads what the socket has into `buf` (at least one byte).
 async fn read_some<R: AsyncRead + Unpin>(reader: &mut R, buf: &mut BytesMut) -> Result<(), Error> {
     if reader.read_buf(buf).await? == 0 {
@@ -352,6 +367,11 @@ async fn read_loop<R: AsyncRead + Unpin>(
     // The share of the broker-wide reading bound held for the large frame being read.
     let mut reading: Option<tokio::sync::SemaphorePermit<'_>> = None;
     loop {
+        if entry.queue.is_closed() {
+            // The broker has let the client go (a full queue, an eviction, a forced
+            // disconnect; counted and logged there): nothing more it sent is routed.
+            return Ok(());
+        }
         let buffered = buf.len();
         let routed = route_buffered(broker, entry, &mut buf, config, &mut scratch);
         if scratch.flush_in_process() {

@@ -128,7 +128,7 @@ pub struct ServerArgs {
     pub queue_bytes: usize,
 
     /// Most bytes queued for all clients together (each frame at its memory cost). Once it is
-    /// reached, a client with more than 64 KiB queued behind the frame it is being written
+    /// reached, a client with a backlog (a second large frame, or over 64 KiB in smaller ones)
     /// gets --overflow; a client that keeps up still gets its frames.
     #[arg(long = "max-queued-bytes", default_value_t = BrokerOptions::DEFAULT_MAX_QUEUED_BYTES, value_name = "BYTES")]
     pub max_queued_bytes: usize,
