@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use super::config::OverflowPolicy;
 use super::queue::DirectSink;
 use super::registry::{ClientEntry, ClientKind, Origin};
-use super::router::RouteScratch;
+use super::router::{Delivery, RouteScratch};
 use super::BrokerInner;
 use crate::client::{AsyncClient, EventChannel, OpConfirm};
 use crate::{protocol, Error, Frame, QoS};
@@ -123,7 +123,7 @@ impl Client {
             &self.inner.entry,
             target,
             payload,
-            qos.is_realtime(),
+            Delivery::of_payload(payload, qos.is_realtime()),
             &mut RouteScratch::default(),
         );
         self.finish(code)
@@ -143,7 +143,7 @@ impl Client {
             topic,
             receiver,
             &[payload],
-            qos.is_realtime(),
+            Delivery::of_payload(&[payload], qos.is_realtime()),
             &mut RouteScratch::default(),
         );
         self.finish(code)
@@ -230,7 +230,7 @@ impl AsyncClient for Client {
                 &self.inner.entry,
                 mask,
                 &[payload],
-                qos.is_realtime(),
+                Delivery::of_payload(&[payload], qos.is_realtime()),
                 &mut RouteScratch::default(),
             )
         });

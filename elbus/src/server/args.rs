@@ -140,6 +140,17 @@ pub struct ServerArgs {
           value_parser = |v: &str| parse_at_least(v, QueueLimits::MIN_MAX_BYTES))]
     pub queue_bytes: usize,
 
+    /// Most bytes queued for all clients together (each frame at its memory cost). Once it is
+    /// reached, a client with a backlog (a second large frame, or over 64 KiB in smaller ones)
+    /// gets --overflow; a client that keeps up still gets its frames.
+    #[arg(long = "max-queued-bytes", default_value_t = BrokerOptions::DEFAULT_MAX_QUEUED_BYTES, value_name = "BYTES")]
+    pub max_queued_bytes: usize,
+
+    /// Most bytes of large frames being read from all clients together; a client whose frame
+    /// does not fit waits (within -t) until it does. At least --max-frame-size + 9.
+    #[arg(long = "max-reading-bytes", default_value_t = BrokerOptions::DEFAULT_MAX_READING_BYTES, value_name = "BYTES")]
+    pub max_reading_bytes: usize,
+
     /// What to do when a client's queue is full.
     #[arg(long = "overflow", value_enum, default_value_t = OverflowArg::Disconnect)]
     pub overflow: OverflowArg,
@@ -239,15 +250,16 @@ fn parse_seconds(value: &str, zero_is_never: bool) -> Result<f64, String> {
 
 impl ServerArgs {
     /// Checks what the option parser cannot: the `-B` values, the socket group and the
-    /// settings together ([`ServerConfig::validate`], [`BrokerOptions::validate`]). Returns the
+    /// settings together ([`ServerConfig::validate_with`], [`BrokerOptions::validate`]). Returns the
     /// bind addresses and the listener settings (with the socket group), or one line saying
     /// what is wrong.
     pub fn validate(&self) -> Result<(Vec<BindAddress>, ServerConfig), String> {
         let binds = self.bind_addresses()?;
         let config = self.server_config().unix_group(self.socket_gid()?);
-        config.validate().map_err(|err| err.to_string())?;
-        self.broker_options()
-            .validate()
+        let options = self.broker_options();
+        options.validate().map_err(|err| err.to_string())?;
+        config
+            .validate_with(&options)
             .map_err(|err| err.to_string())?;
         Ok((binds, config))
     }
@@ -280,6 +292,8 @@ impl ServerArgs {
         BrokerOptions {
             force_register: self.force_register,
             busy_poll: Duration::from_micros(self.busy_poll),
+            max_queued_bytes: self.max_queued_bytes,
+            max_reading_bytes: self.max_reading_bytes,
             ..BrokerOptions::default()
         }
     }
