@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::access::SharedAccessControl;
+use super::limits::PathLimits;
 
 /// What the broker does when a frame is routed to a client whose outbound queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -62,9 +63,23 @@ pub struct BrokerOptions {
     /// sleep (see [`BrokerOptions::DEFAULT_SERVER_BUSY_POLL`]). Zero, the default for an
     /// embedded broker, never polls: the broker does not spend its host's CPU unless asked to.
     pub busy_poll: Duration,
+    /// Bounds of client names (checked at registration, `0x72` when exceeded) and of broadcast
+    /// masks (ACK `0x72`). Default [`PathLimits::default`]: 1 KiB, 128 parts.
+    pub name_limits: PathLimits,
+    /// Bounds of published topics and of subscription and exclusion patterns (ACK `0x72`).
+    /// Default [`PathLimits::default`]: 1 KiB, 128 parts.
+    pub topic_limits: PathLimits,
+    /// Most subscriptions and exclusions one client may hold together (the automatic
+    /// `.broker/warn` subscription included); each pattern past it is refused (ACK `0x74`).
+    /// Default [`BrokerOptions::DEFAULT_MAX_SUBSCRIPTIONS`].
+    pub max_subscriptions: usize,
 }
 
 impl BrokerOptions {
+    /// Default [`BrokerOptions::max_subscriptions`]: 10,000 patterns, about 3 MiB of broker
+    /// memory for short patterns and at most about 30 MiB for patterns at the size bounds.
+    pub const DEFAULT_MAX_SUBSCRIPTIONS: usize = 10_000;
+
     /// The busy-poll window `elbusd` uses unless told otherwise. Keeping one worker polling
     /// for 10 µs after input removes most sleep/wake-up round trips under load (on a 2-core
     /// VM it raised the published benchmark's `rpc.call+handle` by about 40%), while an idle
@@ -82,6 +97,9 @@ impl Default for BrokerOptions {
             },
             internal_channel_size: crate::DEFAULT_QUEUE_SIZE,
             busy_poll: Duration::ZERO,
+            name_limits: PathLimits::default(),
+            topic_limits: PathLimits::default(),
+            max_subscriptions: Self::DEFAULT_MAX_SUBSCRIPTIONS,
         }
     }
 }

@@ -47,6 +47,7 @@ mod access;
 mod busy_poll;
 mod config;
 mod internal;
+mod limits;
 mod listener;
 mod queue;
 mod registry;
@@ -65,6 +66,7 @@ use tracing::warn;
 pub use access::{AccessControl, AccessRule, IpNetwork, PeerCredentials, SharedAccessControl};
 pub use config::{BrokerOptions, OverflowPolicy, QueueLimits, ServerConfig};
 pub use internal::Client;
+pub use limits::PathLimits;
 pub use registry::{ClientInfo, ClientKind, WARN_TOPIC};
 pub use stats::CounterSnapshot;
 
@@ -115,6 +117,8 @@ pub(crate) struct BrokerInner {
     /// Access denials are logged through their own limiter, so a denied flood cannot hide the
     /// drop warnings (or the other way round).
     deny_log: LogLimiter,
+    /// Refused names, topics and patterns are logged through their own limiter too.
+    refusal_log: LogLimiter,
     listeners: Mutex<Vec<ListenerHandle>>,
     /// Present when [`BrokerOptions::busy_poll`] is not zero; sessions report input to it.
     busy_poll: Option<Arc<busy_poll::BusyPoll>>,
@@ -147,6 +151,7 @@ impl Broker {
                 started: Instant::now(),
                 drop_log: LogLimiter::new(10),
                 deny_log: LogLimiter::new(10),
+                refusal_log: LogLimiter::new(10),
                 listeners: Mutex::new(Vec::new()),
                 busy_poll,
                 busy_poll_task: Mutex::new(None),
@@ -501,14 +506,6 @@ impl BrokerInner {
         }
     }
 
-    /// Checks a name registered over a socket (`protocol.md` §8.1): UTF-8 is checked by the
-    /// caller; it must be non-empty and must not start with `.`.
-    pub(crate) fn validate_socket_name(name: &str) -> Result<(), Error> {
-        if name.is_empty() || name.starts_with('.') {
-            return Err(Error::data(format!("Invalid client name: {name}")));
-        }
-        Ok(())
-    }
 }
 
 /// The result byte a registration error is answered with.

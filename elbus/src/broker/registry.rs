@@ -10,7 +10,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use super::access::{AccessRule, PeerCredentials};
 use super::queue::OutQueue;
 use super::stats::Counters;
-use crate::matching::{topic_matches, NameIndex, TopicIndex};
+use crate::matching::{NameIndex, TopicIndex};
 use crate::protocol;
 use crate::Error;
 
@@ -92,9 +92,37 @@ impl ClientEntry {
 #[derive(Debug)]
 struct ClientSlot {
     entry: Arc<ClientEntry>,
+    /// The exact subscription strings (unsubscribe removes exactly a string, §8.2).
     subscriptions: HashSet<Box<str>>,
-    exclusions: Vec<Box<str>>,
+    /// The exact exclusion strings; matched through `exclusion_index`.
+    exclusions: HashSet<Box<str>>,
+    /// The exclusions as a trie, so a publication checks a subscriber's exclusions in time
+    /// that follows the topic, not the number of exclusions; allocated on the first one.
+    exclusion_index: Option<Box<TopicIndex<()>>>,
     secondaries: Vec<ClientId>,
+}
+
+impl ClientSlot {
+    /// Whether one more pattern may be added within a limit of `max` subscriptions and
+    /// exclusions together.
+    fn has_room(&self, max: usize) -> bool {
+        self.subscriptions.len() + self.exclusions.len() < max
+    }
+}
+
+/// Gives back most of a set's memory once it has shrunk to a quarter of its capacity; the
+/// factor-of-four gap keeps churn around one size from reallocating every time.
+fn shrink_if_sparse<T: std::hash::Hash + Eq, S: std::hash::BuildHasher>(set: &mut HashSet<T, S>) {
+    if set.len() * 4 < set.capacity() {
+        set.shrink_to(set.len() * 2);
+    }
+}
+
+/// [`shrink_if_sparse`] for maps.
+fn shrink_map_if_sparse<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>) {
+    if map.len() * 4 < map.capacity() {
+        map.shrink_to(map.len() * 2);
+    }
 }
 
 impl ClientSlot {
@@ -209,7 +237,8 @@ impl Registry {
             ClientSlot {
                 entry,
                 subscriptions,
-                exclusions: Vec::new(),
+                exclusions: HashSet::new(),
+                exclusion_index: None,
                 secondaries: Vec::new(),
             },
         );
@@ -246,20 +275,34 @@ impl Registry {
         state.clients.get(id).map(|slot| slot.entry.clone())
     }
 
-    /// Subscribes `id` to each pattern (idempotent per pattern string).
-    pub(crate) fn subscribe<'a>(&self, id: ClientId, patterns: impl IntoIterator<Item = &'a str>) {
+    /// Subscribes `id` to each pattern (idempotent per pattern string), as long as it holds
+    /// fewer than `max` subscriptions and exclusions; returns how many new patterns did not fit.
+    pub(crate) fn subscribe<'a>(
+        &self,
+        id: ClientId,
+        patterns: impl IntoIterator<Item = &'a str>,
+        max: usize,
+    ) -> usize {
         let mut state = self.write();
         let State {
             clients, topics, ..
         } = &mut *state;
         let Some(slot) = clients.get_mut(&id) else {
-            return;
+            return 0;
         };
+        let mut over_limit = 0;
         for pattern in patterns {
-            if slot.subscriptions.insert(Box::from(pattern)) {
-                topics.insert(pattern, id);
+            if slot.subscriptions.contains(pattern) {
+                continue;
             }
+            if !slot.has_room(max) {
+                over_limit += 1;
+                continue;
+            }
+            slot.subscriptions.insert(Box::from(pattern));
+            topics.insert(pattern, id);
         }
+        over_limit
     }
 
     /// Removes exactly these subscription strings of `id`.
@@ -280,19 +323,36 @@ impl Registry {
                 topics.remove(pattern, id);
             }
         }
+        shrink_if_sparse(&mut slot.subscriptions);
     }
 
-    /// Adds exclusion patterns of `id`.
-    pub(crate) fn exclude<'a>(&self, id: ClientId, patterns: impl IntoIterator<Item = &'a str>) {
+    /// Adds exclusion patterns of `id` (idempotent per pattern string), as long as it holds
+    /// fewer than `max` subscriptions and exclusions; returns how many new patterns did not fit.
+    pub(crate) fn exclude<'a>(
+        &self,
+        id: ClientId,
+        patterns: impl IntoIterator<Item = &'a str>,
+        max: usize,
+    ) -> usize {
         let mut state = self.write();
         let Some(slot) = state.clients.get_mut(&id) else {
-            return;
+            return 0;
         };
+        let mut over_limit = 0;
         for pattern in patterns {
-            if !slot.exclusions.iter().any(|p| &**p == pattern) {
-                slot.exclusions.push(Box::from(pattern));
+            if slot.exclusions.contains(pattern) {
+                continue;
             }
+            if !slot.has_room(max) {
+                over_limit += 1;
+                continue;
+            }
+            slot.exclusions.insert(Box::from(pattern));
+            slot.exclusion_index
+                .get_or_insert_with(Default::default)
+                .insert(pattern, ());
         }
+        over_limit
     }
 
     /// Removes exclusion patterns of `id`.
@@ -302,8 +362,16 @@ impl Registry {
             return;
         };
         for pattern in patterns {
-            slot.exclusions.retain(|p| &**p != pattern);
+            if slot.exclusions.remove(pattern) {
+                if let Some(index) = &mut slot.exclusion_index {
+                    index.remove(pattern, ());
+                }
+            }
         }
+        if slot.exclusions.is_empty() {
+            slot.exclusion_index = None;
+        }
+        shrink_if_sparse(&mut slot.exclusions);
     }
 
     /// Collects the subscribers of `topic` (one each, exclusions applied), keeping only those
@@ -327,7 +395,11 @@ impl Registry {
                     continue;
                 }
             }
-            if slot.exclusions.iter().any(|p| topic_matches(p, topic)) {
+            if slot
+                .exclusion_index
+                .as_ref()
+                .is_some_and(|exclusions| exclusions.matches_any(topic))
+            {
                 continue;
             }
             out.push(slot.entry.clone());
@@ -419,5 +491,7 @@ impl State {
         for secondary in slot.secondaries {
             self.remove(secondary, removed);
         }
+        shrink_map_if_sparse(&mut self.clients);
+        shrink_map_if_sparse(&mut self.by_name);
     }
 }

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use tracing::{debug, warn};
 
 use super::access::AccessRule;
+use super::limits::PatternSet;
 use super::queue::{Outgoing, PushOutcome, Pushed};
 use super::registry::{ClientEntry, ClientId, ClientKind};
 use super::BrokerInner;
@@ -106,15 +107,18 @@ impl BrokerInner {
                 payload,
             } => self.publish(sender, topic, Some(receiver), &[payload], realtime, scratch),
             Command::Subscribe(topics) => {
+                let (set, ack) = (PatternSet::Subscriptions, Some((qos, op_id, scratch)));
                 match sender.access.as_deref() {
-                    None => self.registry.subscribe(sender.id, topics),
-                    Some(rule) => self.registry.subscribe(
-                        sender.id,
+                    None => self.add_patterns(sender, set, topics.iter(), ack),
+                    Some(rule) => self.add_patterns(
+                        sender,
+                        set,
                         topics
                             .iter()
                             .filter(|pattern| rule.allows_subscribe(pattern)),
+                        ack,
                     ),
-                }
+                };
                 protocol::RESPONSE_OK
             }
             Command::Unsubscribe(topics) => {
@@ -122,7 +126,8 @@ impl BrokerInner {
                 protocol::RESPONSE_OK
             }
             Command::Exclude(topics) => {
-                self.registry.exclude(sender.id, topics);
+                let ack = Some((qos, op_id, scratch));
+                self.add_patterns(sender, PatternSet::Exclusions, topics.iter(), ack);
                 protocol::RESPONSE_OK
             }
             Command::Unexclude(topics) => {
@@ -203,6 +208,9 @@ impl BrokerInner {
         realtime: bool,
         scratch: &mut RouteScratch,
     ) -> u8 {
+        if let Some(code) = self.refuse_oversized(sender, mask, '.') {
+            return code;
+        }
         scratch.targets.clear();
         self.registry
             .mask_targets(mask, &mut scratch.ids, &mut scratch.targets);
@@ -226,6 +234,9 @@ impl BrokerInner {
         realtime: bool,
         scratch: &mut RouteScratch,
     ) -> u8 {
+        if let Some(code) = self.refuse_oversized(sender, topic, '/') {
+            return code;
+        }
         scratch.targets.clear();
         self.registry
             .subscribers(topic, receiver, &mut scratch.ids, &mut scratch.targets);
