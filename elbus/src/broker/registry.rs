@@ -4,7 +4,7 @@
 //! recipients; nothing awaits while holding it.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::access::{AccessRule, PeerCredentials};
@@ -153,6 +153,40 @@ struct State {
 #[derive(Debug, Default)]
 pub(crate) struct Removed {
     pub(crate) clients: Vec<Arc<ClientEntry>>,
+    /// About how many bytes of names and patterns their removal freed.
+    freed_bytes: usize,
+}
+
+/// About what one stored pattern costs besides its bytes: its entry in the client's set and
+/// its share of a trie node (measured: ~290 bytes a short subscription in all).
+const PATTERN_OVERHEAD: usize = 256;
+
+/// About what the registry gave back when `patterns` went.
+fn patterns_cost<'a>(patterns: impl IntoIterator<Item = &'a Box<str>>) -> usize {
+    patterns
+        .into_iter()
+        .map(|pattern| 2 * pattern.len() + PATTERN_OVERHEAD)
+        .sum()
+}
+
+/// Once this many bytes of names and patterns were freed, the allocator is asked to return
+/// its free memory to the system.
+///
+/// glibc keeps freed memory in its arenas: 20 clients that each held 10,000 subscriptions of
+/// 1 KiB left `elbusd` at 459 MiB after they had gone, 14.9 MiB after `malloc_trim(0)`
+/// (mimalloc instead kept 452 MiB, and used 11.5 MiB idle against glibc's 5.7). Trimming
+/// costs about as much as the memory it returns, so tying it to the bytes freed keeps its cost
+/// proportional to what clients did.
+const TRIM_AFTER_BYTES: usize = 4 << 20;
+
+/// Asks the allocator to return free memory to the system (glibc only: other allocators do
+/// it themselves, or have no such call).
+fn return_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists; it takes no pointers.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// A primary client as listed by `client.list`.
@@ -184,6 +218,9 @@ pub(crate) struct Registry {
     state: RwLock<State>,
     /// Woken on every unregistration, for registrations waiting for a name to be released.
     released: tokio::sync::Notify,
+    /// Bytes of names and patterns freed since the allocator was last asked to give memory
+    /// back ([`TRIM_AFTER_BYTES`]).
+    freed_since_trim: AtomicUsize,
 }
 
 impl Registry {
@@ -255,7 +292,22 @@ impl Registry {
         if !removed.clients.is_empty() {
             self.released.notify_waiters();
         }
+        self.freed(removed.freed_bytes);
         removed
+    }
+
+    /// Counts `bytes` of names and patterns just freed (outside the lock), and has the
+    /// allocator return free memory once enough has been.
+    fn freed(&self, bytes: usize) {
+        if bytes == 0 {
+            return;
+        }
+        let total = self.freed_since_trim.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        if total >= TRIM_AFTER_BYTES
+            && self.freed_since_trim.swap(0, Ordering::Relaxed) >= TRIM_AFTER_BYTES
+        {
+            return_free_memory();
+        }
     }
 
     /// Resolves at the next unregistration after it is enabled (or first polled).
@@ -311,19 +363,24 @@ impl Registry {
         id: ClientId,
         patterns: impl IntoIterator<Item = &'a str>,
     ) {
-        let mut state = self.write();
-        let State {
-            clients, topics, ..
-        } = &mut *state;
-        let Some(slot) = clients.get_mut(&id) else {
-            return;
-        };
-        for pattern in patterns {
-            if slot.subscriptions.remove(pattern) {
-                topics.remove(pattern, id);
+        let mut freed = 0;
+        {
+            let mut state = self.write();
+            let State {
+                clients, topics, ..
+            } = &mut *state;
+            let Some(slot) = clients.get_mut(&id) else {
+                return;
+            };
+            for pattern in patterns {
+                if let Some(removed) = slot.subscriptions.take(pattern) {
+                    topics.remove(pattern, id);
+                    freed += patterns_cost([&removed]);
+                }
             }
+            shrink_if_sparse(&mut slot.subscriptions);
         }
-        shrink_if_sparse(&mut slot.subscriptions);
+        self.freed(freed);
     }
 
     /// Adds exclusion patterns of `id` (idempotent per pattern string), as long as it holds
@@ -357,21 +414,26 @@ impl Registry {
 
     /// Removes exclusion patterns of `id`.
     pub(crate) fn unexclude<'a>(&self, id: ClientId, patterns: impl IntoIterator<Item = &'a str>) {
-        let mut state = self.write();
-        let Some(slot) = state.clients.get_mut(&id) else {
-            return;
-        };
-        for pattern in patterns {
-            if slot.exclusions.remove(pattern) {
-                if let Some(index) = &mut slot.exclusion_index {
-                    index.remove(pattern, ());
+        let mut freed = 0;
+        {
+            let mut state = self.write();
+            let Some(slot) = state.clients.get_mut(&id) else {
+                return;
+            };
+            for pattern in patterns {
+                if let Some(removed) = slot.exclusions.take(pattern) {
+                    if let Some(index) = &mut slot.exclusion_index {
+                        index.remove(pattern, ());
+                    }
+                    freed += patterns_cost([&removed]);
                 }
             }
+            if slot.exclusions.is_empty() {
+                slot.exclusion_index = None;
+            }
+            shrink_if_sparse(&mut slot.exclusions);
         }
-        if slot.exclusions.is_empty() {
-            slot.exclusion_index = None;
-        }
-        shrink_if_sparse(&mut slot.exclusions);
+        self.freed(freed);
     }
 
     /// Collects the subscribers of `topic` (one each, exclusions applied), keeping only those
@@ -480,6 +542,9 @@ impl State {
         for pattern in &slot.subscriptions {
             self.topics.remove(pattern, id);
         }
+        removed.freed_bytes += patterns_cost(&slot.subscriptions)
+            + patterns_cost(&slot.exclusions)
+            + 2 * slot.entry.name.len();
         if slot.entry.is_secondary() {
             if let Some(&primary_id) = self.by_name.get(slot.entry.primary_name()) {
                 if let Some(primary) = self.clients.get_mut(&primary_id) {
