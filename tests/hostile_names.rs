@@ -500,3 +500,51 @@ async fn in_process_clients_cannot_put_nul_into_frames() {
     assert_eq!(err.kind(), ErrorKind::Data);
     client.subscribe("a/+", QoS::Processed).await.unwrap();
 }
+
+/// The bounds are `elbusd` options; a zero is a clear start-up error, not a bus that refuses
+/// everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_follow_the_elbusd_options() {
+    let broker = elbusd(&[
+        "--max-name-bytes",
+        "16",
+        "--max-topic-bytes",
+        "2048",
+        "--max-parts",
+        "4",
+        "--max-subscriptions",
+        "3",
+    ]);
+    let _log = LogOnPanic(&broker);
+    let bystander = Bystander::start(broker.unix_path().to_str().unwrap(), "by.opts").await;
+    for (name, answer) in [
+        ("a.b.c.d", 0x01),
+        ("a.b.c.d.e", ERR_DATA),
+        ("sixteen.bytes.ok", 0x01),
+        ("seventeen.bytes.x", ERR_DATA),
+    ] {
+        let (_conn, got) = register(&broker, Transport::Tcp, name.as_bytes()).await;
+        assert_eq!(got, Some(answer), "{name}");
+    }
+    let mut client = Raw::register(broker.unix_path(), "opts.sub").await;
+    let long = format!("t/{}", "x".repeat(1500));
+    client
+        .send(1, SUBSCRIBE_ACKED, format!("{long}\0a/b/c/d\0a/b/c/e").as_bytes())
+        .await;
+    assert_eq!(client.ack().await[5], ERR_OTHER, "the third pattern is past 3");
+    assert_eq!(client.ack().await[5], 0x01);
+    client.send(2, SUBSCRIBE_ACKED, b"a/b/c/d/e").await;
+    assert_eq!(client.ack().await[5], ERR_DATA, "five parts");
+    assert_eq!(client.ack().await[5], 0x01);
+    bystander.wait_rounds(1).await;
+    bystander.finish().await;
+    for option in ["--max-name-bytes", "--max-topic-bytes", "--max-parts", "--max-subscriptions"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_elbusd"))
+            .args(["-B", "/nonexistent/never.sock", option, "0"])
+            .output()
+            .expect("elbusd runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{option} 0 accepted");
+        assert!(stderr.contains(option) && !stderr.contains("panicked"), "{stderr}");
+    }
+}
