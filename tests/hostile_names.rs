@@ -351,6 +351,25 @@ async fn subscriptions_past_the_limit_are_refused() {
     bystander.finish().await;
 }
 
+/// A subscribe-family frame of millions of (empty) patterns is cut at the per-client limit
+/// before anything is looked up: the patterns past it get `74`, the broker stays responsive.
+/// Before the cap, a 60 MiB frame of NULs kept a worker busy for 6-8 s (test profile).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_of_millions_of_patterns_are_cut_at_the_limit() {
+    let broker = elbusd(&[]);
+    let _log = LogOnPanic(&broker);
+    let bystander = Bystander::start(broker.unix_path().to_str().unwrap(), "by.nuls").await;
+    let nuls = vec![0u8; 32 << 20];
+    let (mut conn, answer) = register(&broker, Transport::Tcp, b"nul.flood").await;
+    assert_eq!(answer, Some(0x01));
+    for (op_id, flags) in [(1, SUBSCRIBE_ACKED), (2, 0x43), (3, EXCLUDE_ACKED), (4, 0x45)] {
+        conn.send(op_id, flags, &nuls).await;
+        assert_eq!(conn.acks_until_ok(op_id).await, [ERR_OTHER, 0x01], "flags {flags:02X}");
+        bystander.wait_rounds(1).await;
+    }
+    bystander.finish().await;
+}
+
 /// A name with a NUL (`app.admin\0x`), a control character or an invisible character is
 /// refused with `72` over both transports, as a primary and as a secondary, so no peer can be
 /// shown another client's name; the names the published clients use still register.

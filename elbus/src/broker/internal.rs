@@ -154,10 +154,13 @@ impl Client {
     fn add_patterns(&self, set: PatternSet, topics: &[&str]) -> Result<OpConfirm, Error> {
         self.check_registered()?;
         self.count_read(topics.iter().map(|t| t.len() + 1).sum());
-        let refused =
-            self.inner
-                .broker
-                .add_patterns(&self.inner.entry, set, topics.iter().copied(), None);
+        let max = self.inner.broker.options.max_subscriptions;
+        let beyond = topics.len().saturating_sub(max);
+        let patterns = topics.iter().take(max).copied();
+        let refused = self
+            .inner
+            .broker
+            .add_patterns(&self.inner.entry, set, patterns, beyond, None);
         self.finish(refused.code())
     }
 

@@ -17,6 +17,7 @@ use tracing::warn;
 use super::registry::ClientEntry;
 use super::router::RouteScratch;
 use super::BrokerInner;
+use crate::command::TopicList;
 use crate::{protocol, Error, QoS};
 
 /// Bounds of a name or mask (`.`-separated) or a topic or pattern (`/`-separated).
@@ -155,16 +156,57 @@ impl BrokerInner {
         Some(protocol::ERR_DATA)
     }
 
+    /// How many patterns of a subscribe-family frame are looked at: at most
+    /// [`BrokerOptions::max_subscriptions`](super::BrokerOptions), as many as a client may
+    /// hold. The rest are refused (`0x74`) without being looked at, so a frame of millions of
+    /// empty patterns costs a count of its NULs, not millions of look-ups under the registry
+    /// lock. Returns the patterns to look at and how many are past the cap.
+    pub(crate) fn capped_patterns<'a>(
+        &self,
+        topics: TopicList<'a>,
+    ) -> (std::iter::Take<std::str::Split<'a, char>>, usize) {
+        let max = self.options.max_subscriptions;
+        (topics.iter().take(max), topics.len().saturating_sub(max))
+    }
+
+    /// Removes the frame's patterns (within [`capped_patterns`](Self::capped_patterns)) from
+    /// the sender's subscriptions or exclusions; patterns past the cap get one ACK `0x74`
+    /// before the frame's `0x01`.
+    pub(crate) fn remove_patterns(
+        &self,
+        sender: &Arc<ClientEntry>,
+        set: PatternSet,
+        topics: TopicList<'_>,
+        (qos, op_id, scratch): (QoS, u32, &mut RouteScratch),
+    ) {
+        let (patterns, beyond) = self.capped_patterns(topics);
+        match set {
+            PatternSet::Subscriptions => self.registry.unsubscribe(sender.id, patterns),
+            PatternSet::Exclusions => self.registry.unexclude(sender.id, patterns),
+        }
+        if beyond > 0 {
+            self.log_refusal(
+                sender,
+                &format_args!("{beyond} pattern(s) past the limit of one frame ignored"),
+            );
+            if qos.needs_ack() {
+                self.ack(sender, op_id, protocol::ERR_OTHER, scratch);
+            }
+        }
+    }
+
     /// Adds `patterns` to the sender's subscriptions or exclusions, refusing those over the
-    /// size bounds and those past the client's pattern limit. A socket sender that asked for an
-    /// ACK gets one refusal ACK per kind of refusal (`0x72`, `0x74`) before the frame's own
-    /// `0x01`, as the original broker does for denied subscriptions; an in-process sender gets
+    /// size bounds and those past the client's pattern limit (`beyond` more were cut off by
+    /// [`capped_patterns`](Self::capped_patterns)). A socket sender that asked for an ACK gets
+    /// one refusal ACK per kind of refusal (`0x72`, `0x74`) before the frame's own `0x01`, as
+    /// the original broker does for denied subscriptions; an in-process sender gets
     /// [`Refused::code`].
     pub(crate) fn add_patterns<'a>(
         &self,
         sender: &Arc<ClientEntry>,
         set: PatternSet,
         patterns: impl Iterator<Item = &'a str>,
+        beyond: usize,
         ack: Option<(QoS, u32, &mut RouteScratch)>,
     ) -> Refused {
         let limits = self.options.topic_limits;
@@ -179,10 +221,11 @@ impl BrokerInner {
             }
         });
         let max = self.options.max_subscriptions;
-        let over_limit = match set {
-            PatternSet::Subscriptions => self.registry.subscribe(sender.id, valid, max),
-            PatternSet::Exclusions => self.registry.exclude(sender.id, valid, max),
-        };
+        let over_limit = beyond
+            + match set {
+                PatternSet::Subscriptions => self.registry.subscribe(sender.id, valid, max),
+                PatternSet::Exclusions => self.registry.exclude(sender.id, valid, max),
+            };
         let refused = Refused {
             malformed,
             over_limit,

@@ -108,30 +108,33 @@ impl BrokerInner {
             } => self.publish(sender, topic, Some(receiver), &[payload], realtime, scratch),
             Command::Subscribe(topics) => {
                 let (set, ack) = (PatternSet::Subscriptions, Some((qos, op_id, scratch)));
+                let (patterns, beyond) = self.capped_patterns(topics);
                 match sender.access.as_deref() {
-                    None => self.add_patterns(sender, set, topics.iter(), ack),
+                    None => self.add_patterns(sender, set, patterns, beyond, ack),
                     Some(rule) => self.add_patterns(
                         sender,
                         set,
-                        topics
-                            .iter()
-                            .filter(|pattern| rule.allows_subscribe(pattern)),
+                        patterns.filter(|pattern| rule.allows_subscribe(pattern)),
+                        beyond,
                         ack,
                     ),
                 };
                 protocol::RESPONSE_OK
             }
             Command::Unsubscribe(topics) => {
-                self.registry.unsubscribe(sender.id, topics);
+                let ack = (qos, op_id, scratch);
+                self.remove_patterns(sender, PatternSet::Subscriptions, topics, ack);
                 protocol::RESPONSE_OK
             }
             Command::Exclude(topics) => {
+                let (patterns, beyond) = self.capped_patterns(topics);
                 let ack = Some((qos, op_id, scratch));
-                self.add_patterns(sender, PatternSet::Exclusions, topics.iter(), ack);
+                self.add_patterns(sender, PatternSet::Exclusions, patterns, beyond, ack);
                 protocol::RESPONSE_OK
             }
             Command::Unexclude(topics) => {
-                self.registry.unexclude(sender.id, topics);
+                let ack = (qos, op_id, scratch);
+                self.remove_patterns(sender, PatternSet::Exclusions, topics, ack);
                 protocol::RESPONSE_OK
             }
         })
@@ -166,7 +169,9 @@ impl BrokerInner {
                 self.count_denied(Some(sender), &format_args!("publish to {topic}"));
             }
             Command::Subscribe(topics) => {
-                for pattern in topics.iter().filter(|p| !rule.allows_subscribe(p)) {
+                // Patterns past the per-frame cap are refused unchecked (`add_patterns`).
+                let (patterns, _) = self.capped_patterns(topics);
+                for pattern in patterns.filter(|p| !rule.allows_subscribe(p)) {
                     self.count_denied(Some(sender), &format_args!("subscribe to {pattern}"));
                     if qos.needs_ack() {
                         self.ack(sender, op_id, protocol::ERR_ACCESS, scratch);
