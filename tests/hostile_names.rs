@@ -159,7 +159,11 @@ async fn deep_names_are_refused_and_cost_their_bytes() {
             let name = deep_name(&format!("h{round:02}"), 32_767);
             assert_eq!(name.len(), 65_535);
             let (conn, answer) = register(&broker, transport, name.as_bytes()).await;
-            assert_eq!(answer, Some(ERR_DATA), "a 64 KiB name of 32k parts over {transport:?}");
+            assert_eq!(
+                answer,
+                Some(ERR_DATA),
+                "a 64 KiB name of 32k parts over {transport:?}"
+            );
             held.push(conn);
         }
         if round == 10 {
@@ -203,7 +207,10 @@ async fn deep_names_are_refused_and_cost_their_bytes() {
     );
     // An idle connection costs ~8 KiB; a 1 KiB name must not add more than a few of its bytes'
     // worth (a per-part trie node of ~300 bytes made it ~45 KiB).
-    assert!(per_client < 24, "{per_client} KiB per client with a name at the bounds");
+    assert!(
+        per_client < 24,
+        "{per_client} KiB per client with a name at the bounds"
+    );
     bystander.finish().await;
 }
 
@@ -215,8 +222,7 @@ async fn deep_names_are_refused_and_cost_their_bytes() {
 async fn deep_topics_masks_and_patterns_are_refused() {
     let broker = elbusd(&[]);
     let _log = LogOnPanic(&broker);
-    let bystander =
-        Bystander::start(&broker.path(Transport::Tcp), "bystander.topics").await;
+    let bystander = Bystander::start(&broker.path(Transport::Tcp), "bystander.topics").await;
     let before = memory(&broker);
     let levels = "a/".repeat(4 << 20);
     let mask = "a.".repeat(4 << 20);
@@ -224,9 +230,17 @@ async fn deep_topics_masks_and_patterns_are_refused() {
         let (mut conn, answer) = register(&broker, transport, b"deep.topics").await;
         assert_eq!(answer, Some(0x01));
         conn.send(1, SUBSCRIBE_ACKED, levels.as_bytes()).await;
-        assert_eq!(conn.acks_until_ok(1).await, [ERR_DATA, 0x01], "deep subscription");
+        assert_eq!(
+            conn.acks_until_ok(1).await,
+            [ERR_DATA, 0x01],
+            "deep subscription"
+        );
         conn.send(2, EXCLUDE_ACKED, levels.as_bytes()).await;
-        assert_eq!(conn.acks_until_ok(2).await, [ERR_DATA, 0x01], "deep exclusion");
+        assert_eq!(
+            conn.acks_until_ok(2).await,
+            [ERR_DATA, 0x01],
+            "deep exclusion"
+        );
         let mut publish = levels.as_bytes().to_vec();
         publish.extend_from_slice(b"\0payload");
         conn.send(3, PUBLISH_ACKED, &publish).await;
@@ -255,7 +269,9 @@ async fn deep_topics_masks_and_patterns_are_refused() {
         expect_publication(&mut subscriber, topic).await;
     }
     let too_deep = format!("{}x", "+/".repeat(PathLimits::DEFAULT_MAX_PARTS));
-    subscriber.send(2, SUBSCRIBE_ACKED, too_deep.as_bytes()).await;
+    subscriber
+        .send(2, SUBSCRIBE_ACKED, too_deep.as_bytes())
+        .await;
     assert_eq!(subscriber.ack().await[5], ERR_DATA);
     assert_eq!(subscriber.ack().await[5], 0x01);
     bystander.wait_rounds(2).await;
@@ -304,7 +320,11 @@ async fn subscriptions_past_the_limit_are_refused() {
     }
     // 9,999 fit besides `.broker/warn`: the first 9 frames whole, the 10th but its last.
     let full = limit / per_frame - 1;
-    assert!(codes[..full].iter().all(|c| c == &[0x01]), "{:?}", &codes[..full]);
+    assert!(
+        codes[..full].iter().all(|c| c == &[0x01]),
+        "{:?}",
+        &codes[..full]
+    );
     assert!(codes[full..].iter().all(|c| c == &[ERR_OTHER, 0x01]));
     let held = memory(&broker);
     // Exclusions share the limit; unsubscribing makes room again.
@@ -362,9 +382,18 @@ async fn frames_of_millions_of_patterns_are_cut_at_the_limit() {
     let nuls = vec![0u8; 32 << 20];
     let (mut conn, answer) = register(&broker, Transport::Tcp, b"nul.flood").await;
     assert_eq!(answer, Some(0x01));
-    for (op_id, flags) in [(1, SUBSCRIBE_ACKED), (2, 0x43), (3, EXCLUDE_ACKED), (4, 0x45)] {
+    for (op_id, flags) in [
+        (1, SUBSCRIBE_ACKED),
+        (2, 0x43),
+        (3, EXCLUDE_ACKED),
+        (4, 0x45),
+    ] {
         conn.send(op_id, flags, &nuls).await;
-        assert_eq!(conn.acks_until_ok(op_id).await, [ERR_OTHER, 0x01], "flags {flags:02X}");
+        assert_eq!(
+            conn.acks_until_ok(op_id).await,
+            [ERR_OTHER, 0x01],
+            "flags {flags:02X}"
+        );
         bystander.wait_rounds(1).await;
     }
     bystander.finish().await;
@@ -394,7 +423,12 @@ async fn names_with_nul_or_control_characters_are_refused() {
     for name in hostile {
         for transport in Transport::ALL {
             let (_conn, answer) = register(&broker, transport, name).await;
-            assert_eq!(answer, Some(ERR_DATA), "{:?} over {transport:?}", String::from_utf8_lossy(name));
+            assert_eq!(
+                answer,
+                Some(ERR_DATA),
+                "{:?} over {transport:?}",
+                String::from_utf8_lossy(name)
+            );
         }
     }
     bystander.wait_rounds(1).await;
@@ -452,9 +486,16 @@ async fn nobody_cannot_impersonate_a_uid_protected_name_through_nul() {
     )
     .unwrap();
     let bystander = Bystander::start(broker.unix_path().to_str().unwrap(), "app.bystander").await;
-    let answers = as_nobody(broker.unix_path(), &[b"app.admin\0x", b"app.guest", b"app.admin"]);
+    let answers = as_nobody(
+        broker.unix_path(),
+        &[b"app.admin\0x", b"app.guest", b"app.admin"],
+    );
     bystander.wait_rounds(1).await;
-    assert_eq!(answers, ["72", "01", "79"], "app.admin\\0x, app.guest, app.admin");
+    assert_eq!(
+        answers,
+        ["72", "01", "79"],
+        "app.admin\\0x, app.guest, app.admin"
+    );
     bystander.finish().await;
 }
 
@@ -484,7 +525,14 @@ for hexname in sys.argv[2:]:
         .map(|name| name.iter().map(|b| format!("{b:02x}")).collect())
         .collect();
     let mut child = Command::new(setpriv)
-        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "/usr/bin/python3", "-c", SCRIPT])
+        .args([
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            "/usr/bin/python3",
+            "-c",
+            SCRIPT,
+        ])
         .arg(path)
         .args(&hex)
         .current_dir("/")
@@ -492,8 +540,16 @@ for hexname in sys.argv[2:]:
         .spawn()
         .expect("setpriv python3");
     let mut out = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-    assert!(child.wait().unwrap().success(), "the nobody client failed: {out}");
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(
+        child.wait().unwrap().success(),
+        "the nobody client failed: {out}"
+    );
     out.lines().map(str::to_owned).collect()
 }
 
@@ -548,22 +604,38 @@ async fn limits_follow_the_elbusd_options() {
     let mut client = Raw::register(broker.unix_path(), "opts.sub").await;
     let long = format!("t/{}", "x".repeat(1500));
     client
-        .send(1, SUBSCRIBE_ACKED, format!("{long}\0a/b/c/d\0a/b/c/e").as_bytes())
+        .send(
+            1,
+            SUBSCRIBE_ACKED,
+            format!("{long}\0a/b/c/d\0a/b/c/e").as_bytes(),
+        )
         .await;
-    assert_eq!(client.ack().await[5], ERR_OTHER, "the third pattern is past 3");
+    assert_eq!(
+        client.ack().await[5],
+        ERR_OTHER,
+        "the third pattern is past 3"
+    );
     assert_eq!(client.ack().await[5], 0x01);
     client.send(2, SUBSCRIBE_ACKED, b"a/b/c/d/e").await;
     assert_eq!(client.ack().await[5], ERR_DATA, "five parts");
     assert_eq!(client.ack().await[5], 0x01);
     bystander.wait_rounds(1).await;
     bystander.finish().await;
-    for option in ["--max-name-bytes", "--max-topic-bytes", "--max-parts", "--max-subscriptions"] {
+    for option in [
+        "--max-name-bytes",
+        "--max-topic-bytes",
+        "--max-parts",
+        "--max-subscriptions",
+    ] {
         let out = Command::new(env!("CARGO_BIN_EXE_elbusd"))
             .args(["-B", "/nonexistent/never.sock", option, "0"])
             .output()
             .expect("elbusd runs");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{option} 0 accepted");
-        assert!(stderr.contains(option) && !stderr.contains("panicked"), "{stderr}");
+        assert!(
+            stderr.contains(option) && !stderr.contains("panicked"),
+            "{stderr}"
+        );
     }
 }

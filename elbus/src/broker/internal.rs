@@ -157,10 +157,10 @@ impl Client {
         let max = self.inner.broker.options.max_subscriptions;
         let beyond = topics.len().saturating_sub(max);
         let patterns = topics.iter().take(max).copied();
-        let refused = self
-            .inner
-            .broker
-            .add_patterns(&self.inner.entry, set, patterns, beyond, None);
+        let refused =
+            self.inner
+                .broker
+                .add_patterns(&self.inner.entry, set, patterns, beyond, None);
         self.finish(refused.code())
     }
 

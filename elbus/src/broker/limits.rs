@@ -145,7 +145,12 @@ impl BrokerInner {
 
     /// `None` if the topic (`/`) or mask (`.`) `text` is within its bounds; otherwise logs why
     /// (rate-limited) and returns the ACK code `0x72`.
-    pub(crate) fn refuse_oversized(&self, sender: &ClientEntry, text: &str, sep: char) -> Option<u8> {
+    pub(crate) fn refuse_oversized(
+        &self,
+        sender: &ClientEntry,
+        text: &str,
+        sep: char,
+    ) -> Option<u8> {
         let (limits, what) = if sep == '.' {
             (&self.options.name_limits, "mask")
         } else {
@@ -247,7 +252,10 @@ impl BrokerInner {
         }
         if let Some((qos, op_id, scratch)) = ack {
             if qos.needs_ack() {
-                for (count, code) in [(malformed, protocol::ERR_DATA), (over_limit, protocol::ERR_OTHER)] {
+                for (count, code) in [
+                    (malformed, protocol::ERR_DATA),
+                    (over_limit, protocol::ERR_OTHER),
+                ] {
                     if count > 0 {
                         self.ack(sender, op_id, code, scratch);
                     }
@@ -286,7 +294,10 @@ mod tests {
 
     #[test]
     fn name_characters() {
-        for c in ['\0', '\n', '\r', '\x1b', '\u{7f}', '\u{85}', '\u{200B}', '\u{202E}', '\u{FEFF}', '\u{2028}'] {
+        for c in [
+            '\0', '\n', '\r', '\x1b', '\u{7f}', '\u{85}', '\u{200B}', '\u{202E}', '\u{FEFF}',
+            '\u{2028}',
+        ] {
             assert!(!name_char_allowed(c), "{c:?}");
         }
         for c in ['a', '.', '%', '*', '?', ' ', '/', 'é', 'Ж', '中', '😀'] {

@@ -505,7 +505,6 @@ impl BrokerInner {
             Err(err) => warn!("unable to encode the {event} announcement: {err}"),
         }
     }
-
 }
 
 /// The result byte a registration error is answered with.

@@ -191,7 +191,8 @@ impl<K: Copy + Ord> NameIndex<K> {
                 // Names end only at nodes: none ends inside this label.
                 None => return Step::Stop,
                 Some("*") => {
-                    self.trie.for_each_below(child, true, |key| out.extend(key.0));
+                    self.trie
+                        .for_each_below(child, true, |key| out.extend(key.0));
                     return Step::Stop;
                 }
                 Some("?") => {}

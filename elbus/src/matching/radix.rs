@@ -546,6 +546,10 @@ mod tests {
         }
         unmark(&mut trie, &deep);
         assert_eq!(trie.live_nodes(), 1);
-        assert!(trie.arena_len() < grown / 4, "{} of {grown}", trie.arena_len());
+        assert!(
+            trie.arena_len() < grown / 4,
+            "{} of {grown}",
+            trie.arena_len()
+        );
     }
 }

@@ -536,7 +536,9 @@ mod tests {
             }
         }
         assert!(index.trie.arena_len() < grown / 2);
-        for topic in ["a/0/q/x", "a/37/q/x", "z/74/q", "a/b/111", "148/q/r", "a/b/c"] {
+        for topic in [
+            "a/0/q/x", "a/37/q/x", "z/74/q", "a/b/111", "148/q/r", "a/b/c",
+        ] {
             let mut out = Vec::new();
             index.matches(topic, &mut out);
             let want: Vec<usize> = kept

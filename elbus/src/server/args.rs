@@ -347,12 +347,29 @@ mod tests {
             "3",
         ])
         .broker_options();
-        assert_eq!((options.name_limits.max_bytes, options.name_limits.max_parts), (64, 8));
-        assert_eq!((options.topic_limits.max_bytes, options.topic_limits.max_parts), (4096, 8));
+        assert_eq!(
+            (options.name_limits.max_bytes, options.name_limits.max_parts),
+            (64, 8)
+        );
+        assert_eq!(
+            (
+                options.topic_limits.max_bytes,
+                options.topic_limits.max_parts
+            ),
+            (4096, 8)
+        );
         assert_eq!(options.max_subscriptions, 3);
-        for option in ["--max-name-bytes", "--max-topic-bytes", "--max-parts", "--max-subscriptions"] {
+        for option in [
+            "--max-name-bytes",
+            "--max-topic-bytes",
+            "--max-parts",
+            "--max-subscriptions",
+        ] {
             for bad in ["0", "-1", "x", "99999999999999999999999"] {
-                assert!(ServerArgs::try_parse_from(["elbusd", option, bad]).is_err(), "{option} {bad}");
+                assert!(
+                    ServerArgs::try_parse_from(["elbusd", option, bad]).is_err(),
+                    "{option} {bad}"
+                );
             }
         }
     }
