@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::access::SharedAccessControl;
+use super::limits::PathLimits;
 use crate::Error;
 
 /// What the broker does when a frame is routed to a client whose outbound queue is full.
@@ -86,9 +87,23 @@ pub struct BrokerOptions {
     /// timeout. Must be at least the largest frame a listener accepts. Default
     /// [`BrokerOptions::DEFAULT_MAX_READING_BYTES`].
     pub max_reading_bytes: usize,
+    /// Bounds of client names (checked at registration, `0x72` when exceeded) and of broadcast
+    /// masks (ACK `0x72`). Default [`PathLimits::default`]: 1 KiB, 128 parts.
+    pub name_limits: PathLimits,
+    /// Bounds of published topics and of subscription and exclusion patterns (ACK `0x72`).
+    /// Default [`PathLimits::default`]: 1 KiB, 128 parts.
+    pub topic_limits: PathLimits,
+    /// Most subscriptions and exclusions one client may hold together (the automatic
+    /// `.broker/warn` subscription included); each pattern past it is refused (ACK `0x74`).
+    /// Default [`BrokerOptions::DEFAULT_MAX_SUBSCRIPTIONS`].
+    pub max_subscriptions: usize,
 }
 
 impl BrokerOptions {
+    /// Default [`BrokerOptions::max_subscriptions`]: 10,000 patterns, about 3 MiB of broker
+    /// memory for short patterns and at most about 30 MiB for patterns at the size bounds.
+    pub const DEFAULT_MAX_SUBSCRIPTIONS: usize = 10_000;
+
     /// The busy-poll window `elbusd` uses unless told otherwise. Keeping one worker polling
     /// for 10 µs after input removes most sleep/wake-up round trips under load (on a 2-core
     /// VM it raised the published benchmark's `rpc.call+handle` by about 40%), while an idle
@@ -115,6 +130,9 @@ impl Default for BrokerOptions {
             busy_poll: Duration::ZERO,
             max_queued_bytes: Self::DEFAULT_MAX_QUEUED_BYTES,
             max_reading_bytes: Self::DEFAULT_MAX_READING_BYTES,
+            name_limits: PathLimits::default(),
+            topic_limits: PathLimits::default(),
+            max_subscriptions: Self::DEFAULT_MAX_SUBSCRIPTIONS,
         }
     }
 }
@@ -338,6 +356,27 @@ impl BrokerOptions {
             QueueLimits::MIN_MAX_BYTES,
             usize::MAX,
         )?;
+        for (setting, value) in [
+            (
+                "BrokerOptions::name_limits.max_bytes",
+                self.name_limits.max_bytes,
+            ),
+            (
+                "BrokerOptions::name_limits.max_parts",
+                self.name_limits.max_parts,
+            ),
+            (
+                "BrokerOptions::topic_limits.max_bytes",
+                self.topic_limits.max_bytes,
+            ),
+            (
+                "BrokerOptions::topic_limits.max_parts",
+                self.topic_limits.max_parts,
+            ),
+            ("BrokerOptions::max_subscriptions", self.max_subscriptions),
+        ] {
+            check_range(setting, value, 1, usize::MAX)?;
+        }
         self.internal_queue.validate()
     }
 }

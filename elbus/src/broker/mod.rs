@@ -53,6 +53,7 @@ mod access;
 mod busy_poll;
 mod config;
 mod internal;
+mod limits;
 mod listener;
 mod path_lock;
 mod queue;
@@ -72,6 +73,7 @@ use tracing::warn;
 pub use access::{AccessControl, AccessRule, IpNetwork, PeerCredentials, SharedAccessControl};
 pub use config::{BrokerOptions, OverflowPolicy, QueueLimits, ServerConfig};
 pub use internal::Client;
+pub use limits::PathLimits;
 pub use listener::MAX_UNIX_PATH;
 pub(crate) use path_lock::PathLock;
 pub use registry::{ClientInfo, ClientKind, WARN_TOPIC};
@@ -131,6 +133,8 @@ pub(crate) struct BrokerInner {
     pub(crate) client_error_log: LogLimiter,
     /// Forced disconnects and evictions of a previous instance, which clients can cause.
     disconnect_log: LogLimiter,
+    /// Refused names, topics and patterns are logged through their own limiter too.
+    refusal_log: LogLimiter,
     listeners: Mutex<Vec<ListenerHandle>>,
     /// Present when [`BrokerOptions::busy_poll`] is not zero; sessions report input to it.
     busy_poll: Option<Arc<busy_poll::BusyPoll>>,
@@ -177,6 +181,7 @@ impl Broker {
                 deny_log: LogLimiter::with_default_rate("access denials"),
                 client_error_log: LogLimiter::with_default_rate("client errors"),
                 disconnect_log: LogLimiter::with_default_rate("forced disconnects"),
+                refusal_log: LogLimiter::with_default_rate("refused names and patterns"),
                 listeners: Mutex::new(Vec::new()),
                 busy_poll,
                 busy_poll_task: Mutex::new(None),
@@ -571,15 +576,6 @@ impl BrokerInner {
             }
             Err(err) => warn!("unable to encode the {event} announcement: {err}"),
         }
-    }
-
-    /// Checks a name registered over a socket (`protocol.md` §8.1): UTF-8 is checked by the
-    /// caller; it must be non-empty and must not start with `.`.
-    pub(crate) fn validate_socket_name(name: &str) -> Result<(), Error> {
-        if name.is_empty() || name.starts_with('.') {
-            return Err(Error::data(format!("Invalid client name: {name}")));
-        }
-        Ok(())
     }
 }
 

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use tracing::{debug, warn};
 
 use super::access::AccessRule;
+use super::limits::PatternSet;
 use super::queue::{DroppedOldest, Outgoing, PushOutcome, Pushed};
 use super::registry::{ClientEntry, ClientId, ClientKind};
 use super::BrokerInner;
@@ -133,27 +134,34 @@ impl BrokerInner {
                 payload,
             } => self.publish(sender, topic, Some(receiver), &[payload], out, scratch),
             Command::Subscribe(topics) => {
+                let (set, ack) = (PatternSet::Subscriptions, Some((qos, op_id, scratch)));
+                let (patterns, beyond) = self.capped_patterns(topics);
                 match sender.access.as_deref() {
-                    None => self.registry.subscribe(sender.id, topics),
-                    Some(rule) => self.registry.subscribe(
-                        sender.id,
-                        topics
-                            .iter()
-                            .filter(|pattern| rule.allows_subscribe(pattern)),
+                    None => self.add_patterns(sender, set, patterns, beyond, ack),
+                    Some(rule) => self.add_patterns(
+                        sender,
+                        set,
+                        patterns.filter(|pattern| rule.allows_subscribe(pattern)),
+                        beyond,
+                        ack,
                     ),
-                }
+                };
                 protocol::RESPONSE_OK
             }
             Command::Unsubscribe(topics) => {
-                self.registry.unsubscribe(sender.id, topics);
+                let ack = (qos, op_id, scratch);
+                self.remove_patterns(sender, PatternSet::Subscriptions, topics, ack);
                 protocol::RESPONSE_OK
             }
             Command::Exclude(topics) => {
-                self.registry.exclude(sender.id, topics);
+                let (patterns, beyond) = self.capped_patterns(topics);
+                let ack = Some((qos, op_id, scratch));
+                self.add_patterns(sender, PatternSet::Exclusions, patterns, beyond, ack);
                 protocol::RESPONSE_OK
             }
             Command::Unexclude(topics) => {
-                self.registry.unexclude(sender.id, topics);
+                let ack = (qos, op_id, scratch);
+                self.remove_patterns(sender, PatternSet::Exclusions, topics, ack);
                 protocol::RESPONSE_OK
             }
         })
@@ -188,7 +196,9 @@ impl BrokerInner {
                 self.count_denied(Some(sender), &format_args!("publish to {topic}"));
             }
             Command::Subscribe(topics) => {
-                for pattern in topics.iter().filter(|p| !rule.allows_subscribe(p)) {
+                // Patterns past the per-frame cap are refused unchecked (`add_patterns`).
+                let (patterns, _) = self.capped_patterns(topics);
+                for pattern in patterns.filter(|p| !rule.allows_subscribe(p)) {
                     self.count_denied(Some(sender), &format_args!("subscribe to {pattern}"));
                     if qos.needs_ack() {
                         self.ack(sender, op_id, protocol::ERR_ACCESS, scratch);
@@ -235,6 +245,9 @@ impl BrokerInner {
         out: Delivery,
         scratch: &mut RouteScratch,
     ) -> u8 {
+        if let Some(code) = self.refuse_oversized(sender, mask, '.') {
+            return code;
+        }
         scratch.targets.clear();
         self.registry
             .mask_targets(mask, &mut scratch.ids, &mut scratch.targets);
@@ -251,6 +264,9 @@ impl BrokerInner {
         out: Delivery,
         scratch: &mut RouteScratch,
     ) -> u8 {
+        if let Some(code) = self.refuse_oversized(sender, topic, '/') {
+            return code;
+        }
         scratch.targets.clear();
         self.registry
             .subscribers(topic, receiver, &mut scratch.ids, &mut scratch.targets);

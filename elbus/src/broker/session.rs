@@ -208,7 +208,8 @@ where
     let name = String::from_utf8(name).map_err(|_| io(Error::data("client name is not UTF-8")))?;
     // The rules are checked before the registry is touched, so a refused client can never
     // evict a force-registered name it may not have.
-    let registered = BrokerInner::validate_socket_name(&name)
+    let registered = broker
+        .check_socket_name(&name)
         .and_then(|()| {
             peer.access_rule(&name).inspect_err(|err| {
                 broker.count_denied(None, err);
