@@ -194,6 +194,46 @@ async fn the_embedded_broker_refuses_bad_settings_with_an_error() {
         .await
         .expect_err("an unbounded busy-poll window is refused");
     assert_eq!(err.kind(), elbus::ErrorKind::Data, "{err}");
+    let bad_options = [
+        BrokerOptions {
+            max_queued_bytes: 0,
+            ..BrokerOptions::default()
+        },
+        BrokerOptions {
+            max_reading_bytes: 0,
+            ..BrokerOptions::default()
+        },
+        // Must hold the largest frame a listener accepts (64 MiB at the defaults).
+        BrokerOptions {
+            max_reading_bytes: 1 << 20,
+            ..BrokerOptions::default()
+        },
+        BrokerOptions {
+            max_subscriptions: 0,
+            ..BrokerOptions::default()
+        },
+        BrokerOptions {
+            name_limits: elbus::broker::PathLimits {
+                max_bytes: 0,
+                ..Default::default()
+            },
+            ..BrokerOptions::default()
+        },
+        BrokerOptions {
+            topic_limits: elbus::broker::PathLimits {
+                max_parts: 0,
+                ..Default::default()
+            },
+            ..BrokerOptions::default()
+        },
+    ];
+    for (n, options) in bad_options.into_iter().enumerate() {
+        let err = Embedded::with_options(options)
+            .spawn_unix_server(dir.join(&format!("opt{n}.sock")), ServerConfig::new())
+            .await
+            .expect_err("a bad broker option is refused");
+        assert_eq!(err.kind(), elbus::ErrorKind::Data, "{err}");
+    }
     let no_room = Embedded::with_options(BrokerOptions {
         internal_queue: QueueLimits {
             max_bytes: 0,

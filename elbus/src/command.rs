@@ -62,6 +62,16 @@ impl<'a> TopicList<'a> {
     pub fn iter(&self) -> std::str::Split<'a, char> {
         self.0.split('\0')
     }
+
+    /// Number of patterns (one more than the NULs), counted without splitting the list.
+    pub fn len(&self) -> usize {
+        self.0.bytes().filter(|&b| b == 0).count() + 1
+    }
+
+    /// Always false: even an empty body is one (empty) pattern.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
 }
 
 impl<'a> IntoIterator for TopicList<'a> {

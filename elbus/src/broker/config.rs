@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::access::SharedAccessControl;
+use super::limits::PathLimits;
 use crate::Error;
 
 /// What the broker does when a frame is routed to a client whose outbound queue is full.
@@ -23,7 +24,11 @@ pub enum OverflowPolicy {
 pub struct QueueLimits {
     /// Most frames queued at once.
     pub max_frames: usize,
-    /// Most bytes queued at once (frame headers included).
+    /// Most bytes queued at once, each item counted at its memory cost: its wire bytes plus
+    /// [`QueueLimits::ITEM_OVERHEAD`] (frame headers included). A client that keeps up (one
+    /// large frame queued, over 64 KiB or half this limit, and at most that much in smaller
+    /// items) is never refused for it, so every frame a listener accepts can reach such a
+    /// client, whatever this limit.
     pub max_bytes: usize,
     /// What happens when a frame does not fit.
     pub overflow: OverflowPolicy,
@@ -33,6 +38,12 @@ impl QueueLimits {
     /// Default frame limit: far above `busrtd`'s 8192, so the published benchmark
     /// (`busrt SOCKET benchmark -w 8 -i 1000000`) finishes; memory is bounded by `max_bytes`.
     pub const DEFAULT_MAX_FRAMES: usize = 1 << 20;
+    /// What a queued item costs besides its wire bytes, counted against
+    /// [`QueueLimits::max_bytes`] and [`BrokerOptions::max_queued_bytes`]: the queue slot
+    /// (32 bytes) and, for a frame, the allocator's header and rounding of its buffer (up to 32)
+    /// and the shared buffer's reference-counted header (32). A frame shared by several queues
+    /// is counted in each, which overstates, never understates, what they hold.
+    pub const ITEM_OVERHEAD: usize = 96;
     /// Default byte limit per client: 64 MiB.
     pub const DEFAULT_MAX_BYTES: usize = 64 << 20;
 }
@@ -63,14 +74,48 @@ pub struct BrokerOptions {
     /// sleep (see [`BrokerOptions::DEFAULT_SERVER_BUSY_POLL`]). Zero, the default for an
     /// embedded broker, never polls: the broker does not spend its host's CPU unless asked to.
     pub busy_poll: Duration,
+    /// Most bytes queued for all clients together, counted as [`QueueLimits::max_bytes`] is
+    /// (each item at its memory cost, items a writer has taken until they are written). When a
+    /// frame would exceed it, its target pays under its own overflow policy unless the target
+    /// keeps up (as for [`QueueLimits::max_bytes`]): a client that keeps up is never refused.
+    /// Default
+    /// [`BrokerOptions::DEFAULT_MAX_QUEUED_BYTES`].
+    pub max_queued_bytes: usize,
+    /// Most bytes of large frames being read from all socket clients together. A frame larger
+    /// than the listener's `buf_size` reserves its whole length before its body is read; a
+    /// reader that cannot get it waits (reading nothing more from its socket) within the frame
+    /// timeout. Must be at least the largest frame a listener accepts. Default
+    /// [`BrokerOptions::DEFAULT_MAX_READING_BYTES`].
+    pub max_reading_bytes: usize,
+    /// Bounds of client names (checked at registration, `0x72` when exceeded) and of broadcast
+    /// masks (ACK `0x72`). Default [`PathLimits::default`]: 1 KiB, 128 parts.
+    pub name_limits: PathLimits,
+    /// Bounds of published topics and of subscription and exclusion patterns (ACK `0x72`).
+    /// Default [`PathLimits::default`]: 1 KiB, 128 parts.
+    pub topic_limits: PathLimits,
+    /// Most subscriptions and exclusions one client may hold together (the automatic
+    /// `.broker/warn` subscription included); each pattern past it is refused (ACK `0x74`).
+    /// Default [`BrokerOptions::DEFAULT_MAX_SUBSCRIPTIONS`].
+    pub max_subscriptions: usize,
 }
 
 impl BrokerOptions {
+    /// Default [`BrokerOptions::max_subscriptions`]: 10,000 patterns, about 3 MiB of broker
+    /// memory for short patterns and at most about 30 MiB for patterns at the size bounds.
+    pub const DEFAULT_MAX_SUBSCRIPTIONS: usize = 10_000;
+
     /// The busy-poll window `elbusd` uses unless told otherwise. Keeping one worker polling
     /// for 10 µs after input removes most sleep/wake-up round trips under load (on a 2-core
     /// VM it raised the published benchmark's `rpc.call+handle` by about 40%), while an idle
     /// broker parks after 10 µs and costs nothing.
     pub const DEFAULT_SERVER_BUSY_POLL: Duration = Duration::from_micros(10);
+    /// Default broker-wide queue bound: 256 MiB, four clients at the default per-client bound
+    /// ([`QueueLimits::DEFAULT_MAX_BYTES`]). Far above what a bus whose clients keep up
+    /// queues, while N clients that stop reading can no longer take N × 64 MiB.
+    pub const DEFAULT_MAX_QUEUED_BYTES: usize = 256 << 20;
+    /// Default broker-wide bound of frames being read: 256 MiB, four maximal frames
+    /// ([`ServerConfig::DEFAULT_MAX_FRAME_SIZE`]) at once.
+    pub const DEFAULT_MAX_READING_BYTES: usize = 256 << 20;
 }
 
 impl Default for BrokerOptions {
@@ -83,6 +128,11 @@ impl Default for BrokerOptions {
             },
             internal_channel_size: crate::DEFAULT_QUEUE_SIZE,
             busy_poll: Duration::ZERO,
+            max_queued_bytes: Self::DEFAULT_MAX_QUEUED_BYTES,
+            max_reading_bytes: Self::DEFAULT_MAX_READING_BYTES,
+            name_limits: PathLimits::default(),
+            topic_limits: PathLimits::default(),
+            max_subscriptions: Self::DEFAULT_MAX_SUBSCRIPTIONS,
         }
     }
 }
@@ -171,6 +221,23 @@ impl ServerConfig {
     pub fn unix_group(mut self, gid: Option<u32>) -> Self {
         self.unix_group = gid;
         self
+    }
+
+    /// Checks the settings ([`ServerConfig::validate`]) and that they are usable with the
+    /// broker's `options`: the broker-wide reading bound must hold the largest frame this
+    /// listener accepts, so every accepted frame can be read. The listeners check it before they
+    /// bind.
+    pub fn validate_with(&self, options: &BrokerOptions) -> Result<(), Error> {
+        self.validate()?;
+        let largest_read = crate::protocol::REQUEST_HEADER_LEN + self.max_frame_size as usize;
+        if options.max_reading_bytes < largest_read {
+            return Err(Error::data(format!(
+                "the broker-wide reading bound ({} bytes) must hold the largest frame accepted \
+                 ({largest_read} bytes with its header)",
+                options.max_reading_bytes
+            )));
+        }
+        Ok(())
     }
 
     /// Checks the clients of this listener against `rules` (an [`AccessControl`] or a
@@ -277,6 +344,39 @@ impl BrokerOptions {
             1,
             usize::MAX,
         )?;
+        check_range(
+            "BrokerOptions::max_queued_bytes",
+            self.max_queued_bytes,
+            QueueLimits::MIN_MAX_BYTES,
+            usize::MAX,
+        )?;
+        check_range(
+            "BrokerOptions::max_reading_bytes",
+            self.max_reading_bytes,
+            QueueLimits::MIN_MAX_BYTES,
+            usize::MAX,
+        )?;
+        for (setting, value) in [
+            (
+                "BrokerOptions::name_limits.max_bytes",
+                self.name_limits.max_bytes,
+            ),
+            (
+                "BrokerOptions::name_limits.max_parts",
+                self.name_limits.max_parts,
+            ),
+            (
+                "BrokerOptions::topic_limits.max_bytes",
+                self.topic_limits.max_bytes,
+            ),
+            (
+                "BrokerOptions::topic_limits.max_parts",
+                self.topic_limits.max_parts,
+            ),
+            ("BrokerOptions::max_subscriptions", self.max_subscriptions),
+        ] {
+            check_range(setting, value, 1, usize::MAX)?;
+        }
         self.internal_queue.validate()
     }
 }

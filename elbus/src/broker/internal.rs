@@ -11,9 +11,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::config::OverflowPolicy;
+use super::limits::PatternSet;
 use super::queue::DirectSink;
 use super::registry::{ClientEntry, ClientKind, Origin};
-use super::router::RouteScratch;
+use super::router::{Delivery, RouteScratch};
 use super::BrokerInner;
 use crate::client::{AsyncClient, EventChannel, OpConfirm};
 use crate::{protocol, Error, Frame, QoS};
@@ -52,6 +53,7 @@ impl Client {
         if name.is_empty() {
             return Err(Error::data("Invalid client name: empty"));
         }
+        broker.check_name(name)?;
         // In-process clients are trusted: no credentials to read, no rules to apply.
         let origin = Origin {
             kind: ClientKind::Internal,
@@ -123,7 +125,7 @@ impl Client {
             &self.inner.entry,
             target,
             payload,
-            qos.is_realtime(),
+            Delivery::of_payload(payload, qos.is_realtime()),
             &mut RouteScratch::default(),
         );
         self.finish(code)
@@ -143,10 +145,23 @@ impl Client {
             topic,
             receiver,
             &[payload],
-            qos.is_realtime(),
+            Delivery::of_payload(&[payload], qos.is_realtime()),
             &mut RouteScratch::default(),
         );
         self.finish(code)
+    }
+
+    fn add_patterns(&self, set: PatternSet, topics: &[&str]) -> Result<OpConfirm, Error> {
+        self.check_registered()?;
+        self.count_read(topics.iter().map(|t| t.len() + 1).sum());
+        let max = self.inner.broker.options.max_subscriptions;
+        let beyond = topics.len().saturating_sub(max);
+        let patterns = topics.iter().take(max).copied();
+        let refused =
+            self.inner
+                .broker
+                .add_patterns(&self.inner.entry, set, patterns, beyond, None);
+        self.finish(refused.code())
     }
 
     fn topic_op(
@@ -230,7 +245,7 @@ impl AsyncClient for Client {
                 &self.inner.entry,
                 mask,
                 &[payload],
-                qos.is_realtime(),
+                Delivery::of_payload(&[payload], qos.is_realtime()),
                 &mut RouteScratch::default(),
             )
         });
@@ -261,9 +276,7 @@ impl AsyncClient for Client {
         topics: &[&str],
         _qos: QoS,
     ) -> impl Future<Output = Result<OpConfirm, Error>> + Send {
-        std::future::ready(self.topic_op(topics, |registry, id, topics| {
-            registry.subscribe(id, topics)
-        }))
+        std::future::ready(self.add_patterns(PatternSet::Subscriptions, topics))
     }
 
     fn unsubscribe_bulk(
@@ -281,9 +294,7 @@ impl AsyncClient for Client {
         topics: &[&str],
         _qos: QoS,
     ) -> impl Future<Output = Result<OpConfirm, Error>> + Send {
-        std::future::ready(
-            self.topic_op(topics, |registry, id, topics| registry.exclude(id, topics)),
-        )
+        std::future::ready(self.add_patterns(PatternSet::Exclusions, topics))
     }
 
     fn unexclude_bulk(

@@ -16,6 +16,12 @@
 //! after the last input instead of sleeping at once ([`busy_poll`](self) module), which saves
 //! a thread wake-up on most round trips under load.
 //!
+//! Memory follows the limits: each queued item counts at its memory cost against its client's
+//! [`QueueLimits::max_bytes`] and against the broker-wide [`BrokerOptions::max_queued_bytes`],
+//! and large frames being read reserve their length from [`BrokerOptions::max_reading_bytes`]
+//! before their body is read. [`ServerConfig::validate`] checks that a listener's limits let
+//! every frame it accepts be read and delivered.
+//!
 //! # Access control
 //!
 //! UNIX sockets are created with [`ServerConfig::unix_mode`] (default
@@ -47,6 +53,7 @@ mod access;
 mod busy_poll;
 mod config;
 mod internal;
+mod limits;
 mod listener;
 mod path_lock;
 mod queue;
@@ -66,6 +73,7 @@ use tracing::warn;
 pub use access::{AccessControl, AccessRule, IpNetwork, PeerCredentials, SharedAccessControl};
 pub use config::{BrokerOptions, OverflowPolicy, QueueLimits, ServerConfig};
 pub use internal::Client;
+pub use limits::PathLimits;
 pub use listener::MAX_UNIX_PATH;
 pub(crate) use path_lock::PathLock;
 pub use registry::{ClientInfo, ClientKind, WARN_TOPIC};
@@ -73,9 +81,9 @@ pub use stats::CounterSnapshot;
 
 use crate::logging::{Escaped, LogLimiter};
 use crate::{protocol, Error};
-use queue::OutQueue;
+use queue::{OutQueue, QueueBudget};
 use registry::{ClientEntry, Origin, Registry};
-use router::RouteScratch;
+use router::{Delivery, RouteScratch};
 use stats::Counters;
 
 /// The name of the broker's own client, which serves the `.broker` RPC API and makes
@@ -125,11 +133,18 @@ pub(crate) struct BrokerInner {
     pub(crate) client_error_log: LogLimiter,
     /// Forced disconnects and evictions of a previous instance, which clients can cause.
     disconnect_log: LogLimiter,
+    /// Refused names, topics and patterns are logged through their own limiter too.
+    refusal_log: LogLimiter,
     listeners: Mutex<Vec<ListenerHandle>>,
     /// Present when [`BrokerOptions::busy_poll`] is not zero; sessions report input to it.
     busy_poll: Option<Arc<busy_poll::BusyPoll>>,
     /// The busy-poll task, running while socket listeners do.
     busy_poll_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Bytes queued for all clients ([`BrokerOptions::max_queued_bytes`]).
+    queue_budget: Arc<QueueBudget>,
+    /// Bytes of large frames being read from all socket clients, one permit a byte
+    /// ([`BrokerOptions::max_reading_bytes`]).
+    read_budget: tokio::sync::Semaphore,
 }
 
 impl Default for Broker {
@@ -144,8 +159,15 @@ impl Broker {
         Broker::with_options(BrokerOptions::default())
     }
 
-    /// A broker with `options`.
+    /// A broker with `options` (see [`BrokerOptions::validate`]; the listeners refuse to start
+    /// with options that are not valid).
     pub fn with_options(options: BrokerOptions) -> Self {
+        let queue_budget = Arc::new(QueueBudget::new(options.max_queued_bytes));
+        let read_budget = tokio::sync::Semaphore::new(
+            options
+                .max_reading_bytes
+                .min(tokio::sync::Semaphore::MAX_PERMITS),
+        );
         let busy_poll =
             (!options.busy_poll.is_zero()).then(|| busy_poll::BusyPoll::new(options.busy_poll));
         Broker {
@@ -159,9 +181,12 @@ impl Broker {
                 deny_log: LogLimiter::with_default_rate("access denials"),
                 client_error_log: LogLimiter::with_default_rate("client errors"),
                 disconnect_log: LogLimiter::with_default_rate("forced disconnects"),
+                refusal_log: LogLimiter::with_default_rate("refused names and patterns"),
                 listeners: Mutex::new(Vec::new()),
                 busy_poll,
                 busy_poll_task: Mutex::new(None),
+                queue_budget,
+                read_budget,
             }),
         }
     }
@@ -185,14 +210,13 @@ impl Broker {
     /// (`Busy` when that broker holds the lock), even when both start at the same instant. A
     /// stale socket file (nobody accepting on it) is replaced. Returns once the socket is
     /// bound. A [`ServerConfig`] or [`BrokerOptions`] outside its documented bounds is refused
-    /// with `Data` ([`ServerConfig::validate`]).
+    /// with `Data` ([`ServerConfig::validate_with`]).
     pub async fn spawn_unix_server(
         &self,
         path: impl Into<PathBuf>,
         config: ServerConfig,
     ) -> Result<(), Error> {
-        config.validate()?;
-        self.inner.options.validate()?;
+        self.check_config(&config)?;
         let path = path.into();
         let (task, lock) = listener::spawn_unix(self.inner.clone(), &path, config).await?;
         self.inner.start_busy_poll();
@@ -210,8 +234,7 @@ impl Broker {
         addr: &str,
         config: ServerConfig,
     ) -> Result<std::net::SocketAddr, Error> {
-        config.validate()?;
-        self.inner.options.validate()?;
+        self.check_config(&config)?;
         let (task, local) = listener::spawn_tcp(self.inner.clone(), addr, config).await?;
         self.inner.start_busy_poll();
         self.inner.add_listener(ListenerHandle {
@@ -219,6 +242,19 @@ impl Broker {
             path_lock: None,
         });
         Ok(local)
+    }
+
+    /// Refuses a listener whose settings are outside their bounds or not usable with this
+    /// broker's options.
+    fn check_config(&self, config: &ServerConfig) -> Result<(), Error> {
+        self.inner.options.validate()?;
+        config.validate_with(&self.inner.options)
+    }
+
+    /// Bytes queued for all clients now, counted as [`BrokerOptions::max_queued_bytes`] counts
+    /// them.
+    pub fn queued_bytes(&self) -> usize {
+        self.inner.queue_budget.used()
     }
 
     /// Serves one already-connected byte stream as a socket client: the handshake of §2,
@@ -231,7 +267,7 @@ impl Broker {
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin,
     {
-        if let Err(err) = config.validate() {
+        if let Err(err) = self.check_config(&config) {
             // Nothing to return an error to: refuse the stream, once per call, in the log.
             warn!("{label}: not served: {err}");
             return;
@@ -425,7 +461,7 @@ impl BrokerInner {
             kind: origin.kind,
             source: origin.source,
             port: origin.port,
-            queue: OutQueue::new(queue),
+            queue: OutQueue::new(queue, self.queue_budget.clone()),
             counters: Counters::default(),
             evicted: Default::default(),
             credentials: origin.credentials,
@@ -534,21 +570,12 @@ impl BrokerInner {
                     topic,
                     None,
                     &[&payload],
-                    false,
+                    Delivery::of_payload(&[&payload], false),
                     &mut RouteScratch::default(),
                 );
             }
             Err(err) => warn!("unable to encode the {event} announcement: {err}"),
         }
-    }
-
-    /// Checks a name registered over a socket (`protocol.md` §8.1): UTF-8 is checked by the
-    /// caller; it must be non-empty and must not start with `.`.
-    pub(crate) fn validate_socket_name(name: &str) -> Result<(), Error> {
-        if name.is_empty() || name.starts_with('.') {
-            return Err(Error::data(format!("Invalid client name: {name}")));
-        }
-        Ok(())
     }
 }
 

@@ -6,8 +6,21 @@
 //! takes it without waiting. Whatever is left goes to the one consumer (the socket writer task or
 //! the in-process forwarder), which takes everything queued at once and writes it as a batch. One
 //! writer at a time, under the queue's lock, keeps the bytes in order.
+//!
+//! Every item is counted at its memory cost ([`Outgoing::cost`]: its wire bytes plus
+//! [`QueueLimits::ITEM_OVERHEAD`]) against the client's [`QueueLimits::max_bytes`] and, through
+//! the broker's [`QueueBudget`], against [`BrokerOptions::max_queued_bytes`], from the push until
+//! it is written (items a writer has taken count until its batch ends) or dropped. A client
+//! that keeps up (at most one large frame queued, over [`KEEPING_UP_BACKLOG`] or half its byte
+//! limit, and no more than that behind it in smaller items) is never refused for the byte
+//! limits: every frame a listener accepted, whatever its size, reaches it with the ACKs and
+//! replies that arrive while it is written. When the broker-wide bound is reached, a client
+//! with a larger backlog pays, under its own overflow policy.
+//!
+//! [`BrokerOptions::max_queued_bytes`]: super::BrokerOptions::max_queued_bytes
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -23,8 +36,14 @@ use tracing::warn;
 /// One item of an outbound queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Outgoing {
-    /// A complete delivered frame (header and body), shared between all its recipients.
-    Frame(Bytes),
+    /// A complete delivered frame (header and body), shared between all its recipients, and
+    /// the bytes it was counted for in the `w_bytes` counters (as `busrtd` counts them: the
+    /// body of the frame the sender sent).
+    Frame { wire: Bytes, counted: u32 },
+    /// The unwritten rest of a frame a direct write began: it is written before anything else
+    /// and never dropped (that would cut a frame in two on the wire), and it was counted with
+    /// its frame already.
+    Rest(Bytes),
     /// An ACK of the client's own op.
     Ack { op_id: u32, code: u8 },
     /// A keepalive NOP.
@@ -32,18 +51,40 @@ pub(crate) enum Outgoing {
 }
 
 impl Outgoing {
-    /// Bytes this item occupies on the wire.
-    pub(crate) fn wire_len(&self) -> usize {
+    /// A delivered frame counted for `counted` bytes in `w_bytes`.
+    pub(crate) fn frame(wire: Bytes, counted: usize) -> Self {
+        Outgoing::Frame {
+            wire,
+            counted: u32::try_from(counted).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// What this item costs in memory while queued: counted against the queue's and the
+    /// broker-wide byte limits. ACKs and NOPs live in their queue slot; a frame also holds its
+    /// buffer and that buffer's allocation and sharing overhead.
+    pub(crate) fn cost(&self) -> usize {
         match self {
-            Outgoing::Frame(frame) => frame.len(),
-            Outgoing::Ack { .. } | Outgoing::Nop => DELIVERY_HEADER_LEN,
+            Outgoing::Frame { wire, .. } | Outgoing::Rest(wire) => {
+                wire.len() + QueueLimits::ITEM_OVERHEAD
+            }
+            Outgoing::Ack { .. } | Outgoing::Nop => std::mem::size_of::<Outgoing>(),
+        }
+    }
+
+    /// The frames and bytes this item was counted for in `w_frames` / `w_bytes` when queued
+    /// (a NOP is not counted, the rest of a frame was counted with its frame).
+    pub(crate) fn counted(&self) -> (u64, u64) {
+        match self {
+            Outgoing::Frame { counted, .. } => (1, u64::from(*counted)),
+            Outgoing::Ack { .. } => (1, DELIVERY_HEADER_LEN as u64),
+            Outgoing::Nop | Outgoing::Rest(_) => (0, 0),
         }
     }
 
     /// The frame an in-process client receives for this item: `None` for ACKs and NOPs (which
     /// only sockets carry) and, logged, for a frame that does not decode.
     pub(crate) fn into_event(self, client: &str) -> Option<Frame> {
-        let Outgoing::Frame(wire) = self else {
+        let Outgoing::Frame { wire, .. } = self else {
             return None;
         };
         Frame::from_wire(wire)
@@ -54,7 +95,7 @@ impl Outgoing {
     /// Appends the wire bytes of the item to `buf`.
     pub(crate) fn encode_into(&self, buf: &mut Vec<u8>) {
         match self {
-            Outgoing::Frame(frame) => buf.extend_from_slice(frame),
+            Outgoing::Frame { wire, .. } | Outgoing::Rest(wire) => buf.extend_from_slice(wire),
             Outgoing::Ack { op_id, code } => {
                 buf.extend_from_slice(&protocol::ack_frame(*op_id, *code))
             }
@@ -68,8 +109,8 @@ impl Outgoing {
 pub(crate) enum PushOutcome {
     /// Queued.
     Queued,
-    /// Queued after dropping this many older items (policy [`OverflowPolicy::DropOldest`]).
-    QueuedDroppingOldest(usize),
+    /// Queued after dropping older items (policy [`OverflowPolicy::DropOldest`]).
+    QueuedDroppingOldest(DroppedOldest),
     /// Not queued: the queue was full (policy [`OverflowPolicy::DropNewest`]).
     Dropped,
     /// Not queued: the queue was full and is now closed; its client must be disconnected
@@ -77,6 +118,61 @@ pub(crate) enum PushOutcome {
     Overflow,
     /// Not queued: the queue was already closed (its client is going away).
     Closed,
+}
+
+/// The items a drop-oldest push dropped to make room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct DroppedOldest {
+    /// Items dropped (keepalive NOPs included).
+    pub(crate) items: u64,
+    /// What the dropped items had been counted for in `w_frames` and `w_bytes` when queued,
+    /// to be taken back: a dropped frame was never written.
+    pub(crate) counted_frames: u64,
+    pub(crate) counted_bytes: u64,
+}
+
+/// The broker-wide account of queued bytes ([`BrokerOptions::max_queued_bytes`]), shared by
+/// every client's queue.
+///
+/// [`BrokerOptions::max_queued_bytes`]: super::BrokerOptions::max_queued_bytes
+#[derive(Debug)]
+pub(crate) struct QueueBudget {
+    used: AtomicUsize,
+    limit: usize,
+}
+
+impl QueueBudget {
+    pub(crate) fn new(limit: usize) -> Self {
+        QueueBudget {
+            used: AtomicUsize::new(0),
+            limit,
+        }
+    }
+
+    /// Takes `bytes` if they fit under the limit.
+    fn try_charge(&self, bytes: usize) -> bool {
+        self.used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
+                used.checked_add(bytes).filter(|&total| total <= self.limit)
+            })
+            .is_ok()
+    }
+
+    /// Takes `bytes` whatever the limit (a queue that holds nothing takes one frame).
+    fn charge(&self, bytes: usize) {
+        self.used.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    fn release(&self, bytes: usize) {
+        if bytes > 0 {
+            self.used.fetch_sub(bytes, Ordering::Relaxed);
+        }
+    }
+
+    /// Bytes queued broker-wide now.
+    pub(crate) fn used(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
 }
 
 /// What a push asks of its caller besides the outcome.
@@ -93,7 +189,15 @@ pub(crate) struct Pushed {
 #[derive(Default)]
 struct QueueState {
     items: VecDeque<Outgoing>,
+    /// The cost ([`Outgoing::cost`]) of `items`.
     bytes: usize,
+    /// How many of `items` are large (cost above the queue's `large_above`), and the cost of
+    /// the others: what tells a client that keeps up (at most one large frame being written
+    /// and a little behind it) from one with a backlog.
+    large: usize,
+    small: usize,
+    /// The cost of the items the consumer has taken and not yet written (its batch).
+    taken: usize,
     closed: bool,
     /// Someone (the consumer, or a router flushing directly) is writing taken items out; nobody
     /// else may take items until it is done, which keeps the bytes in order.
@@ -107,10 +211,12 @@ impl QueueState {
     /// Moves the queued frames of an in-process client into its event channel, as many as it
     /// has room for; the consumer (which waits for room) gets the rest. Nobody else sends on
     /// the channel meanwhile: the consumer only sends while it holds a batch (`writing`).
-    fn send_now(&mut self) {
+    fn send_now(&mut self, budget: &QueueBudget, large_above: usize) {
         let QueueState {
             items,
             bytes,
+            large,
+            small,
             sink: Some(DirectSink::Channel(channel)),
             ..
         } = self
@@ -121,12 +227,72 @@ impl QueueState {
             let Some(item) = items.pop_front() else {
                 break;
             };
-            *bytes -= item.wire_len();
+            let cost = item.cost();
+            *bytes -= cost;
+            budget.release(cost);
+            if cost > large_above {
+                *large -= 1;
+            } else {
+                *small -= cost;
+            }
             // A receiver that was dropped discards frames, as the consumer does.
             if let Some(frame) = item.into_event("in-process client") {
                 let _ = channel.try_send(frame);
             }
         }
+    }
+
+    /// Counts a queued item of `cost`.
+    fn add(&mut self, cost: usize, large_above: usize) {
+        self.bytes += cost;
+        if cost > large_above {
+            self.large += 1;
+        } else {
+            self.small += cost;
+        }
+    }
+
+    /// Forgets every queued item (taken or written at once).
+    fn take_counts(&mut self) -> usize {
+        self.large = 0;
+        self.small = 0;
+        std::mem::take(&mut self.bytes)
+    }
+
+    /// The large items and the cost of the small ones once an item of `cost` is added.
+    fn with(&self, cost: usize, large_above: usize) -> (usize, usize) {
+        if cost > large_above {
+            (self.large + 1, self.small)
+        } else {
+            (self.large, self.small + cost)
+        }
+    }
+
+    /// Removes the oldest item that may be dropped (anything but the rest of a frame that is
+    /// being written), releasing its cost.
+    fn drop_oldest(
+        &mut self,
+        budget: &QueueBudget,
+        large_above: usize,
+        dropped: &mut DroppedOldest,
+    ) -> bool {
+        let index = usize::from(matches!(self.items.front(), Some(Outgoing::Rest(_))));
+        let Some(old) = self.items.remove(index) else {
+            return false;
+        };
+        let cost = old.cost();
+        self.bytes -= cost;
+        if cost > large_above {
+            self.large -= 1;
+        } else {
+            self.small -= cost;
+        }
+        budget.release(cost);
+        let (frames, bytes) = old.counted();
+        dropped.items += 1;
+        dropped.counted_frames += frames;
+        dropped.counted_bytes += bytes;
+        true
     }
 }
 
@@ -143,6 +309,10 @@ pub(crate) struct OutQueue {
     state: Mutex<QueueState>,
     wake: Notify,
     limits: QueueLimits,
+    /// Items that cost more are large: [`KEEPING_UP_BACKLOG`], or half the byte limit when
+    /// that is smaller.
+    large_above: usize,
+    budget: Arc<QueueBudget>,
 }
 
 impl std::fmt::Debug for OutQueue {
@@ -159,6 +329,12 @@ pub(crate) struct Batch {
     pub(crate) closed: bool,
 }
 
+/// What a client that keeps up may have queued in small items besides one large frame (an
+/// ACK, a reply, a few frames that arrived while the large one is written): within it, and
+/// with at most one larger item, a client is refused neither for its own byte limit nor for
+/// the broker-wide bound.
+pub(crate) const KEEPING_UP_BACKLOG: usize = DIRECT_WRITE_MAX;
+
 /// Most bytes a router writes directly at once; a larger backlog is left to the writer task,
 /// which can wait for the socket.
 const DIRECT_WRITE_MAX: usize = 64 * 1024;
@@ -169,11 +345,14 @@ thread_local! {
 }
 
 impl OutQueue {
-    pub(crate) fn new(limits: QueueLimits) -> Self {
+    /// A queue within `limits`, its items also counted in the broker-wide `budget`.
+    pub(crate) fn new(limits: QueueLimits, budget: Arc<QueueBudget>) -> Self {
         OutQueue {
             state: Mutex::new(QueueState::default()),
             wake: Notify::new(),
+            large_above: KEEPING_UP_BACKLOG.min(limits.max_bytes / 2),
             limits,
+            budget,
         }
     }
 
@@ -202,54 +381,79 @@ impl OutQueue {
         }
     }
 
-    /// Pushes an item, applying the overflow policy when it does not fit.
+    /// Pushes an item, applying the overflow policy when it does not fit the queue's limits or
+    /// the broker-wide bound. A queue that holds nothing takes the item whatever its size.
     pub(crate) fn push(&self, item: Outgoing) -> Pushed {
         let not_queued = |outcome| Pushed {
             outcome,
             needs_flush: false,
         };
-        let len = item.wire_len();
+        let cost = item.cost();
         let mut state = self.lock();
         if state.closed {
             return not_queued(PushOutcome::Closed);
         }
+        let large_above = self.large_above;
+        // Within the limits, or a client that keeps up: one large frame (of any size) and a
+        // little behind it.
         let fits = |state: &QueueState| {
-            state.items.len() < self.limits.max_frames && state.bytes + len <= self.limits.max_bytes
+            let (large, small) = state.with(cost, large_above);
+            state.items.is_empty()
+                || (state.items.len() < self.limits.max_frames
+                    && (state.bytes + cost <= self.limits.max_bytes
+                        || (large == 1 && small <= large_above)))
         };
-        let mut dropped_oldest = 0;
+        let mut dropped = DroppedOldest::default();
         if !fits(&state) {
             match self.limits.overflow {
                 OverflowPolicy::Disconnect => {
-                    state.closed = true;
-                    state.items = VecDeque::new();
-                    state.bytes = 0;
-                    state.sink = None;
                     drop(state);
-                    self.wake.notify_one();
+                    self.close();
                     return not_queued(PushOutcome::Overflow);
                 }
                 OverflowPolicy::DropNewest => return not_queued(PushOutcome::Dropped),
                 OverflowPolicy::DropOldest => {
-                    if len > self.limits.max_bytes {
+                    while !fits(&state)
+                        && state.drop_oldest(&self.budget, large_above, &mut dropped)
+                    {
+                    }
+                    if !fits(&state) {
+                        // Only the rest of a frame being written is left, and it leaves no room.
                         return not_queued(PushOutcome::Dropped);
                     }
-                    while !fits(&state) {
-                        let Some(old) = state.items.pop_front() else {
-                            break;
-                        };
-                        state.bytes -= old.wire_len();
-                        dropped_oldest += 1;
+                }
+            }
+        }
+        // The broker-wide bound: the target pays, under its own policy, unless it holds nothing.
+        while !self.budget.try_charge(cost) {
+            let (large, small) = state.with(cost, large_above);
+            if state.items.is_empty() || (large <= 1 && small <= large_above) {
+                self.budget.charge(cost);
+                break;
+            }
+            match self.limits.overflow {
+                OverflowPolicy::Disconnect => {
+                    drop(state);
+                    self.close();
+                    return not_queued(PushOutcome::Overflow);
+                }
+                OverflowPolicy::DropNewest => return not_queued(PushOutcome::Dropped),
+                OverflowPolicy::DropOldest => {
+                    if !state.drop_oldest(&self.budget, large_above, &mut dropped) {
+                        // Only the rest of a frame being written is left.
+                        self.budget.charge(cost);
+                        break;
                     }
                 }
             }
         }
         let needs_flush = state.items.is_empty() && !state.writing;
         state.items.push_back(item);
-        state.bytes += len;
+        state.add(cost, large_above);
         drop(state);
         Pushed {
-            outcome: if dropped_oldest > 0 {
-                PushOutcome::QueuedDroppingOldest(dropped_oldest)
+            outcome: if dropped.items > 0 {
+                PushOutcome::QueuedDroppingOldest(dropped)
             } else {
                 PushOutcome::Queued
             },
@@ -268,7 +472,7 @@ impl OutQueue {
         let socket = match &state.sink {
             Some(DirectSink::Socket(socket)) if state.bytes <= DIRECT_WRITE_MAX => socket.clone(),
             Some(DirectSink::Channel(_)) => {
-                state.send_now();
+                state.send_now(&self.budget, self.large_above);
                 let more = !state.items.is_empty();
                 drop(state);
                 if more {
@@ -288,7 +492,7 @@ impl OutQueue {
             for item in state.items.drain(..) {
                 item.encode_into(buf);
             }
-            state.bytes = 0;
+            self.budget.release(state.take_counts());
             drop(state);
             let written = write_now(&*socket, buf);
             let mut state = self.lock();
@@ -296,9 +500,11 @@ impl OutQueue {
             if written < buf.len() && !state.closed {
                 // The socket is full (or broken): the consumer writes the rest, in order, once
                 // the socket drains (or meets the error and ends the connection).
-                let rest = Bytes::copy_from_slice(&buf[written..]);
-                state.bytes += rest.len();
-                state.items.push_front(Outgoing::Frame(rest));
+                let rest = Outgoing::Rest(Bytes::copy_from_slice(&buf[written..]));
+                let cost = rest.cost();
+                state.add(cost, self.large_above);
+                self.budget.charge(cost);
+                state.items.push_front(rest);
             }
             let more = !state.items.is_empty();
             drop(state);
@@ -320,7 +526,7 @@ impl OutQueue {
                 }
                 if !state.items.is_empty() && !state.writing {
                     std::mem::swap(&mut state.items, out);
-                    state.bytes = 0;
+                    state.taken = state.take_counts();
                     state.writing = true;
                     return Batch { closed: false };
                 }
@@ -331,18 +537,20 @@ impl OutQueue {
         }
     }
 
-    /// Ends the consumer's batch: items pushed meanwhile may be taken again.
+    /// Ends the consumer's batch (written, or given up on): its cost is released and items
+    /// pushed meanwhile may be taken again.
     pub(crate) fn end_batch(&self) {
-        self.lock().writing = false;
+        let mut state = self.lock();
+        state.writing = false;
+        self.budget.release(std::mem::take(&mut state.taken));
     }
 
-    /// Closes the queue: pushes fail from now on and the consumer ends after the current batch.
-    /// Queued items are dropped.
+    /// Closes the queue: pushes fail from now on. What was queued stays for the consumer,
+    /// which writes it (within its write timeout) and then ends, so a client cut off for a
+    /// full queue first gets every frame that was accepted for it.
     pub(crate) fn close(&self) {
         let mut state = self.lock();
         state.closed = true;
-        state.items = VecDeque::new();
-        state.bytes = 0;
         state.sink = None;
         drop(state);
         self.wake.notify_one();
@@ -356,6 +564,15 @@ impl OutQueue {
     /// Number of items queued now.
     pub(crate) fn len(&self) -> usize {
         self.lock().items.len()
+    }
+}
+
+impl Drop for OutQueue {
+    fn drop(&mut self) {
+        // Whatever was never written (a consumer that never ran, or gave up) leaves the
+        // broker-wide account with its queue.
+        let state = self.lock();
+        self.budget.release(state.bytes + state.taken);
     }
 }
 
@@ -384,7 +601,18 @@ mod tests {
     }
 
     fn frame(n: u8) -> Outgoing {
-        Outgoing::Frame(Bytes::from(vec![n; 10]))
+        Outgoing::frame(Bytes::from(vec![n; 10]), 10)
+    }
+
+    /// The cost of one [`frame`].
+    const FRAME_COST: usize = 10 + QueueLimits::ITEM_OVERHEAD;
+
+    fn budget() -> Arc<QueueBudget> {
+        Arc::new(QueueBudget::new(usize::MAX))
+    }
+
+    fn new_queue(limits: QueueLimits) -> OutQueue {
+        OutQueue::new(limits, budget())
     }
 
     fn push(queue: &OutQueue, item: Outgoing) -> PushOutcome {
@@ -416,7 +644,11 @@ mod tests {
     }
 
     fn socket_queue(room: usize) -> (OutQueue, Arc<FakeSocket>) {
-        let queue = OutQueue::new(QueueLimits::default());
+        socket_queue_with(room, QueueLimits::default())
+    }
+
+    fn socket_queue_with(room: usize, limits: QueueLimits) -> (OutQueue, Arc<FakeSocket>) {
+        let queue = new_queue(limits);
         let socket = Arc::new(FakeSocket::default());
         *socket.room.lock().unwrap() = room;
         queue.set_sink(DirectSink::Socket(socket.clone()));
@@ -425,7 +657,7 @@ mod tests {
 
     #[tokio::test]
     async fn batches_come_out_in_order() {
-        let queue = OutQueue::new(QueueLimits::default());
+        let queue = new_queue(QueueLimits::default());
         assert_eq!(push(&queue, frame(1)), PushOutcome::Queued);
         assert_eq!(
             push(&queue, Outgoing::Ack { op_id: 7, code: 1 }),
@@ -440,7 +672,7 @@ mod tests {
 
     #[test]
     fn only_the_push_that_fills_an_idle_queue_owes_a_flush() {
-        let queue = OutQueue::new(QueueLimits::default());
+        let queue = new_queue(QueueLimits::default());
         assert!(queue.push(frame(1)).needs_flush);
         assert!(!queue.push(frame(2)).needs_flush);
     }
@@ -495,13 +727,14 @@ mod tests {
 
     #[tokio::test]
     async fn flush_fills_an_in_process_channel_up_to_its_room() {
-        let queue = OutQueue::new(QueueLimits::default());
+        let queue = new_queue(QueueLimits::default());
         let (tx, mut rx) = mpsc::channel(1);
         queue.set_sink(DirectSink::Channel(tx));
         let wire = |n: u8| {
             let kind = crate::protocol::FrameKind::Message;
-            Outgoing::Frame(
+            Outgoing::frame(
                 crate::frame::encode_delivery(kind, "s", None, &[&[n, n]], false).unwrap(),
+                2,
             )
         };
         let _ = queue.push(wire(1));
@@ -514,19 +747,24 @@ mod tests {
 
     #[tokio::test]
     async fn overflow_disconnect_closes() {
-        let queue = OutQueue::new(limits(2, 1000, OverflowPolicy::Disconnect));
+        let queue = new_queue(limits(2, 1000, OverflowPolicy::Disconnect));
         let _ = queue.push(frame(1));
         let _ = queue.push(frame(2));
         assert_eq!(push(&queue, frame(3)), PushOutcome::Overflow);
         assert!(queue.is_closed());
         assert_eq!(push(&queue, frame(4)), PushOutcome::Closed);
+        // What was accepted before the overflow is still written, then the consumer ends.
         let mut out = VecDeque::new();
+        assert!(!queue.take_all(&mut out).await.closed);
+        assert_eq!(out, [frame(1), frame(2)]);
+        queue.end_batch();
+        out.clear();
         assert!(queue.take_all(&mut out).await.closed);
     }
 
     #[test]
     fn overflow_drop_newest_keeps_the_queue() {
-        let queue = OutQueue::new(limits(100, 25, OverflowPolicy::DropNewest));
+        let queue = new_queue(limits(100, 2 * FRAME_COST + 1, OverflowPolicy::DropNewest));
         let _ = queue.push(frame(1));
         let _ = queue.push(frame(2));
         assert_eq!(push(&queue, frame(3)), PushOutcome::Dropped);
@@ -535,20 +773,101 @@ mod tests {
 
     #[tokio::test]
     async fn overflow_drop_oldest_makes_room() {
-        let queue = OutQueue::new(limits(2, 1000, OverflowPolicy::DropOldest));
+        let queue = new_queue(limits(2, 1000, OverflowPolicy::DropOldest));
         let _ = queue.push(frame(1));
         let _ = queue.push(frame(2));
-        assert_eq!(push(&queue, frame(3)), PushOutcome::QueuedDroppingOldest(1));
+        let dropped = DroppedOldest {
+            items: 1,
+            counted_frames: 1,
+            counted_bytes: 10,
+        };
+        assert_eq!(
+            push(&queue, frame(3)),
+            PushOutcome::QueuedDroppingOldest(dropped)
+        );
         let mut out = VecDeque::new();
         queue.take_all(&mut out).await;
         assert_eq!(out, [frame(2), frame(3)]);
-        let too_big = Outgoing::Frame(Bytes::from(vec![0; 2000]));
-        assert_eq!(push(&queue, too_big), PushOutcome::Dropped);
+    }
+
+    #[tokio::test]
+    async fn a_client_that_keeps_up_takes_a_frame_larger_than_its_byte_limit() {
+        for overflow in [
+            OverflowPolicy::Disconnect,
+            OverflowPolicy::DropNewest,
+            OverflowPolicy::DropOldest,
+        ] {
+            let queue = new_queue(limits(10, 100, overflow));
+            let big = Outgoing::frame(Bytes::from(vec![0; 2000]), 2000);
+            assert_eq!(
+                push(&queue, big.clone()),
+                PushOutcome::Queued,
+                "{overflow:?}"
+            );
+            let mut out = VecDeque::new();
+            queue.take_all(&mut out).await;
+            // The writer's batch does not count against the client's own limit.
+            assert_eq!(push(&queue, big), PushOutcome::Queued, "{overflow:?}");
+            queue.end_batch();
+        }
+    }
+
+    #[test]
+    fn the_broker_wide_bound_is_paid_by_a_target_with_a_backlog() {
+        let big = || Outgoing::frame(Bytes::from(vec![7; 70_000]), 70_000);
+        let big_cost = big().cost();
+        let shared = Arc::new(QueueBudget::new(3 * big_cost));
+        let hog = OutQueue::new(
+            limits(100, usize::MAX, OverflowPolicy::Disconnect),
+            shared.clone(),
+        );
+        let reader = OutQueue::new(
+            limits(100, usize::MAX, OverflowPolicy::DropNewest),
+            shared.clone(),
+        );
+        for _ in 0..3 {
+            assert_eq!(push(&hog, big()), PushOutcome::Queued);
+        }
+        // The bound is reached: a client holding nothing still gets a frame, and the small
+        // items a client that keeps up has behind it...
+        assert_eq!(push(&reader, big()), PushOutcome::Queued);
+        assert_eq!(push(&reader, frame(9)), PushOutcome::Queued);
+        // ...while a client with a backlog pays under its policy.
+        assert_eq!(push(&reader, big()), PushOutcome::Dropped);
+        assert_eq!(push(&hog, big()), PushOutcome::Overflow);
+        assert_eq!(
+            shared.used(),
+            4 * big_cost + FRAME_COST,
+            "a closed queue keeps its frames"
+        );
+        drop(hog);
+        drop(reader);
+        assert_eq!(shared.used(), 0, "dropped queues give their bytes back");
+    }
+
+    #[tokio::test]
+    async fn drop_oldest_never_drops_the_rest_of_a_frame_being_written() {
+        let (queue, socket) =
+            socket_queue_with(4, limits(2, usize::MAX, OverflowPolicy::DropOldest));
+        let _ = queue.push(frame(1));
+        queue.flush();
+        assert_eq!(*socket.written.lock().unwrap(), [1u8; 4]);
+        let _ = queue.push(frame(2));
+        let _ = queue.push(frame(3));
+        let mut out = VecDeque::new();
+        let mut rest = Vec::new();
+        queue.take_all(&mut out).await;
+        for item in &out {
+            item.encode_into(&mut rest);
+        }
+        let mut expected = vec![1u8; 6];
+        expected.extend_from_slice(&[3u8; 10]);
+        assert_eq!(rest, expected, "the rest of frame 1, then the newest frame");
     }
 
     #[tokio::test]
     async fn consumer_wakes_on_flush() {
-        let queue = std::sync::Arc::new(OutQueue::new(QueueLimits::default()));
+        let queue = std::sync::Arc::new(new_queue(QueueLimits::default()));
         let consumer = {
             let queue = queue.clone();
             tokio::spawn(async move {

@@ -7,12 +7,32 @@ use bytes::Bytes;
 use tracing::{debug, warn};
 
 use super::access::AccessRule;
-use super::queue::{Outgoing, PushOutcome, Pushed};
+use super::limits::PatternSet;
+use super::queue::{DroppedOldest, Outgoing, PushOutcome, Pushed};
 use super::registry::{ClientEntry, ClientId, ClientKind};
 use super::BrokerInner;
 use crate::frame::encode_delivery;
 use crate::protocol::{self, FrameKind};
 use crate::{Command, QoS};
+
+/// How a routed frame is delivered: its realtime flag, and the bytes each delivered copy counts
+/// for in the `w_bytes` counters (`busrtd`'s measure: the body of the frame a socket client
+/// sent, the payload of an in-process client's call).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Delivery {
+    pub(crate) realtime: bool,
+    pub(crate) counted: usize,
+}
+
+impl Delivery {
+    /// An in-process client's delivery of `payload`.
+    pub(crate) fn of_payload(payload: &[&[u8]], realtime: bool) -> Self {
+        Delivery {
+            realtime,
+            counted: payload.iter().map(|piece| piece.len()).sum(),
+        }
+    }
+}
 
 /// Reusable buffers of one sender, so routing allocates nothing per frame once warmed up, and
 /// the queues its frames went to, to be flushed once the sender's batch is routed.
@@ -72,14 +92,16 @@ impl Drop for RouteScratch {
 }
 
 impl BrokerInner {
-    /// Executes one command of `sender` (frame `op_id`). Returns the ACK result code, or `None`
-    /// when the frame is ignored and never ACKed (op 0 with QoS bits, §3.1).
+    /// Executes one command of `sender` (frame `op_id`, whose body is `body_len` bytes).
+    /// Returns the ACK result code, or `None` when the frame is ignored and never ACKed (op 0
+    /// with QoS bits, §3.1).
     pub(crate) fn execute(
         &self,
         sender: &Arc<ClientEntry>,
         command: Command<'_>,
         qos: QoS,
         op_id: u32,
+        body_len: usize,
         scratch: &mut RouteScratch,
     ) -> Option<u8> {
         // The one branch a client without access rules pays.
@@ -89,44 +111,57 @@ impl BrokerInner {
             }
         }
         let realtime = qos.is_realtime();
+        // Each delivered copy counts in `w_bytes` for the body of the sender's frame (its
+        // target, mask or topic, the NULs and the payload), as `busrtd` counts it.
+        let out = Delivery {
+            realtime,
+            counted: body_len,
+        };
         Some(match command {
             Command::Ignored => return None,
             Command::Message { target, payload } => {
-                self.send_message(sender, target, &[payload], realtime, scratch)
+                self.send_message(sender, target, &[payload], out, scratch)
             }
             Command::Broadcast { mask, payload } => {
-                self.send_broadcast(sender, mask, &[payload], realtime, scratch)
+                self.send_broadcast(sender, mask, &[payload], out, scratch)
             }
             Command::Publish { topic, payload } => {
-                self.publish(sender, topic, None, &[payload], realtime, scratch)
+                self.publish(sender, topic, None, &[payload], out, scratch)
             }
             Command::PublishFor {
                 topic,
                 receiver,
                 payload,
-            } => self.publish(sender, topic, Some(receiver), &[payload], realtime, scratch),
+            } => self.publish(sender, topic, Some(receiver), &[payload], out, scratch),
             Command::Subscribe(topics) => {
+                let (set, ack) = (PatternSet::Subscriptions, Some((qos, op_id, scratch)));
+                let (patterns, beyond) = self.capped_patterns(topics);
                 match sender.access.as_deref() {
-                    None => self.registry.subscribe(sender.id, topics),
-                    Some(rule) => self.registry.subscribe(
-                        sender.id,
-                        topics
-                            .iter()
-                            .filter(|pattern| rule.allows_subscribe(pattern)),
+                    None => self.add_patterns(sender, set, patterns, beyond, ack),
+                    Some(rule) => self.add_patterns(
+                        sender,
+                        set,
+                        patterns.filter(|pattern| rule.allows_subscribe(pattern)),
+                        beyond,
+                        ack,
                     ),
-                }
+                };
                 protocol::RESPONSE_OK
             }
             Command::Unsubscribe(topics) => {
-                self.registry.unsubscribe(sender.id, topics);
+                let ack = (qos, op_id, scratch);
+                self.remove_patterns(sender, PatternSet::Subscriptions, topics, ack);
                 protocol::RESPONSE_OK
             }
             Command::Exclude(topics) => {
-                self.registry.exclude(sender.id, topics);
+                let (patterns, beyond) = self.capped_patterns(topics);
+                let ack = Some((qos, op_id, scratch));
+                self.add_patterns(sender, PatternSet::Exclusions, patterns, beyond, ack);
                 protocol::RESPONSE_OK
             }
             Command::Unexclude(topics) => {
-                self.registry.unexclude(sender.id, topics);
+                let ack = (qos, op_id, scratch);
+                self.remove_patterns(sender, PatternSet::Exclusions, topics, ack);
                 protocol::RESPONSE_OK
             }
         })
@@ -161,7 +196,9 @@ impl BrokerInner {
                 self.count_denied(Some(sender), &format_args!("publish to {topic}"));
             }
             Command::Subscribe(topics) => {
-                for pattern in topics.iter().filter(|p| !rule.allows_subscribe(p)) {
+                // Patterns past the per-frame cap are refused unchecked (`add_patterns`).
+                let (patterns, _) = self.capped_patterns(topics);
+                for pattern in patterns.filter(|p| !rule.allows_subscribe(p)) {
                     self.count_denied(Some(sender), &format_args!("subscribe to {pattern}"));
                     if qos.needs_ack() {
                         self.ack(sender, op_id, protocol::ERR_ACCESS, scratch);
@@ -180,18 +217,23 @@ impl BrokerInner {
         sender: &ClientEntry,
         target: &str,
         payload: &[&[u8]],
-        realtime: bool,
+        out: Delivery,
         scratch: &mut RouteScratch,
     ) -> u8 {
         let Some(target) = self.registry.lookup(target) else {
             return protocol::ERR_CLIENT_NOT_REGISTERED;
         };
-        let Ok(frame) = encode_delivery(FrameKind::Message, &sender.name, None, payload, realtime)
-        else {
+        let Ok(frame) = encode_delivery(
+            FrameKind::Message,
+            &sender.name,
+            None,
+            payload,
+            out.realtime,
+        ) else {
             return protocol::ERR_DATA;
         };
         debug!(from = %sender.name, to = %target.name, "message");
-        self.deliver(&target, frame, scratch)
+        self.deliver(&target, frame, out.counted, scratch)
     }
 
     /// Routes a broadcast; the ACK is OK whatever the number of recipients.
@@ -200,20 +242,16 @@ impl BrokerInner {
         sender: &ClientEntry,
         mask: &str,
         payload: &[&[u8]],
-        realtime: bool,
+        out: Delivery,
         scratch: &mut RouteScratch,
     ) -> u8 {
+        if let Some(code) = self.refuse_oversized(sender, mask, '.') {
+            return code;
+        }
         scratch.targets.clear();
         self.registry
             .mask_targets(mask, &mut scratch.ids, &mut scratch.targets);
-        self.deliver_all(
-            sender,
-            FrameKind::Broadcast,
-            None,
-            payload,
-            realtime,
-            scratch,
-        )
+        self.deliver_all(sender, FrameKind::Broadcast, None, payload, out, scratch)
     }
 
     /// Routes a publication (to one primary's subscribers when `receiver` is given).
@@ -223,9 +261,12 @@ impl BrokerInner {
         topic: &str,
         receiver: Option<&str>,
         payload: &[&[u8]],
-        realtime: bool,
+        out: Delivery,
         scratch: &mut RouteScratch,
     ) -> u8 {
+        if let Some(code) = self.refuse_oversized(sender, topic, '/') {
+            return code;
+        }
         scratch.targets.clear();
         self.registry
             .subscribers(topic, receiver, &mut scratch.ids, &mut scratch.targets);
@@ -234,7 +275,7 @@ impl BrokerInner {
             FrameKind::Publish,
             Some(topic),
             payload,
-            realtime,
+            out,
             scratch,
         )
     }
@@ -245,39 +286,42 @@ impl BrokerInner {
         kind: FrameKind,
         topic: Option<&str>,
         payload: &[&[u8]],
-        realtime: bool,
+        out: Delivery,
         scratch: &mut RouteScratch,
     ) -> u8 {
         if scratch.targets.is_empty() {
             return protocol::RESPONSE_OK;
         }
-        let Ok(frame) = encode_delivery(kind, &sender.name, topic, payload, realtime) else {
+        let Ok(frame) = encode_delivery(kind, &sender.name, topic, payload, out.realtime) else {
             return protocol::ERR_DATA;
         };
         let mut targets = std::mem::take(&mut scratch.targets);
         for target in targets.drain(..) {
-            self.deliver(&target, frame.clone(), scratch);
+            self.deliver(&target, frame.clone(), out.counted, scratch);
         }
         scratch.targets = targets;
         protocol::RESPONSE_OK
     }
 
-    /// Queues one delivered frame to `target` and returns the result a direct sender would get.
+    /// Queues one delivered frame to `target`, counted for `counted` bytes in `w_bytes`, and
+    /// returns the result a direct sender would get.
     pub(crate) fn deliver(
         &self,
         target: &Arc<ClientEntry>,
         frame: Bytes,
+        counted: usize,
         scratch: &mut RouteScratch,
     ) -> u8 {
-        let len = frame.len() as u64;
-        match scratch.pushed(target, target.queue.push(Outgoing::Frame(frame))) {
+        let item = Outgoing::frame(frame, counted);
+        let (frames, bytes) = item.counted();
+        match scratch.pushed(target, target.queue.push(item)) {
             PushOutcome::Queued => {
-                self.count_written(target, 1, len);
+                self.count_written(target, frames, bytes);
                 protocol::RESPONSE_OK
             }
             PushOutcome::QueuedDroppingOldest(dropped) => {
-                self.count_written(target, 1, len);
-                self.count_dropped(target, dropped as u64, "queue full, dropped oldest");
+                self.count_written(target, frames, bytes);
+                self.count_dropped_oldest(target, dropped);
                 protocol::RESPONSE_OK
             }
             PushOutcome::Dropped => {
@@ -302,9 +346,16 @@ impl BrokerInner {
         code: u8,
         scratch: &mut RouteScratch,
     ) -> bool {
-        match scratch.pushed(sender, sender.queue.push(Outgoing::Ack { op_id, code })) {
-            PushOutcome::Queued | PushOutcome::QueuedDroppingOldest(_) => {
-                self.count_written(sender, 1, protocol::DELIVERY_HEADER_LEN as u64);
+        let item = Outgoing::Ack { op_id, code };
+        let (frames, bytes) = item.counted();
+        match scratch.pushed(sender, sender.queue.push(item)) {
+            PushOutcome::Queued => {
+                self.count_written(sender, frames, bytes);
+                true
+            }
+            PushOutcome::QueuedDroppingOldest(dropped) => {
+                self.count_written(sender, frames, bytes);
+                self.count_dropped_oldest(sender, dropped);
                 true
             }
             PushOutcome::Dropped => {
@@ -322,6 +373,17 @@ impl BrokerInner {
     fn count_written(&self, target: &ClientEntry, frames: u64, bytes: u64) {
         target.counters.count_written(frames, bytes);
         self.counters.count_written(frames, bytes);
+    }
+
+    /// Counts the frames a drop-oldest push dropped, and takes them back from the written
+    /// counters: they were counted when queued and will never be written.
+    fn count_dropped_oldest(&self, target: &ClientEntry, dropped: DroppedOldest) {
+        target
+            .counters
+            .uncount_written(dropped.counted_frames, dropped.counted_bytes);
+        self.counters
+            .uncount_written(dropped.counted_frames, dropped.counted_bytes);
+        self.count_dropped(target, dropped.items, "queue full, dropped oldest");
     }
 
     fn count_dropped(&self, target: &ClientEntry, frames: u64, reason: &str) {

@@ -30,9 +30,9 @@ use crate::{Command, Error, ErrorKind};
 const DIRECT_WRITE_MIN: usize = 16 * 1024;
 /// A write batch is sent once it holds this many bytes, so each write stays bounded in time.
 const MAX_BATCH_BYTES: usize = 256 * 1024;
-/// Largest read-buffer growth step while a big frame body arrives: memory follows the bytes
-/// actually received, not the length a client announces.
-const MAX_READ_STEP: usize = 1 << 20;
+/// Most queue slots a writer keeps allocated between batches: a deque that grew for a large
+/// backlog is given back once the backlog is written.
+const KEEP_BATCH_SLOTS: usize = 1024;
 
 /// Where a connection comes from, for the client table, the logs and the access rules.
 #[derive(Debug, Clone)]
@@ -83,12 +83,24 @@ pub(crate) async fn serve<R, W>(
         }
     };
     debug!("elbus client registered: {}", entry.name);
-    let result = tokio::select! {
-        read = read_loop(&broker, &entry, &mut reader, &config) => read,
-        written = write_loop(&entry, &mut writer, &config) => written,
+    let (result, writer_first) = {
+        let read = read_loop(&broker, &entry, &mut reader, &config);
+        let write = write_loop(&entry, &mut writer, &config);
+        tokio::pin!(read, write);
+        let (result, written) = tokio::select! {
+            read = &mut read => (read, false),
+            written = &mut write => (written, true),
+        };
+        // Cleanup first, so a client that reconnects at once under the same name is accepted.
+        broker.unregister_entry(&entry, true);
+        if !written {
+            // The queue is closed now; what was accepted for the client before is still
+            // written (a client cut off for a full queue reads it before EOF), within one more
+            // timeout.
+            let _ = timeout(config.timeout, &mut write).await;
+        }
+        (result, written)
     };
-    // Cleanup first, so a client that reconnects at once under the same name is accepted.
-    broker.unregister_entry(&entry, true);
     if let Err(err) = &result {
         if matches!(err.kind(), ErrorKind::Data | ErrorKind::Timeout) {
             entry.counters.count_forced_disconnect();
@@ -97,6 +109,15 @@ pub(crate) async fn serve<R, W>(
         log_client_error(&broker, &peer.port, Some(&entry.name), err);
     }
     let _ = timeout(config.timeout, writer.shutdown()).await;
+    if writer_first {
+        // The broker ended the connection while the client may still be sending. Its write
+        // side goes first (the peer reads everything written, then EOF), and what the client
+        // still sends is read and discarded until it closes (within one timeout): closing a
+        // TCP socket with unread input resets the connection, and a reset discards whatever
+        // the client had not read yet.
+        drop(writer);
+        let _ = timeout(config.timeout, discard_until_eof(&mut reader)).await;
+    }
     debug!("elbus client disconnected: {}", entry.name);
 }
 
@@ -187,7 +208,8 @@ where
     let name = String::from_utf8(name).map_err(|_| io(Error::data("client name is not UTF-8")))?;
     // The rules are checked before the registry is touched, so a refused client can never
     // evict a force-registered name it may not have.
-    let registered = BrokerInner::validate_socket_name(&name)
+    let registered = broker
+        .check_socket_name(&name)
         .and_then(|()| {
             peer.access_rule(&name).inspect_err(|err| {
                 broker.count_denied(None, err);
@@ -320,6 +342,12 @@ impl ReadDeadline {
     }
 }
 
+/// Reads and discards everything until EOF (or an error).
+async fn discard_until_eof<R: AsyncRead + Unpin>(reader: &mut R) {
+    let mut sink = [0u8; 4096];
+    while matches!(reader.read(&mut sink).await, Ok(n) if n > 0) {}
+}
+
 /// Reads what the socket has into `buf` (at least one byte).
 async fn read_some<R: AsyncRead + Unpin>(reader: &mut R, buf: &mut BytesMut) -> Result<(), Error> {
     if reader.read_buf(buf).await? == 0 {
@@ -341,7 +369,14 @@ async fn read_loop<R: AsyncRead + Unpin>(
     let mut buf = BytesMut::with_capacity(config.buf_size);
     let mut scratch = RouteScratch::default();
     let mut deadline = ReadDeadline::new(config);
+    // The share of the broker-wide reading bound held for the large frame being read.
+    let mut reading: Option<tokio::sync::SemaphorePermit<'_>> = None;
     loop {
+        if entry.queue.is_closed() {
+            // The broker has let the client go (a full queue, an eviction, a forced
+            // disconnect; counted and logged there): nothing more it sent is routed.
+            return Ok(());
+        }
         let buffered = buf.len();
         let routed = route_buffered(broker, entry, &mut buf, config, &mut scratch);
         if scratch.flush_in_process() {
@@ -355,14 +390,34 @@ async fn read_loop<R: AsyncRead + Unpin>(
         if buf.len() != buffered {
             deadline.frame_done();
         }
-        // Room for a full read, growing by at most MAX_READ_STEP while a large frame arrives:
-        // memory follows the bytes actually received, not the length a client announces.
-        buf.reserve(
-            needed
-                .saturating_sub(buf.len())
-                .min(MAX_READ_STEP)
-                .max(config.buf_size),
-        );
+        if needed > config.buf_size {
+            // A large frame: its whole length is reserved from the broker-wide reading bound
+            // before its body is read. Until the reservation is granted nothing more is read
+            // from this socket (the client's writes wait in the kernel), within the frame
+            // timeout. The buffer is sized once for the whole frame, so it is not copied while
+            // it grows; its pages become resident only as the bytes arrive.
+            if reading.as_ref().map(|permit| permit.num_permits()) != Some(needed) {
+                // Whatever an earlier frame held goes back first: holding it while waiting could
+                // starve every reader.
+                drop(reading.take());
+                let permits = u32::try_from(needed).unwrap_or(u32::MAX);
+                let due = deadline.due(true).unwrap_or_else(Instant::now);
+                let permit = timeout_at(due, broker.read_budget.acquire_many(permits))
+                    .await
+                    .map_err(|_| deadline.expired(true))?
+                    .map_err(|_| Error::eof())?;
+                reading = Some(permit);
+                buf.reserve(needed - buf.len());
+            }
+        } else {
+            if reading.take().is_some() {
+                // The large frame is routed: give its buffer back to the allocator.
+                let rest = buf.split();
+                buf = BytesMut::with_capacity(config.buf_size);
+                buf.extend_from_slice(&rest);
+            }
+            buf.reserve(config.buf_size);
+        }
         let partial_frame = !buf.is_empty();
         deadline.read(reader, &mut buf, partial_frame).await?;
         broker.socket_input();
@@ -406,7 +461,7 @@ fn route_buffered(
         entry.counters.count_read(body.len());
         broker.counters.count_read(body.len());
         let qos = header.qos();
-        let code = broker.execute(entry, command, qos, header.op_id, scratch);
+        let code = broker.execute(entry, command, qos, header.op_id, body.len(), scratch);
         buf.advance(total);
         if let Some(code) = code {
             if qos.needs_ack() && !broker.ack(entry, header.op_id, code, scratch) {
@@ -429,6 +484,8 @@ async fn write_loop<W: ConnectionWriter>(
         tokio::time::interval_at(Instant::now() + keepalive_period, keepalive_period);
     keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut batch = VecDeque::new();
+    // When a closed queue's last frames must be written by.
+    let mut drain_due = None;
     // Allocated on first use: with direct writes most connections never need it.
     let mut buf = Vec::new();
     loop {
@@ -450,7 +507,24 @@ async fn write_loop<W: ConnectionWriter>(
                 }
             }
         }
-        let written = write_batch(writer, &mut batch, &mut buf, config.timeout).await;
+        let written = if entry.queue.is_closed() {
+            // The last batches of a closed queue: one timeout for all of them, however slowly
+            // the client reads.
+            let due = *drain_due.get_or_insert_with(|| Instant::now() + config.timeout);
+            timeout_at(
+                due,
+                write_batch(writer, &mut batch, &mut buf, config.timeout),
+            )
+            .await
+            .unwrap_or_else(|_| Err(Error::timeout()))
+        } else {
+            write_batch(writer, &mut batch, &mut buf, config.timeout).await
+        };
+        // Whatever was not written is dropped with its batch, and its cost released.
+        batch.clear();
+        if batch.capacity() > KEEP_BATCH_SLOTS {
+            batch = VecDeque::new();
+        }
         entry.queue.end_batch();
         written?;
     }
@@ -466,7 +540,9 @@ async fn write_batch<W: ConnectionWriter>(
 ) -> Result<(), Error> {
     for item in batch.drain(..) {
         match item {
-            Outgoing::Frame(frame) if frame.len() >= DIRECT_WRITE_MIN => {
+            Outgoing::Frame { wire: frame, .. } | Outgoing::Rest(frame)
+                if frame.len() >= DIRECT_WRITE_MIN =>
+            {
                 write_buf(writer, buf, limit).await?;
                 timeout(limit, writer.write_all(&frame)).await??;
             }

@@ -21,9 +21,12 @@ pub struct CounterSnapshot {
     pub r_frames: u64,
     /// Bytes of frame bodies received.
     pub r_bytes: u64,
-    /// Frames queued to clients (routed copies and ACKs).
+    /// Frames queued to clients (routed copies and ACKs), less those dropped by drop-oldest
+    /// before they were written.
     pub w_frames: u64,
-    /// Bytes of frames queued to clients.
+    /// Bytes of the frames counted in `w_frames`, as `busrtd` counts them: for a routed copy
+    /// the body of the frame its sender sent (the payload, for an in-process sender), 6 for an
+    /// ACK.
     pub w_bytes: u64,
     /// Frames dropped because a queue was full.
     pub dropped_frames: u64,
@@ -44,6 +47,13 @@ impl Counters {
     pub fn count_written(&self, frames: u64, bytes: u64) {
         self.w_frames.fetch_add(frames, Ordering::Relaxed);
         self.w_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// Takes back `frames` frames totalling `bytes` that were counted as written when queued
+    /// and then dropped (drop-oldest) before being written.
+    pub fn uncount_written(&self, frames: u64, bytes: u64) {
+        self.w_frames.fetch_sub(frames, Ordering::Relaxed);
+        self.w_bytes.fetch_sub(bytes, Ordering::Relaxed);
     }
 
     /// Counts a frame dropped on overflow.

@@ -1,9 +1,9 @@
 //! Client-name masks for broadcasts (`?`, `*`) and the index of registered names.
 
-use std::collections::HashMap;
 use std::str::Split;
 
-use super::{shrink_if_sparse, MAX_NESTING};
+use super::radix::{NodeId, NodeValue, Radix, ROOT};
+use super::MAX_NESTING;
 
 /// Whether the broadcast `mask` matches the client `name`.
 ///
@@ -29,57 +29,40 @@ pub fn mask_matches(mask: &str, name: &str) -> bool {
     name_parts.next().is_none()
 }
 
-/// Position of a node in [`NameIndex::nodes`].
-type NodeId = usize;
-
-/// The root node, which always exists (it stands for "no part consumed yet").
-const ROOT: NodeId = 0;
-
-/// One node of the name trie: the names whose parts so far lead here.
+/// What a trie node holds: the key of the name that ends at it, if one does.
 #[derive(Debug)]
-struct NameNode<K> {
-    /// The node this one is a child of (the root points to itself).
-    parent: NodeId,
-    /// This node's position in its parent's `children`.
-    slot: usize,
-    /// Children by their part, for literal mask parts.
-    by_part: HashMap<Box<str>, NodeId>,
-    /// The same children as a list, for `?` and for walking a whole subtree for `*` without a
-    /// stack: a node's next sibling is `parent.children[slot + 1]`.
-    children: Vec<NodeId>,
-    /// The key of the name that ends here, if one does.
-    key: Option<K>,
+struct NameKey<K>(Option<K>);
+
+// Written out because the derive would require `K: Default`.
+impl<K> Default for NameKey<K> {
+    fn default() -> Self {
+        NameKey(None)
+    }
 }
 
-impl<K> NameNode<K> {
-    fn new(parent: NodeId, slot: usize) -> Self {
-        NameNode {
-            parent,
-            slot,
-            by_part: HashMap::new(),
-            children: Vec::new(),
-            key: None,
-        }
-    }
-
-    /// Whether nothing depends on this node any more, so it can be pruned.
+impl<K> NodeValue for NameKey<K> {
     fn is_vacant(&self) -> bool {
-        self.key.is_none() && self.children.is_empty()
+        self.0.is_none()
     }
+}
+
+/// Where matching the rest of a node's label against a mask leads.
+enum Step<'m> {
+    /// The label matched: go on at the node with the mask parts left.
+    Continue(NodeId, Split<'m, char>),
+    /// Nothing more to do below this node (no match, or a `*` took the whole subtrie).
+    Stop,
 }
 
 /// Registered client names, searchable by broadcast mask. Each name maps to one key.
 ///
-/// Internally a trie over the names' `.`-separated parts: a literal mask part follows one child,
-/// `?` follows every child, and `*` takes every name below. A broadcast therefore visits only the
-/// nodes its mask can reach, not every registered name. Nodes live in one arena and refer to each
-/// other by index, so dropping even a very deep trie needs no recursion.
+/// Internally a compressed trie over the names' `.`-separated parts (`matching/radix.rs`): a
+/// literal mask part follows one child, `?` follows every child, and `*` takes every name below.
+/// A broadcast therefore visits only the nodes its mask can reach, not every registered name;
+/// and a name costs at most two nodes plus its bytes, however many parts it has.
 #[derive(Debug)]
 pub struct NameIndex<K> {
-    /// The trie's nodes; `nodes[ROOT]` is the root. Vacant slots are listed in `free`.
-    nodes: Vec<NameNode<K>>,
-    /// Slots of pruned nodes, reused before the arena grows, so churn does not grow memory.
-    free: Vec<NodeId>,
+    trie: Radix<NameKey<K>>,
     /// Number of names.
     len: usize,
 }
@@ -87,8 +70,7 @@ pub struct NameIndex<K> {
 impl<K> Default for NameIndex<K> {
     fn default() -> Self {
         NameIndex {
-            nodes: vec![NameNode::new(ROOT, 0)],
-            free: Vec::new(),
+            trie: Radix::new('.', None),
             len: 0,
         }
     }
@@ -103,42 +85,22 @@ impl<K: Copy + Ord> NameIndex<K> {
     /// Adds `name` for `key`. Names are unique: the caller never inserts a name twice (if it
     /// does, the new key replaces the old one).
     pub fn insert(&mut self, name: &str, key: K) {
-        let mut node = ROOT;
-        for part in name.split('.') {
-            node = match self.nodes[node].by_part.get(part) {
-                Some(&child) => child,
-                None => self.add_child(node, part),
-            };
-        }
-        if self.nodes[node].key.replace(key).is_none() {
+        let node = self.trie.insert(Some(name));
+        if self.trie.value_mut(node).0.replace(key).is_none() {
             self.len += 1;
         }
     }
 
     /// Removes `name`; returns whether it was there.
     pub fn remove(&mut self, name: &str) -> bool {
-        let mut node = ROOT;
-        for part in name.split('.') {
-            match self.nodes[node].by_part.get(part) {
-                Some(&child) => node = child,
-                None => return false,
-            }
-        }
-        if self.nodes[node].key.take().is_none() {
+        let Some(node) = self.trie.find(Some(name)) else {
+            return false;
+        };
+        if self.trie.value_mut(node).0.take().is_none() {
             return false;
         }
         self.len -= 1;
-        // A node's depth is its name's number of parts, so the parts read backwards label the
-        // edges from `node` up to the root.
-        let mut parts_upward = name.rsplit('.');
-        while node != ROOT && self.nodes[node].is_vacant() {
-            let Some(part) = parts_upward.next() else {
-                break;
-            };
-            let parent = self.nodes[node].parent;
-            self.detach_child(parent, node, part);
-            node = parent;
-        }
+        self.trie.prune(node);
         true
     }
 
@@ -167,8 +129,8 @@ impl<K: Copy + Ord> NameIndex<K> {
     /// Appends the keys of the subtrie at `node` that the mask `parts` left match.
     ///
     /// A mask and a name line up part by part in only one way, so no name is reached twice. At a
-    /// `?` the walk recurses into all children but the last and loops on the last, so the stack
-    /// grows only with nested forks.
+    /// `?` the walk recurses into all matching children but the last and loops on the last, so
+    /// the stack grows only with nested forks.
     fn walk<'m>(
         &self,
         mut node: NodeId,
@@ -178,115 +140,76 @@ impl<K: Copy + Ord> NameIndex<K> {
         deferred: &mut Vec<(NodeId, Split<'m, char>)>,
     ) {
         loop {
-            let current = &self.nodes[node];
-            node = match parts.next() {
+            let next = match parts.next() {
                 None => {
-                    out.extend(current.key);
+                    out.extend(self.trie.value(node).0);
                     return;
                 }
                 Some("*") => {
-                    self.extend_with_descendants(node, out);
+                    self.trie
+                        .for_each_below(node, false, |key| out.extend(key.0));
                     return;
                 }
                 Some("?") => {
-                    let Some((&last, others)) = current.children.split_last() else {
-                        return;
-                    };
-                    for &child in others {
-                        if nesting < MAX_NESTING {
-                            self.walk(child, parts.clone(), nesting + 1, out, deferred);
-                        } else {
-                            deferred.push((child, parts.clone()));
+                    let mut pending = None;
+                    for child in self.trie.children(node) {
+                        let Step::Continue(child, rest) = self.follow(child, parts.clone(), out)
+                        else {
+                            continue;
+                        };
+                        if let Some((fork, fork_parts)) = pending.replace((child, rest)) {
+                            if nesting < MAX_NESTING {
+                                self.walk(fork, fork_parts, nesting + 1, out, deferred);
+                            } else {
+                                deferred.push((fork, fork_parts));
+                            }
                         }
                     }
-                    last
+                    pending
                 }
-                Some(literal) => match current.by_part.get(literal) {
-                    Some(&child) => child,
-                    None => return,
+                Some(literal) => match self.trie.child(node, literal) {
+                    Some(child) => match self.follow(child, parts, out) {
+                        Step::Continue(child, rest) => Some((child, rest)),
+                        Step::Stop => None,
+                    },
+                    None => None,
                 },
             };
+            let Some((child, rest)) = next else {
+                return;
+            };
+            (node, parts) = (child, rest);
         }
     }
 
-    /// Appends the keys of every name strictly below `top` (what a `*` at `top` matches).
-    ///
-    /// A pre-order walk that finds its way back up through `parent` and `slot` instead of keeping
-    /// a stack, so it neither allocates nor recurses however deep the names go.
-    fn extend_with_descendants(&self, top: NodeId, out: &mut Vec<K>) {
-        let Some(&first) = self.nodes[top].children.first() else {
-            return;
-        };
-        let mut node = first;
-        loop {
-            let current = &self.nodes[node];
-            out.extend(current.key);
-            if let Some(&child) = current.children.first() {
-                node = child;
-                continue;
-            }
-            // A leaf: climb until some ancestor below `top` has a next sibling.
-            loop {
-                let current = &self.nodes[node];
-                let parent = current.parent;
-                if let Some(&sibling) = self.nodes[parent].children.get(current.slot + 1) {
-                    node = sibling;
-                    break;
+    /// Matches the rest of `child`'s label (its first part was matched by the mask part that
+    /// selected it) against the mask's next parts. A `*` inside the label takes every name at
+    /// or below `child`: each has at least one more part.
+    fn follow<'m>(&self, child: NodeId, mut parts: Split<'m, char>, out: &mut Vec<K>) -> Step<'m> {
+        for label_part in self.trie.label(child).split('.').skip(1) {
+            match parts.next() {
+                // Names end only at nodes: none ends inside this label.
+                None => return Step::Stop,
+                Some("*") => {
+                    self.trie
+                        .for_each_below(child, true, |key| out.extend(key.0));
+                    return Step::Stop;
                 }
-                if parent == top {
-                    return;
+                Some("?") => {}
+                Some(literal) => {
+                    if literal != label_part {
+                        return Step::Stop;
+                    }
                 }
-                node = parent;
             }
         }
+        Step::Continue(child, parts)
     }
 
-    /// Creates the child of `parent` for `part`, in a reused slot when there is one.
-    fn add_child(&mut self, parent: NodeId, part: &str) -> NodeId {
-        let slot = self.nodes[parent].children.len();
-        let fresh = NameNode::new(parent, slot);
-        let child = match self.free.pop() {
-            Some(id) => {
-                self.nodes[id] = fresh;
-                id
-            }
-            None => {
-                self.nodes.push(fresh);
-                self.nodes.len() - 1
-            }
-        };
-        let parent_node = &mut self.nodes[parent];
-        parent_node.children.push(child);
-        parent_node.by_part.insert(part.into(), child);
-        child
-    }
-
-    /// Unlinks the vacant `child` (reached by `part`) from `parent` and frees its slot.
-    fn detach_child(&mut self, parent: NodeId, child: NodeId, part: &str) {
-        let slot = self.nodes[child].slot;
-        let parent_node = &mut self.nodes[parent];
-        parent_node.children.swap_remove(slot);
-        let moved = parent_node.children.get(slot).copied();
-        parent_node.by_part.remove(part);
-        shrink_if_sparse(&mut parent_node.by_part);
-        if parent_node.children.len() * 4 < parent_node.children.capacity() {
-            parent_node
-                .children
-                .shrink_to(parent_node.children.len() * 2);
-        }
-        // `swap_remove` moved the last sibling into the hole: keep its `slot` true.
-        if let Some(moved) = moved {
-            self.nodes[moved].slot = slot;
-        }
-        // Replacing the node drops whatever capacity its map and list still held.
-        self.nodes[child] = NameNode::new(ROOT, 0);
-        self.free.push(child);
-    }
-
-    /// Number of nodes in use, the root included (for tests of pruning).
+    /// Number of trie nodes in use, the root included (for tests of pruning).
     #[cfg(test)]
     fn live_nodes(&self) -> usize {
-        self.nodes.len() - self.free.len()
+        self.trie.live_nodes()
     }
 }
 
@@ -367,11 +290,11 @@ mod tests {
         }
         assert!(index.is_empty());
         assert_eq!(index.live_nodes(), 1);
-        let arena = index.nodes.len();
+        let arena = index.trie.arena_len();
         for (key, name) in names.iter().enumerate() {
             index.insert(name, key);
         }
-        assert_eq!(index.nodes.len(), arena);
+        assert_eq!(index.trie.arena_len(), arena);
     }
 
     /// Forks nested deeper than `MAX_NESTING` go through the deferred list and still match.

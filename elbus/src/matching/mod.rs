@@ -4,14 +4,14 @@
 //! masks are `.`-separated with `?` (one part) and `*` (one or more remaining parts). Unlike MQTT,
 //! `x/#` does not match `x` (`protocol.md` §8.2).
 //!
-//! [`TopicIndex`] and [`NameIndex`] are tries over those parts, so routing one publication or
-//! broadcast costs about the length of its topic or mask plus the number of receivers, however
-//! many subscriptions or clients there are. [`topic_matches`] and [`mask_matches`] are the plain
-//! reference rules the indexes are tested against.
-
-use std::collections::HashMap;
+//! [`TopicIndex`] and [`NameIndex`] are compressed tries over those parts, so routing one
+//! publication or broadcast costs about the length of its topic or mask plus the number of
+//! receivers, however many subscriptions or clients there are, and an entry costs at most two
+//! trie nodes plus its own bytes, however many parts it has. [`topic_matches`] and
+//! [`mask_matches`] are the plain reference rules the indexes are tested against.
 
 pub mod mask;
+mod radix;
 pub mod topic;
 
 pub use mask::{mask_matches, NameIndex};
@@ -23,12 +23,3 @@ pub use topic::{topic_matches, TopicIndex};
 /// hostile one from overflowing the stack, while ordinary tries never reach it and so never
 /// allocate while matching.
 const MAX_NESTING: usize = 64;
-
-/// Gives back most of a child map's memory once it has shrunk to a quarter of its capacity, so a
-/// node that once had many children does not keep their space after they leave. The factor-of-four
-/// gap keeps insert/remove churn around one size from reallocating every time.
-fn shrink_if_sparse<V>(map: &mut HashMap<Box<str>, V>) {
-    if map.len() * 4 < map.capacity() {
-        map.shrink_to(map.len() * 2);
-    }
-}

@@ -1,9 +1,10 @@
 //! MQTT-style topic patterns (`+`, `#`) and the subscription index.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::str::Split;
 
-use super::{shrink_if_sparse, MAX_NESTING};
+use super::radix::{NodeId, NodeValue, Radix, ROOT};
+use super::MAX_NESTING;
 
 /// Whether the subscription `pattern` matches the published `topic`.
 ///
@@ -29,48 +30,130 @@ pub fn topic_matches(pattern: &str, topic: &str) -> bool {
     topic_parts.next().is_none()
 }
 
-/// Position of a node in [`TopicIndex::nodes`].
-type NodeId = usize;
-
-/// The root node, which always exists (it stands for "no part consumed yet").
-const ROOT: NodeId = 0;
-
-/// Subscription keys counted per key: the same pattern may be subscribed several times.
-type Bucket<K> = BTreeMap<K, usize>;
-
-/// One node of the subscription trie: the patterns whose parts so far lead here.
+/// Subscription keys with how many times each subscribed: the same pattern may be subscribed
+/// several times (`x/#` and `x/#/c` are one pattern).
+///
+/// Most buckets hold one key, so a sorted vector (16 bytes a key for `u64` keys) is the usual
+/// form; a bucket that grows past [`Bucket::MAX_FEW`] keys (a topic every client subscribes to,
+/// like `.broker/warn`) becomes a B-tree, so adding and removing stays logarithmic.
 #[derive(Debug)]
-struct TopicNode<K> {
-    /// Children by the literal next part of the pattern.
-    literal: HashMap<Box<str>, NodeId>,
-    /// The child for a `+` next part.
-    single: Option<NodeId>,
-    /// Keys of patterns that end with `#` here: they match every topic with at least one more part.
-    rest: Bucket<K>,
-    /// Keys of patterns that end here: they match topics with no more parts.
-    exact: Bucket<K>,
+enum Bucket<K> {
+    Few(Vec<(K, u32)>),
+    Many(BTreeMap<K, u32>),
 }
 
-// Written out because the derive would require `K: Default`.
-impl<K> Default for TopicNode<K> {
+impl<K> Default for Bucket<K> {
     fn default() -> Self {
-        TopicNode {
-            literal: HashMap::new(),
-            single: None,
-            rest: BTreeMap::new(),
-            exact: BTreeMap::new(),
+        Bucket::Few(Vec::new())
+    }
+}
+
+impl<K: Copy + Ord> Bucket<K> {
+    /// Most keys kept in the vector form.
+    const MAX_FEW: usize = 32;
+
+    fn is_empty(&self) -> bool {
+        match self {
+            Bucket::Few(keys) => keys.is_empty(),
+            Bucket::Many(keys) => keys.is_empty(),
+        }
+    }
+
+    fn add(&mut self, key: K) {
+        match self {
+            Bucket::Few(keys) => match keys.binary_search_by(|(k, _)| k.cmp(&key)) {
+                Ok(at) => keys[at].1 = keys[at].1.saturating_add(1),
+                Err(_) if keys.len() >= Self::MAX_FEW => {
+                    let mut many: BTreeMap<K, u32> = keys.drain(..).collect();
+                    many.insert(key, 1);
+                    *self = Bucket::Many(many);
+                }
+                Err(at) => keys.insert(at, (key, 1)),
+            },
+            Bucket::Many(keys) => {
+                let count = keys.entry(key).or_insert(0);
+                *count = count.saturating_add(1);
+            }
+        }
+    }
+
+    /// Takes back one subscription of `key`; false if it had none.
+    fn remove(&mut self, key: K) -> bool {
+        match self {
+            Bucket::Few(keys) => {
+                let Ok(at) = keys.binary_search_by(|(k, _)| k.cmp(&key)) else {
+                    return false;
+                };
+                if keys[at].1 > 1 {
+                    keys[at].1 -= 1;
+                } else {
+                    keys.remove(at);
+                    if keys.len() * 4 < keys.capacity() {
+                        keys.shrink_to(keys.len() * 2);
+                    }
+                }
+            }
+            Bucket::Many(keys) => {
+                let Some(count) = keys.get_mut(&key) else {
+                    return false;
+                };
+                if *count > 1 {
+                    *count -= 1;
+                } else {
+                    keys.remove(&key);
+                    if keys.is_empty() {
+                        *self = Bucket::default();
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    fn extend_into(&self, out: &mut Vec<K>) {
+        match self {
+            Bucket::Few(keys) => out.extend(keys.iter().map(|&(key, _)| key)),
+            Bucket::Many(keys) => out.extend(keys.keys().copied()),
         }
     }
 }
 
-impl<K> TopicNode<K> {
-    /// Whether nothing depends on this node any more, so it can be pruned.
-    fn is_vacant(&self) -> bool {
-        self.literal.is_empty()
-            && self.single.is_none()
-            && self.rest.is_empty()
-            && self.exact.is_empty()
+/// What a trie node holds: the patterns that end at it.
+#[derive(Debug)]
+struct Patterns<K> {
+    /// Keys of patterns that end here: they match topics with no more parts.
+    exact: Bucket<K>,
+    /// Keys of patterns that end with `#` here: they match every topic with at least one more part.
+    rest: Bucket<K>,
+}
+
+// Written out because the derive would require `K: Default`.
+impl<K> Default for Patterns<K> {
+    fn default() -> Self {
+        Patterns {
+            exact: Bucket::default(),
+            rest: Bucket::default(),
+        }
     }
+}
+
+impl<K: Copy + Ord> NodeValue for Patterns<K> {
+    fn is_vacant(&self) -> bool {
+        self.exact.is_empty() && self.rest.is_empty()
+    }
+}
+
+/// Where a pattern is stored: its parts before the first `#` (`None`: zero parts, the root),
+/// and whether a `#` ended it. Everything after `#` is ignored: `x/#/c` is `x/#`.
+fn pattern_path(pattern: &str) -> (Option<&str>, bool) {
+    let mut offset: usize = 0;
+    for part in pattern.split('/') {
+        if part == "#" {
+            return (offset.checked_sub(1).map(|end| &pattern[..end]), true);
+        }
+        offset += part.len() + 1;
+    }
+    (Some(pattern), false)
 }
 
 /// Subscriptions of many keys (clients) to topic patterns.
@@ -78,25 +161,22 @@ impl<K> TopicNode<K> {
 /// The same `(pattern, key)` may be inserted more than once (two pattern strings can mean the
 /// same thing, like `x/#` and `x/#/c`); each insert needs its own remove.
 ///
-/// Internally a trie over the pattern's parts: a publication walks only the branches its own parts
-/// select (one literal child and the `+` child per level), so its cost depends on the topic's
-/// length and the number of matches, not on how many subscriptions there are. Nodes live in one
-/// arena and refer to each other by index, so dropping even a very deep trie needs no recursion.
+/// Internally a compressed trie over the pattern's parts (`matching/radix.rs`): a publication
+/// walks only the branches its own parts select (one literal child and the `+` child per
+/// level), so its cost depends on the topic's length and the number of matches, not on how
+/// many subscriptions there are; and a pattern costs at most two nodes plus its bytes, however
+/// many parts it has.
 #[derive(Debug)]
 pub struct TopicIndex<K> {
-    /// The trie's nodes; `nodes[ROOT]` is the root. Vacant slots are listed in `free`.
-    nodes: Vec<TopicNode<K>>,
-    /// Slots of pruned nodes, reused before the arena grows, so churn does not grow memory.
-    free: Vec<NodeId>,
+    trie: Radix<Patterns<K>>,
     /// Number of subscriptions, counting repeated inserts.
     len: usize,
 }
 
-impl<K> Default for TopicIndex<K> {
+impl<K: Copy + Ord> Default for TopicIndex<K> {
     fn default() -> Self {
         TopicIndex {
-            nodes: vec![TopicNode::default()],
-            free: Vec::new(),
+            trie: Radix::new('/', Some("+")),
             len: 0,
         }
     }
@@ -110,34 +190,14 @@ impl<K: Copy + Ord> TopicIndex<K> {
 
     /// Adds the subscription of `key` to `pattern`.
     pub fn insert(&mut self, pattern: &str, key: K) {
-        let mut node = ROOT;
-        for part in pattern.split('/') {
-            node = match part {
-                "#" => {
-                    // Everything after `#` is ignored: `x/#/c` is the same subscription as `x/#`.
-                    *self.nodes[node].rest.entry(key).or_insert(0) += 1;
-                    self.len += 1;
-                    return;
-                }
-                "+" => match self.nodes[node].single {
-                    Some(child) => child,
-                    None => {
-                        let child = self.alloc_node();
-                        self.nodes[node].single = Some(child);
-                        child
-                    }
-                },
-                literal => match self.nodes[node].literal.get(literal) {
-                    Some(&child) => child,
-                    None => {
-                        let child = self.alloc_node();
-                        self.nodes[node].literal.insert(literal.into(), child);
-                        child
-                    }
-                },
-            };
+        let (path, rest) = pattern_path(pattern);
+        let node = self.trie.insert(path);
+        let patterns = self.trie.value_mut(node);
+        if rest {
+            patterns.rest.add(key);
+        } else {
+            patterns.exact.add(key);
         }
-        *self.nodes[node].exact.entry(key).or_insert(0) += 1;
         self.len += 1;
     }
 
@@ -147,52 +207,21 @@ impl<K: Copy + Ord> TopicIndex<K> {
     /// are ignored, so removing `x/#/c` takes back a subscription made as `x/#`. (The broker
     /// keeps each client's exact subscription strings, so it only removes what it inserted.)
     pub fn remove(&mut self, pattern: &str, key: K) -> bool {
-        // The nodes passed and the part that led out of each, to prune bottom-up afterwards.
-        let mut path: Vec<(NodeId, &str)> = Vec::new();
-        let mut node = ROOT;
-        let mut ends_with_rest = false;
-        for part in pattern.split('/') {
-            let child = match part {
-                "#" => {
-                    ends_with_rest = true;
-                    break;
-                }
-                "+" => self.nodes[node].single,
-                literal => self.nodes[node].literal.get(literal).copied(),
-            };
-            let Some(child) = child else {
-                return false;
-            };
-            path.push((node, part));
-            node = child;
-        }
-        let bucket = if ends_with_rest {
-            &mut self.nodes[node].rest
-        } else {
-            &mut self.nodes[node].exact
+        let (path, rest) = pattern_path(pattern);
+        let Some(node) = self.trie.find(path) else {
+            return false;
         };
-        match bucket.get_mut(&key) {
-            None => return false,
-            Some(count) if *count > 1 => *count -= 1,
-            Some(_) => {
-                bucket.remove(&key);
-            }
+        let patterns = self.trie.value_mut(node);
+        let bucket = if rest {
+            &mut patterns.rest
+        } else {
+            &mut patterns.exact
+        };
+        if !bucket.remove(key) {
+            return false;
         }
         self.len -= 1;
-        while let Some((parent, part)) = path.pop() {
-            if !self.nodes[node].is_vacant() {
-                break;
-            }
-            let parent_node = &mut self.nodes[parent];
-            if part == "+" {
-                parent_node.single = None;
-            } else {
-                parent_node.literal.remove(part);
-                shrink_if_sparse(&mut parent_node.literal);
-            }
-            self.release_node(node);
-            node = parent;
-        }
+        self.trie.prune(node);
         true
     }
 
@@ -214,6 +243,15 @@ impl<K: Copy + Ord> TopicIndex<K> {
         }
     }
 
+    /// Whether any subscription matches `topic` (for exclusion sets).
+    pub fn matches_any(&self, topic: &str) -> bool {
+        // Stops at nothing early, but an exclusion set is small and a bucket append is cheap;
+        // the vector allocates only when something matched.
+        let mut out = Vec::new();
+        self.matches(topic, &mut out);
+        !out.is_empty()
+    }
+
     /// Whether the index holds no subscription.
     pub fn is_empty(&self) -> bool {
         self.len == 0
@@ -227,7 +265,8 @@ impl<K: Copy + Ord> TopicIndex<K> {
     /// Collects into `sink` the keys of the subtrie at `node` that match the topic `parts` left.
     ///
     /// Where the walk forks (a literal child and the `+` child both fit), it recurses into `+`
-    /// and loops on the literal child, so the stack grows only with nested forks.
+    /// and loops on the literal child, so the stack grows only with nested forks. Each node is
+    /// reached by at most one prefix of the topic, so the walk is linear in what it visits.
     fn walk<'t>(
         &self,
         mut node: NodeId,
@@ -237,55 +276,60 @@ impl<K: Copy + Ord> TopicIndex<K> {
         deferred: &mut Vec<(NodeId, Split<'t, char>)>,
     ) {
         loop {
-            let current = &self.nodes[node];
+            let patterns = self.trie.value(node);
             let Some(part) = parts.next() else {
-                sink.extend(&current.exact);
+                sink.extend(&patterns.exact);
                 return;
             };
             // At least `part` remains, which is all a `#` here needs.
-            sink.extend(&current.rest);
-            let literal = if current.literal.is_empty() {
+            sink.extend(&patterns.rest);
+            // A literal `+` in a topic is plain text: only the `+` child matches it.
+            let literal = if part == "+" {
                 None
             } else {
-                current.literal.get(part).copied()
+                self.trie
+                    .child(node, part)
+                    .and_then(|child| self.follow(child, parts.clone()))
             };
-            node = match (literal, current.single) {
+            let single = self
+                .trie
+                .wild_child(node)
+                .and_then(|child| self.follow(child, parts.clone()));
+            (node, parts) = match (literal, single) {
                 (Some(literal), Some(single)) => {
                     if nesting < MAX_NESTING {
-                        self.walk(single, parts.clone(), nesting + 1, sink, deferred);
+                        self.walk(single.0, single.1, nesting + 1, sink, deferred);
                     } else {
-                        deferred.push((single, parts.clone()));
+                        deferred.push(single);
                     }
                     literal
                 }
-                (Some(child), None) | (None, Some(child)) => child,
+                (Some(next), None) | (None, Some(next)) => next,
                 (None, None) => return,
             };
         }
     }
 
-    /// A fresh empty node, in a reused slot when there is one.
-    fn alloc_node(&mut self) -> NodeId {
-        match self.free.pop() {
-            Some(slot) => slot,
-            None => {
-                self.nodes.push(TopicNode::default());
-                self.nodes.len() - 1
+    /// Matches the rest of `child`'s label (its first part selected it) against the topic's
+    /// next parts; on success, where the walk goes on.
+    fn follow<'t>(
+        &self,
+        child: NodeId,
+        mut parts: Split<'t, char>,
+    ) -> Option<(NodeId, Split<'t, char>)> {
+        for label_part in self.trie.label(child).split('/').skip(1) {
+            let part = parts.next()?;
+            if label_part != "+" && label_part != part {
+                return None;
             }
         }
+        Some((child, parts))
     }
 
-    /// Returns the slot of a vacant, detached node to the free list.
-    fn release_node(&mut self, node: NodeId) {
-        // Replacing the node drops whatever capacity its maps still held.
-        self.nodes[node] = TopicNode::default();
-        self.free.push(node);
-    }
-
-    /// Number of nodes in use, the root included (for tests of pruning).
+    /// Number of trie nodes in use, the root included (for tests of pruning).
     #[cfg(test)]
     fn live_nodes(&self) -> usize {
-        self.nodes.len() - self.free.len()
+        self.trie.live_nodes()
     }
 }
 
@@ -296,11 +340,11 @@ struct Sink<'o, K> {
     buckets: usize,
 }
 
-impl<K: Copy> Sink<'_, K> {
+impl<K: Copy + Ord> Sink<'_, K> {
     fn extend(&mut self, bucket: &Bucket<K>) {
         if !bucket.is_empty() {
             self.buckets += 1;
-            self.out.extend(bucket.keys().copied());
+            bucket.extend_into(self.out);
         }
     }
 }
@@ -420,11 +464,11 @@ mod tests {
         assert!(index.is_empty());
         assert_eq!(index.live_nodes(), 1);
         // Freed slots are reused rather than growing the arena.
-        let arena = index.nodes.len();
+        let arena = index.trie.arena_len();
         for (key, pattern) in patterns.iter().enumerate() {
             index.insert(pattern, key);
         }
-        assert_eq!(index.nodes.len(), arena);
+        assert_eq!(index.trie.arena_len(), arena);
     }
 
     /// Forks nested deeper than `MAX_NESTING` go through the deferred list and still match.
@@ -466,6 +510,44 @@ mod tests {
         index.matches(&pattern, &mut out);
         assert_eq!(out, [1, 2]);
         drop(index);
+    }
+
+    /// After most of many subscriptions leave, the trie is rebuilt smaller and still answers
+    /// like the reference matcher.
+    #[test]
+    fn compaction_keeps_answers() {
+        let patterns: Vec<String> = (0..400)
+            .map(|n| match n % 4 {
+                0 => format!("a/{n}/+/x"),
+                1 => format!("+/{n}/#"),
+                2 => format!("a/b/{n}"),
+                _ => format!("{n}/+/+"),
+            })
+            .collect();
+        let mut index = TopicIndex::new();
+        for (key, pattern) in patterns.iter().enumerate() {
+            index.insert(pattern, key);
+        }
+        let grown = index.trie.arena_len();
+        let kept: Vec<usize> = (0..patterns.len()).filter(|key| key % 37 == 0).collect();
+        for (key, pattern) in patterns.iter().enumerate() {
+            if !kept.contains(&key) {
+                assert!(index.remove(pattern, key), "{pattern}");
+            }
+        }
+        assert!(index.trie.arena_len() < grown / 2);
+        for topic in [
+            "a/0/q/x", "a/37/q/x", "z/74/q", "a/b/111", "148/q/r", "a/b/c",
+        ] {
+            let mut out = Vec::new();
+            index.matches(topic, &mut out);
+            let want: Vec<usize> = kept
+                .iter()
+                .copied()
+                .filter(|&key| topic_matches(&patterns[key], topic))
+                .collect();
+            assert_eq!(out, want, "{topic}");
+        }
     }
 
     /// Parts that exercise every rule: empty parts, both wildcards, and literals.

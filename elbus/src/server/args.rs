@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 
 use super::bind::BindAddress;
-use crate::broker::{BrokerOptions, OverflowPolicy, QueueLimits, ServerConfig};
+use crate::broker::{BrokerOptions, OverflowPolicy, PathLimits, QueueLimits, ServerConfig};
 
 /// CPUs this process may run on (its affinity mask, as `taskset` sets it).
 fn usable_cpus() -> usize {
@@ -140,6 +140,17 @@ pub struct ServerArgs {
           value_parser = |v: &str| parse_at_least(v, QueueLimits::MIN_MAX_BYTES))]
     pub queue_bytes: usize,
 
+    /// Most bytes queued for all clients together (each frame at its memory cost). Once it is
+    /// reached, a client with a backlog (a second large frame, or over 64 KiB in smaller ones)
+    /// gets --overflow; a client that keeps up still gets its frames.
+    #[arg(long = "max-queued-bytes", default_value_t = BrokerOptions::DEFAULT_MAX_QUEUED_BYTES, value_name = "BYTES")]
+    pub max_queued_bytes: usize,
+
+    /// Most bytes of large frames being read from all clients together; a client whose frame
+    /// does not fit waits (within -t) until it does. At least --max-frame-size + 9.
+    #[arg(long = "max-reading-bytes", default_value_t = BrokerOptions::DEFAULT_MAX_READING_BYTES, value_name = "BYTES")]
+    pub max_reading_bytes: usize,
+
     /// What to do when a client's queue is full.
     #[arg(long = "overflow", value_enum, default_value_t = OverflowArg::Disconnect)]
     pub overflow: OverflowArg,
@@ -166,6 +177,34 @@ pub struct ServerArgs {
     /// Reloaded on SIGHUP for new connections. Without it, nothing is checked.
     #[arg(long = "acl", value_name = "FILE")]
     pub acl: Option<PathBuf>,
+
+    /// Longest client name or broadcast mask, in bytes; a longer name is refused at
+    /// registration (0x72), a longer mask gets ACK 0x72.
+    #[arg(long = "max-name-bytes", value_name = "BYTES", value_parser = at_least_one(),
+          default_value_t = PathLimits::DEFAULT_MAX_BYTES)]
+    pub max_name_bytes: usize,
+
+    /// Longest topic or subscription/exclusion pattern, in bytes (longer ones get ACK 0x72).
+    #[arg(long = "max-topic-bytes", value_name = "BYTES", value_parser = at_least_one(),
+          default_value_t = PathLimits::DEFAULT_MAX_BYTES)]
+    pub max_topic_bytes: usize,
+
+    /// Most parts (`.` in names and masks, `/` in topics and patterns) of any of them; more
+    /// are refused with 0x72.
+    #[arg(long = "max-parts", value_name = "PARTS", value_parser = at_least_one(),
+          default_value_t = PathLimits::DEFAULT_MAX_PARTS)]
+    pub max_parts: usize,
+
+    /// Most subscriptions and exclusions one client may hold together (its automatic
+    /// .broker/warn subscription included); each pattern past it gets ACK 0x74.
+    #[arg(long = "max-subscriptions", value_name = "N", value_parser = at_least_one(),
+          default_value_t = BrokerOptions::DEFAULT_MAX_SUBSCRIPTIONS)]
+    pub max_subscriptions: usize,
+}
+
+/// A parser of counts and sizes that must be at least 1 (0 would refuse everything).
+fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
 }
 
 /// The `--socket-mode` value.
@@ -239,15 +278,16 @@ fn parse_seconds(value: &str, zero_is_never: bool) -> Result<f64, String> {
 
 impl ServerArgs {
     /// Checks what the option parser cannot: the `-B` values, the socket group and the
-    /// settings together ([`ServerConfig::validate`], [`BrokerOptions::validate`]). Returns the
+    /// settings together ([`ServerConfig::validate_with`], [`BrokerOptions::validate`]). Returns the
     /// bind addresses and the listener settings (with the socket group), or one line saying
     /// what is wrong.
     pub fn validate(&self) -> Result<(Vec<BindAddress>, ServerConfig), String> {
         let binds = self.bind_addresses()?;
         let config = self.server_config().unix_group(self.socket_gid()?);
-        config.validate().map_err(|err| err.to_string())?;
-        self.broker_options()
-            .validate()
+        let options = self.broker_options();
+        options.validate().map_err(|err| err.to_string())?;
+        config
+            .validate_with(&options)
             .map_err(|err| err.to_string())?;
         Ok((binds, config))
     }
@@ -280,6 +320,17 @@ impl ServerArgs {
         BrokerOptions {
             force_register: self.force_register,
             busy_poll: Duration::from_micros(self.busy_poll),
+            max_queued_bytes: self.max_queued_bytes,
+            max_reading_bytes: self.max_reading_bytes,
+            name_limits: PathLimits {
+                max_bytes: self.max_name_bytes,
+                max_parts: self.max_parts,
+            },
+            topic_limits: PathLimits {
+                max_bytes: self.max_topic_bytes,
+                max_parts: self.max_parts,
+            },
+            max_subscriptions: self.max_subscriptions,
             ..BrokerOptions::default()
         }
     }
@@ -374,5 +425,53 @@ mod tests {
         assert_eq!(args.workers, 8);
         assert!(args.broker_options().busy_poll.is_zero());
         assert!(!args.broker_options().force_register);
+    }
+
+    #[test]
+    fn name_and_topic_limits() {
+        let options = ServerArgs::parse_from(["elbusd"]).broker_options();
+        assert_eq!(options.name_limits, PathLimits::default());
+        assert_eq!(options.topic_limits, PathLimits::default());
+        assert_eq!(
+            options.max_subscriptions,
+            BrokerOptions::DEFAULT_MAX_SUBSCRIPTIONS
+        );
+        let options = ServerArgs::parse_from([
+            "elbusd",
+            "--max-name-bytes",
+            "64",
+            "--max-topic-bytes",
+            "4096",
+            "--max-parts",
+            "8",
+            "--max-subscriptions",
+            "3",
+        ])
+        .broker_options();
+        assert_eq!(
+            (options.name_limits.max_bytes, options.name_limits.max_parts),
+            (64, 8)
+        );
+        assert_eq!(
+            (
+                options.topic_limits.max_bytes,
+                options.topic_limits.max_parts
+            ),
+            (4096, 8)
+        );
+        assert_eq!(options.max_subscriptions, 3);
+        for option in [
+            "--max-name-bytes",
+            "--max-topic-bytes",
+            "--max-parts",
+            "--max-subscriptions",
+        ] {
+            for bad in ["0", "-1", "x", "99999999999999999999999"] {
+                assert!(
+                    ServerArgs::try_parse_from(["elbusd", option, bad]).is_err(),
+                    "{option} {bad}"
+                );
+            }
+        }
     }
 }

@@ -140,6 +140,10 @@ async fn serve(args: ServerArgs, binds: Vec<BindAddress>, mut config: ServerConf
         config.queue.max_frames, config.queue.max_bytes, config.queue.overflow
     );
     info!("max frame size: {}", config.max_frame_size);
+    info!(
+        "broker-wide bounds: {} queued bytes, {} reading bytes",
+        args.max_queued_bytes, args.max_reading_bytes
+    );
     match config.unix_mode {
         Some(mode) => info!("socket mode: {mode:o}"),
         None => info!("socket mode: from the umask"),
