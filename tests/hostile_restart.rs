@@ -11,10 +11,8 @@ use elbus::ipc::{Client, Config, ConnectionState, ReconnectPolicy};
 use elbus::{AsyncClient, ErrorKind, EventChannel, Frame, QoS};
 use elbus_suite::broker::{Broker, BrokerKind};
 use elbus_suite::tempdir::TempDir;
+use elbus_suite::wait::WAIT;
 use tokio::sync::watch;
-
-/// Bound of every wait, so a failure is a panic and not a hang; nothing asserts on time.
-const WAIT: Duration = Duration::from_secs(20);
 
 fn elbusd_at(path: &str) -> Broker {
     Broker::start_with_args(

@@ -13,11 +13,10 @@ use elbus::rpc::{DummyHandlers, RpcClient, RpcEvent, RpcHandlers, RpcOptions, Rp
 use elbus::QoS;
 use elbus_suite::broker::{Broker, BrokerKind};
 use elbus_suite::tempdir::TempDir;
+use elbus_suite::wait::WAIT;
 use tokio::sync::mpsc;
 
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
-/// Bound of the test's own waits, so a failure is a panic and not a hang.
-const WAIT: Duration = Duration::from_secs(20);
 /// -32000 - 0x71: the target is not registered.
 const NOT_REGISTERED: i16 = -32113;
 /// -32000 - 0xFF: the connection is gone.
