@@ -7,7 +7,7 @@ use proc_macro2::Span;
 use syn::ext::IdentExt;
 
 use crate::ast::{Arg, Service};
-use crate::attr::Errors;
+use crate::diag::Errors;
 
 /// The introspection method the router answers.
 const DESCRIBE: &str = "rpc.describe";
