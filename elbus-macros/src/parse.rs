@@ -32,15 +32,7 @@ pub fn parse_service(
         attrs: attr::forwarded(&item.attrs),
         docs: attr::docs(&item.attrs),
         supertraits: item.supertraits.clone(),
-        krate: attrs.krate,
-        namespace: attrs.namespace,
-        separator: attrs.separator,
-        version: attrs.version,
-        timeout_ms: attrs.timeout_ms,
-        server: attrs.server,
-        client: attrs.client,
-        deny_unknown_params: attrs.deny_unknown_params,
-        meta: attrs.meta,
+        rpc_attrs: attrs,
         methods: Vec::new(),
     };
     check_trait_shape(item, errors);
@@ -272,8 +264,8 @@ fn parse_output(
 
 /// A wire name with the service's namespace in front.
 fn full_name(svc: &Service, name: &str) -> String {
-    match &svc.namespace {
-        Some(ns) => format!("{}{}{}", ns.value(), svc.separator, name),
+    match &svc.rpc_attrs.namespace {
+        Some(ns) => format!("{}{}{}", ns.value(), svc.rpc_attrs.separator, name),
         None => name.to_owned(),
     }
 }

@@ -16,7 +16,7 @@ fn forwarded_client_attrs(attrs: &[Attribute]) -> impl Iterator<Item = &Attribut
 
 pub fn expand_client(svc: &Service) -> TokenStream {
     let p = private(svc);
-    let krate = &svc.krate;
+    let krate = &svc.rpc_attrs.krate;
     let (vis, ident) = (&svc.vis, &svc.ident);
     let client = client_ident(svc);
     let serde = serde_crate(svc);
@@ -53,7 +53,7 @@ pub fn expand_client(svc: &Service) -> TokenStream {
             Output::Unit => (quote!(()), quote!(#p::core::convert::Infallible)),
         };
         let notify = m.notify;
-        let timeout = match m.timeout_ms.or(svc.timeout_ms) {
+        let timeout = match m.timeout_ms.or(svc.rpc_attrs.timeout_ms) {
             Some(ms) => quote!(#p::core::option::Option::Some(#p::core::time::Duration::from_millis(#ms))),
             None => quote!(#p::core::option::Option::None),
         };
@@ -82,7 +82,7 @@ pub fn expand_client(svc: &Service) -> TokenStream {
         "Typed client for [`{ident}`]: calls the service on one bus client through an \
          [`RpcTransport`]({krate}::RpcTransport).\n\n\
          Every method returns an [`RpcCall`]({krate}::RpcCall): `.await` it, optionally after `.timeout(d)`.",
-        krate = svc.krate
+        krate = svc.rpc_attrs.krate
     )
     .replace(" :: ", "::")
     .replace(":: ", "::");

@@ -12,11 +12,11 @@ use crate::ty::is_unit;
 
 pub fn expand_handler(svc: &Service) -> TokenStream {
     let p = private(svc);
-    let krate = &svc.krate;
+    let krate = &svc.rpc_attrs.krate;
     let (vis, ident) = (&svc.vis, &svc.ident);
     let handler = handler_ident(svc);
     let serde = serde_crate(svc);
-    let deny = if svc.deny_unknown_params {
+    let deny = if svc.rpc_attrs.deny_unknown_params {
         quote!(#[serde(deny_unknown_fields)])
     } else {
         TokenStream::new()
@@ -92,7 +92,7 @@ pub fn expand_handler(svc: &Service) -> TokenStream {
     let doc = format!(
         "Server adapter for [`{ident}`]: decodes calls, runs them on the wrapped service and encodes the replies.\n\n\
          Mount it on an [`RpcRouter`]({}::RpcRouter) with `RpcRouter::new().service(handler)`.",
-        svc.krate
+        svc.rpc_attrs.krate
     )
     .replace(" :: ", "::");
     quote! {

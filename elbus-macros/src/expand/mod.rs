@@ -19,12 +19,12 @@ use crate::entry;
 /// The whole expansion.
 pub fn expand(svc: &Service) -> TokenStream {
     let trait_def = trait_def::expand_trait(svc);
-    let handler = if svc.server {
+    let handler = if svc.rpc_attrs.server {
         handler::expand_handler(svc)
     } else {
         TokenStream::new()
     };
-    let client = if svc.client {
+    let client = if svc.rpc_attrs.client {
         client::expand_client(svc)
     } else {
         TokenStream::new()
@@ -65,12 +65,12 @@ fn strip_rpc_attrs(item: &mut ItemTrait) {
 }
 
 pub fn private(svc: &Service) -> TokenStream {
-    let krate = &svc.krate;
+    let krate = &svc.rpc_attrs.krate;
     quote!(#krate::__private)
 }
 
 pub fn serde_crate(svc: &Service) -> String {
-    format!("{}::__private::serde", svc.krate)
+    format!("{}::__private::serde", svc.rpc_attrs.krate)
 }
 
 pub fn handler_ident(svc: &Service) -> Ident {
@@ -107,7 +107,7 @@ pub fn serde_field_attrs(param: &Param, decode: bool) -> TokenStream {
 fn expand_asserts(svc: &Service) -> TokenStream {
     let p = private(svc);
     let mut checks = TokenStream::new();
-    if svc.client {
+    if svc.rpc_attrs.client {
         for m in &svc.methods {
             if let Output::Result { ok, .. } = &m.output {
                 checks.extend(quote_spanned! {ok.span()=> #p::assert_result_decode::<#ok>(); });

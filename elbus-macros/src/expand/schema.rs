@@ -30,17 +30,18 @@ fn meta_slice(meta: &[(String, String)]) -> TokenStream {
 
 pub fn expand_schema(svc: &Service) -> TokenStream {
     let p = private(svc);
-    let krate = &svc.krate;
+    let krate = &svc.rpc_attrs.krate;
     let name = svc.ident.unraw().to_string();
     let namespace = svc
+        .rpc_attrs
         .namespace
         .as_ref()
         .map(|n| n.value())
         .unwrap_or_default();
-    let version = opt_str(&p, svc.version.as_deref());
+    let version = opt_str(&p, svc.rpc_attrs.version.as_deref());
     let docs = &svc.docs;
-    let timeout = opt_u64(&p, svc.timeout_ms);
-    let meta = meta_slice(&svc.meta);
+    let timeout = opt_u64(&p, svc.rpc_attrs.timeout_ms);
+    let meta = meta_slice(&svc.rpc_attrs.meta);
     let methods = svc.methods.iter().map(|m| {
         let name = &m.wire_name;
         let aliases = m.aliases.iter().map(|a| a.value());

@@ -31,7 +31,7 @@ fn fn_args(m: &Method) -> Vec<TokenStream> {
 
 pub fn expand_trait(svc: &Service) -> TokenStream {
     let p = private(svc);
-    let krate = &svc.krate;
+    let krate = &svc.rpc_attrs.krate;
     let (vis, ident, attrs) = (&svc.vis, &svc.ident, &svc.attrs);
     let supertraits = svc.supertraits.iter();
     let methods = svc.methods.iter().map(|m| {
@@ -46,7 +46,7 @@ pub fn expand_trait(svc: &Service) -> TokenStream {
     let name = ident.unraw().to_string();
     let schema = expand_schema(svc);
     let handler = handler_ident(svc);
-    let into_handler = if svc.server {
+    let into_handler = if svc.rpc_attrs.server {
         let doc = format!("Wraps this implementation into its server adapter, [`{handler}`].");
         quote! {
             #[doc = #doc]

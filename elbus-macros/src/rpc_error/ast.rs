@@ -20,12 +20,15 @@ pub enum Payload {
 
 /// One variant with a valid code.
 pub struct Variant {
+    /// The variant's name.
     pub ident: Ident,
+    /// Its wire code.
     pub code: i16,
     /// The variant's doc comment, for the schema.
     pub docs: String,
     /// The message of a unit variant: `message = ".."`, the doc's first line, or the name.
     pub message: String,
+    /// What it carries.
     pub payload: Payload,
 }
 
