@@ -1,404 +1,257 @@
-//! The strict `#[rpc(...)]` attribute parser shared by traits, methods, params and error enums.
+//! The typed `#[rpc(...)]` attributes of a service, one struct per site (trait, method, param),
+//! each owning its keys. The error type's and variants' attributes are in `rpc_error/attr.rs`.
 //!
-//! Every problem is recorded in [`Errors`] with the span of the offending token; parsing goes on
-//! so that one compile reports all of them.
+//! A struct's `parse` reads the entries (`entry.rs`) in the order written and records every
+//! problem of one key or value; checks across items are in `valid.rs`.
 
-use std::collections::BTreeSet;
-
-use proc_macro2::Span;
-use quote::ToTokens;
+use proc_macro2::{Span, TokenStream};
 use syn::punctuated::Punctuated;
-use syn::{Attribute, Expr, ExprArray, ExprLit, ExprUnary, Lit, LitStr, Meta, Token, UnOp};
+use syn::{Attribute, Expr, ExprLit, Lit, LitStr, Meta, Token};
 
-/// Collects every error of one expansion.
-#[derive(Default)]
-pub struct Errors {
-    inner: Option<syn::Error>,
+use crate::case::{Case, CASES};
+use crate::diag::Errors;
+use crate::entry::{self, Entry};
+
+/// The arguments of `#[rpc(...)]` on the trait.
+pub struct TraitAttrs {
+    /// `crate = ".."`: the path of the runtime crate (`::elbus_rpc` by default).
+    pub krate: TokenStream,
+    /// `namespace = ".."`, prefixed to every wire name.
+    pub namespace: Option<LitStr>,
+    /// `namespace_separator = ".."` (`"."` by default).
+    pub separator: String,
+    /// `rename_all = ".."`: the casing of wire names made from Rust names.
+    pub case: Case,
+    /// `version = ".."`.
+    pub version: Option<String>,
+    /// `timeout = ".."`, in milliseconds.
+    pub timeout_ms: Option<u64>,
+    /// `server = bool`: generate `{Trait}Handler`.
+    pub server: bool,
+    /// `client = bool`: generate `{Trait}Client`.
+    pub client: bool,
+    /// `deny_unknown_params`.
+    pub deny_unknown_params: bool,
+    /// `meta(key = "value", ..)`.
+    pub meta: Vec<(String, String)>,
 }
 
-impl Errors {
-    /// Records `message` at `span`.
-    pub fn push(&mut self, span: Span, message: impl std::fmt::Display) {
-        self.add(syn::Error::new(span, message));
-    }
+impl TraitAttrs {
+    /// The keys of the trait attribute.
+    pub const KEYS: &'static [&'static str] = &[
+        "namespace",
+        "namespace_separator",
+        "rename_all",
+        "version",
+        "timeout",
+        "crate",
+        "server",
+        "client",
+        "deny_unknown_params",
+        "meta",
+    ];
+    /// Keys reserved for later versions.
+    const UNSUPPORTED: &'static [&'static str] =
+        &["qos", "describe", "client_impl_trait", "structured_errors"];
 
-    /// Records `message` spanning all of `tokens`.
-    pub fn push_spanned(&mut self, tokens: impl ToTokens, message: impl std::fmt::Display) {
-        self.add(syn::Error::new_spanned(tokens, message));
-    }
-
-    /// Records a ready-made error.
-    pub fn add(&mut self, error: syn::Error) {
-        match &mut self.inner {
-            Some(e) => e.combine(error),
-            None => self.inner = Some(error),
-        }
-    }
-
-    /// The combined error, if any was recorded.
-    pub fn finish(self) -> Option<syn::Error> {
-        self.inner
-    }
-}
-
-/// One `key`, `key = value` or `key(..)` entry of an `#[rpc(...)]` attribute.
-pub struct Entry {
-    /// The key as a string (`crate` included).
-    pub key: String,
-    /// The span of the key.
-    pub key_span: Span,
-    /// The whole entry.
-    pub meta: Meta,
-}
-
-/// Is this the `#[rpc(...)]` helper attribute?
-pub fn is_rpc(attr: &Attribute) -> bool {
-    attr.path().is_ident("rpc")
-}
-
-/// Parses every `#[rpc(...)]` among `attrs` into entries, checking each key against `valid`
-/// (what `where_` names: "trait", "method", ...). Keys in `repeatable` may appear more than once;
-/// keys in `unsupported` are known but not implemented yet.
-pub fn parse_entries(
-    attrs: &[Attribute],
-    where_: &str,
-    valid: &[&str],
-    repeatable: &[&str],
-    unsupported: &[&str],
-    errors: &mut Errors,
-) -> Vec<Entry> {
-    let mut out = Vec::new();
-    for attr in attrs.iter().filter(|a| is_rpc(a)) {
-        let list = match &attr.meta {
-            Meta::List(list) => list,
-            other => {
-                errors.push_spanned(
-                    other,
-                    format!("expected `#[rpc(key = value, ..)]` on a {where_}"),
-                );
-                continue;
-            }
+    /// Parses the attribute macro's arguments.
+    pub fn parse(args: Punctuated<Meta, Token![,]>, errors: &mut Errors) -> Self {
+        let entries = entry::parse_args(args, Self::KEYS, Self::UNSUPPORTED, errors);
+        let mut attrs = TraitAttrs {
+            krate: quote::quote!(::elbus_rpc),
+            namespace: None,
+            separator: ".".to_owned(),
+            case: Case::Snake,
+            version: None,
+            timeout_ms: None,
+            server: true,
+            client: true,
+            deny_unknown_params: false,
+            meta: Vec::new(),
         };
-        match list.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated) {
-            Ok(metas) => out.extend(check_keys(
-                metas,
-                where_,
-                valid,
-                repeatable,
-                unsupported,
-                &out,
-                errors,
-            )),
-            Err(e) => errors.add(e),
-        }
-    }
-    out
-}
-
-/// Parses the arguments of the `#[rpc(...)]` attribute macro itself.
-pub fn parse_args(
-    metas: Punctuated<Meta, Token![,]>,
-    valid: &[&str],
-    unsupported: &[&str],
-    errors: &mut Errors,
-) -> Vec<Entry> {
-    check_keys(metas, "trait", valid, &[], unsupported, &[], errors)
-}
-
-fn check_keys(
-    metas: Punctuated<Meta, Token![,]>,
-    where_: &str,
-    valid: &[&str],
-    repeatable: &[&str],
-    unsupported: &[&str],
-    earlier: &[Entry],
-    errors: &mut Errors,
-) -> Vec<Entry> {
-    let mut seen: BTreeSet<String> = earlier.iter().map(|e| e.key.clone()).collect();
-    let mut out = Vec::new();
-    for meta in metas {
-        let path = meta.path();
-        let Some(ident) = path.get_ident() else {
-            errors.push_spanned(path, format!("expected a {where_} key, found a path"));
-            continue;
-        };
-        let key = ident.to_string();
-        let key_span = ident.span();
-        if unsupported.contains(&key.as_str()) {
-            errors.push(
-                key_span,
-                format!("`{key}` is not supported yet by this version of `#[rpc]`"),
-            );
-            continue;
-        }
-        if !valid.contains(&key.as_str()) {
-            let hint = match did_you_mean(&key, valid) {
-                Some(best) => format!("; did you mean `{best}`?"),
-                None => String::new(),
-            };
-            errors.push(
-                key_span,
-                format!(
-                    "unknown {where_} key `{key}`{hint}\nvalid {where_} keys: {}",
-                    valid
-                        .iter()
-                        .map(|k| format!("`{k}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            );
-            continue;
-        }
-        if !seen.insert(key.clone()) && !repeatable.contains(&key.as_str()) {
-            errors.push(key_span, format!("duplicate {where_} key `{key}`"));
-            continue;
-        }
-        out.push(Entry {
-            key,
-            key_span,
-            meta,
-        });
-    }
-    out
-}
-
-/// The closest valid key within a small edit distance.
-pub fn did_you_mean<'a>(key: &str, valid: &[&'a str]) -> Option<&'a str> {
-    valid
-        .iter()
-        .map(|v| (levenshtein(key, v), *v))
-        .filter(|(d, v)| *d <= 2.max(v.len() / 3))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, v)| v)
-}
-
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
-fn value_of<'a>(entry: &'a Entry, expected: &str, errors: &mut Errors) -> Option<&'a Expr> {
-    match &entry.meta {
-        Meta::NameValue(nv) => Some(&nv.value),
-        other => {
-            errors.push_spanned(other, format!("expected `{} = {expected}`", entry.key));
-            None
-        }
-    }
-}
-
-/// `key = "string"`.
-pub fn lit_str(entry: &Entry, errors: &mut Errors) -> Option<LitStr> {
-    let value = value_of(entry, "\"...\"", errors)?;
-    match value {
-        Expr::Lit(ExprLit {
-            lit: Lit::Str(s), ..
-        }) => Some(s.clone()),
-        other => {
-            errors.push_spanned(
-                other,
-                format!("expected a string literal: `{} = \"...\"`", entry.key),
-            );
-            None
-        }
-    }
-}
-
-/// `key` (true), `key = true` or `key = false`.
-pub fn flag(entry: &Entry, errors: &mut Errors) -> Option<bool> {
-    match &entry.meta {
-        Meta::Path(_) => Some(true),
-        Meta::NameValue(nv) => match &nv.value {
-            Expr::Lit(ExprLit {
-                lit: Lit::Bool(b), ..
-            }) => Some(b.value),
-            other => {
-                errors.push_spanned(
-                    other,
-                    format!("expected `{0}`, `{0} = true` or `{0} = false`", entry.key),
-                );
-                None
-            }
-        },
-        Meta::List(l) => {
-            errors.push_spanned(
-                l,
-                format!("expected `{0}` or `{0} = true|false`", entry.key),
-            );
-            None
-        }
-    }
-}
-
-/// `key = "a"` or `key = ["a", "b"]`.
-pub fn str_list(entry: &Entry, errors: &mut Errors) -> Vec<LitStr> {
-    let Some(value) = value_of(entry, "[\"...\", ..]", errors) else {
-        return Vec::new();
-    };
-    match value {
-        Expr::Lit(ExprLit {
-            lit: Lit::Str(s), ..
-        }) => vec![s.clone()],
-        Expr::Array(ExprArray { elems, .. }) => {
-            let mut out = Vec::new();
-            for elem in elems {
-                match elem {
-                    Expr::Lit(ExprLit {
-                        lit: Lit::Str(s), ..
-                    }) => out.push(s.clone()),
-                    other => errors.push_spanned(other, "expected a string literal"),
+        let (mut server_span, mut client_span) = (None, None);
+        for entry in &entries {
+            match entry.key.as_str() {
+                "namespace" => attrs.namespace = entry::lit_str(entry, errors),
+                "namespace_separator" => {
+                    if let Some(s) = entry::lit_str(entry, errors) {
+                        attrs.separator = s.value();
+                    }
                 }
+                "rename_all" => {
+                    if let Some(c) = parse_case(entry, errors) {
+                        attrs.case = c;
+                    }
+                }
+                "version" => attrs.version = entry::lit_str(entry, errors).map(|s| s.value()),
+                "timeout" => attrs.timeout_ms = entry::duration_ms(entry, errors),
+                "crate" => {
+                    if let Some(s) = entry::lit_str(entry, errors) {
+                        match s.parse::<syn::Path>() {
+                            Ok(path) => attrs.krate = quote::quote!(#path),
+                            Err(_) => errors.push_spanned(
+                                &s,
+                                "expected the path of the runtime crate, e.g. `crate = \"::my_rpc\"`",
+                            ),
+                        }
+                    }
+                }
+                "server" => {
+                    attrs.server = entry::flag(entry, errors).unwrap_or(true);
+                    server_span = Some(entry.key_span);
+                }
+                "client" => {
+                    attrs.client = entry::flag(entry, errors).unwrap_or(true);
+                    client_span = Some(entry.key_span);
+                }
+                "deny_unknown_params" => {
+                    attrs.deny_unknown_params = entry::flag(entry, errors).unwrap_or(false)
+                }
+                "meta" => attrs.meta = entry::meta_pairs(entry, errors),
+                _ => {}
             }
-            out
         }
-        other => {
-            errors.push_spanned(
-                other,
-                format!(
-                    "expected a list of strings: `{} = [\"...\", ..]`",
-                    entry.key
-                ),
+        if !attrs.server && !attrs.client {
+            let span = server_span.or(client_span).unwrap_or_else(Span::call_site);
+            errors.push(
+                span,
+                "nothing to generate: `server = false` and `client = false` turn off both sides; drop one of them",
             );
-            Vec::new()
         }
+        attrs
     }
 }
 
-/// `key = 123` or `key = -123`, as `i64`, with the tokens of the value (for spans).
-pub fn int(entry: &Entry, errors: &mut Errors) -> Option<(i64, proc_macro2::TokenStream)> {
-    let value = value_of(entry, "<integer>", errors)?;
-    let (neg, lit) = match value {
-        Expr::Lit(ExprLit {
-            lit: Lit::Int(i), ..
-        }) => (false, i),
-        Expr::Unary(ExprUnary {
-            op: UnOp::Neg(_),
-            expr,
-            ..
-        }) => match &**expr {
-            Expr::Lit(ExprLit {
-                lit: Lit::Int(i), ..
-            }) => (true, i),
-            other => {
-                errors.push_spanned(other, "expected an integer literal");
-                return None;
-            }
-        },
-        other => {
-            errors.push_spanned(
-                other,
-                format!("expected an integer literal: `{} = 1001`", entry.key),
-            );
-            return None;
-        }
-    };
-    match lit.base10_parse::<i64>() {
-        Ok(v) => Some((if neg { -v } else { v }, value.to_token_stream())),
-        Err(e) => {
-            errors.add(e);
-            None
-        }
-    }
-}
-
-/// `key = "5s"`: a duration in milliseconds (units `ms`, `s`, `m`, `h`), never zero.
-pub fn duration_ms(entry: &Entry, errors: &mut Errors) -> Option<u64> {
-    let value = value_of(entry, "\"5s\"", errors)?;
-    let Expr::Lit(ExprLit {
-        lit: Lit::Str(s), ..
-    }) = value
-    else {
+/// `rename_all = ".."`.
+fn parse_case(entry: &Entry, errors: &mut Errors) -> Option<Case> {
+    let s = entry::lit_str(entry, errors)?;
+    let case = Case::parse(&s.value());
+    if case.is_none() {
         errors.push_spanned(
-            value,
+            &s,
             format!(
-                "expected a duration string such as `{} = \"5s\"` or `\"500ms\"`",
-                entry.key
+                "unknown casing; expected one of {}",
+                CASES
+                    .iter()
+                    .map(|c| format!("\"{c}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         );
-        return None;
-    };
-    match parse_duration_ms(&s.value()) {
-        Ok(0) => {
-            errors.push_spanned(
-                s,
-                "a timeout of zero would fail every call; give a positive duration",
-            );
-            None
+    }
+    case
+}
+
+/// `#[rpc(...)]` on a method.
+#[derive(Default)]
+pub struct MethodAttrs {
+    /// `name = ".."`: the wire name, instead of the cased Rust name.
+    pub name: Option<LitStr>,
+    /// `aliases = [..]`: more wire names.
+    pub aliases: Vec<LitStr>,
+    /// `notify`: a one-way call with no reply.
+    pub notify: bool,
+    /// `timeout = ".."`, in milliseconds.
+    pub timeout_ms: Option<u64>,
+    /// `meta(key = "value", ..)`.
+    pub meta: Vec<(String, String)>,
+}
+
+impl MethodAttrs {
+    const KEYS: &'static [&'static str] = &["name", "aliases", "notify", "timeout", "meta"];
+    const UNSUPPORTED: &'static [&'static str] = &["stream", "qos", "blocking", "flatten"];
+
+    /// Parses the `#[rpc(...)]` attributes among a method's `attrs`.
+    pub fn parse(attrs: &[Attribute], errors: &mut Errors) -> Self {
+        let entries =
+            entry::parse_entries(attrs, "method", Self::KEYS, &[], Self::UNSUPPORTED, errors);
+        let mut out = MethodAttrs::default();
+        for entry in &entries {
+            match entry.key.as_str() {
+                "name" => out.name = entry::lit_str(entry, errors),
+                "aliases" => out.aliases = entry::str_list(entry, errors),
+                "notify" => out.notify = entry::flag(entry, errors).unwrap_or(false),
+                "timeout" => out.timeout_ms = entry::duration_ms(entry, errors),
+                "meta" => out.meta = entry::meta_pairs(entry, errors),
+                _ => {}
+            }
         }
-        Ok(ms) => Some(ms),
-        Err(()) => {
-            errors.push_spanned(
-                s,
-                "invalid duration: expected a whole number with a unit `ms`, `s`, `m` or `h` (e.g. \"5s\", \"500ms\")",
-            );
-            None
-        }
+        out
     }
 }
 
-fn parse_duration_ms(s: &str) -> Result<u64, ()> {
-    let s = s.trim();
-    let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(digits);
-    let num: u64 = num.parse().map_err(|_| ())?;
-    let scale = match unit.trim() {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" | "min" => 60_000,
-        "h" => 3_600_000,
-        _ => return Err(()),
-    };
-    num.checked_mul(scale).ok_or(())
+/// `#[rpc(...)]` on a param, in two steps: [`entries`](Self::entries) checks the keys,
+/// [`parse`](Self::parse) reads their values (the param's pattern is checked in between).
+#[derive(Default)]
+pub struct ParamAttrs {
+    /// `context`: the `&RpcContext` param, with the key's span.
+    pub context: Option<Span>,
+    /// `rename = ".."`: the wire name.
+    pub rename: Option<LitStr>,
+    /// `alias = ".."` (repeatable), with their spans.
+    pub aliases: Vec<(String, Span)>,
+    /// `default`: a missing param takes `Default::default()`.
+    pub default: bool,
+    /// The span of the `default` key.
+    pub default_span: Option<Span>,
+    /// Every key but `context`, with its span (none of them applies to the context param).
+    pub wire_keys: Vec<(String, Span)>,
 }
 
-/// `meta(key = "value", ..)`.
-pub fn meta_pairs(entry: &Entry, errors: &mut Errors) -> Vec<(String, String)> {
-    let Meta::List(list) = &entry.meta else {
-        errors.push_spanned(&entry.meta, "expected `meta(key = \"value\", ..)`");
-        return Vec::new();
-    };
-    let metas = match list.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated) {
-        Ok(m) => m,
-        Err(e) => {
-            errors.add(e);
-            return Vec::new();
-        }
-    };
-    let mut out: Vec<(String, String)> = Vec::new();
-    for meta in metas {
-        let Meta::NameValue(nv) = &meta else {
-            errors.push_spanned(&meta, "expected `key = \"value\"`");
-            continue;
-        };
-        let Some(key) = nv.path.get_ident() else {
-            errors.push_spanned(&nv.path, "expected a plain key");
-            continue;
-        };
-        let Expr::Lit(ExprLit {
-            lit: Lit::Str(value),
-            ..
-        }) = &nv.value
-        else {
-            errors.push_spanned(&nv.value, "expected a string literal");
-            continue;
-        };
-        let key = key.to_string();
-        if out.iter().any(|(k, _)| *k == key) {
-            errors.push_spanned(&nv.path, format!("duplicate meta key `{key}`"));
-            continue;
-        }
-        out.push((key, value.value()));
+impl ParamAttrs {
+    const KEYS: &'static [&'static str] = &["rename", "alias", "default", "context"];
+    const REPEATABLE: &'static [&'static str] = &["alias"];
+    const UNSUPPORTED: &'static [&'static str] = &["bytes"];
+
+    /// Checks the keys of the `#[rpc(...)]` attributes among a param's `attrs`.
+    pub fn entries(attrs: &[Attribute], errors: &mut Errors) -> Vec<Entry> {
+        entry::parse_entries(
+            attrs,
+            "param",
+            Self::KEYS,
+            Self::REPEATABLE,
+            Self::UNSUPPORTED,
+            errors,
+        )
     }
-    out
+
+    /// Reads the values of `entries`.
+    pub fn parse(entries: &[Entry], errors: &mut Errors) -> Self {
+        let mut out = ParamAttrs::default();
+        for entry in entries {
+            match entry.key.as_str() {
+                "context" if entry::flag(entry, errors).unwrap_or(false) => {
+                    out.context = Some(entry.key_span);
+                }
+                "rename" => out.rename = entry::lit_str(entry, errors),
+                "alias" => {
+                    if let Some(a) = entry::lit_str(entry, errors) {
+                        out.aliases.push((a.value(), a.span()));
+                    }
+                }
+                "default" => {
+                    out.default = entry::flag(entry, errors).unwrap_or(false);
+                    out.default_span = Some(entry.key_span);
+                }
+                _ => {}
+            }
+        }
+        out.wire_keys = entries
+            .iter()
+            .filter(|e| e.key != "context")
+            .map(|e| (e.key.clone(), e.key_span))
+            .collect();
+        out
+    }
+}
+
+/// The attributes among `attrs` that are not `#[rpc(...)]`, forwarded as they are.
+pub fn forwarded(attrs: &[Attribute]) -> Vec<Attribute> {
+    attrs
+        .iter()
+        .filter(|a| !entry::is_rpc(a))
+        .cloned()
+        .collect()
 }
 
 /// The text of the `///` doc comments among `attrs`, one line each, leading space trimmed.

@@ -1,14 +1,30 @@
 //! The `#[rpc]` procedural macro of elbus typed RPC; users depend on `elbus-rpc`, which re-exports it.
 //!
-//! Layout (thiserror's `impl/` style): `attr` is the strict attribute parser, `ast` parses a
-//! trait into an IR, `valid` runs the checks across items, `expand` generates code, and `error`
-//! is `#[derive(RpcError)]`. Every error is collected with its span; nothing panics.
+//! Layout (thiserror's `impl/` style), a pipeline per macro: typed attributes -> IR -> validate
+//! -> expand, every error collected with its span and nothing panicking.
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | `diag` | the error collector ([`diag::Errors`]) |
+//! | `entry` | the strict `#[rpc(key = value, ..)]` entry parser and its value readers, shared by every site |
+//! | `attr` | the typed attributes of a service, one struct per site: trait, method, param |
+//! | `case` | `rename_all` casings |
+//! | `ty` | recognising types (`Result`, `Option`, `&RpcContext`, `impl Future`, ...) |
+//! | `ast` | the IR of a service |
+//! | `parse` | `syn` trait -> IR, with the checks of one token |
+//! | `valid` | the checks across items (wire-name collisions, reserved names, ...) |
+//! | `expand` | code generation: the trait, the handler, the client, the schema |
+//! | `rpc_error` | `#[derive(RpcError)]`: its own `attr`, `ast` and `expand` |
 
 mod ast;
 mod attr;
 mod case;
-mod error;
+mod diag;
+mod entry;
 mod expand;
+mod parse;
+mod rpc_error;
+mod ty;
 mod valid;
 
 use proc_macro::TokenStream;
@@ -18,7 +34,7 @@ use syn::{Meta, Token};
 /// Turns a trait into a typed RPC service. See the `elbus-rpc` crate for the documentation.
 #[proc_macro_attribute]
 pub fn rpc(args: TokenStream, input: TokenStream) -> TokenStream {
-    let mut errors = attr::Errors::default();
+    let mut errors = diag::Errors::default();
     let args =
         match syn::parse::Parser::parse(Punctuated::<Meta, Token![,]>::parse_terminated, args) {
             Ok(args) => args,
@@ -51,7 +67,7 @@ pub fn rpc(args: TokenStream, input: TokenStream) -> TokenStream {
             return out.into();
         }
     };
-    let svc = ast::parse_service(args, &item, &mut errors);
+    let svc = parse::parse_service(args, &item, &mut errors);
     valid::validate(&svc, &mut errors);
     match errors.finish() {
         Some(e) => expand::fallback(&item, e).into(),
@@ -78,7 +94,7 @@ fn item_keyword(item: &syn::Item) -> proc_macro2::TokenStream {
 #[proc_macro_derive(RpcError, attributes(rpc))]
 pub fn derive_rpc_error(input: TokenStream) -> TokenStream {
     match syn::parse::<syn::DeriveInput>(input) {
-        Ok(input) => error::derive(&input).into(),
+        Ok(input) => rpc_error::derive(&input).into(),
         Err(e) => e.to_compile_error().into(),
     }
 }

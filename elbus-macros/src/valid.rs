@@ -7,7 +7,7 @@ use proc_macro2::Span;
 use syn::ext::IdentExt;
 
 use crate::ast::{Arg, Service};
-use crate::attr::Errors;
+use crate::diag::Errors;
 
 /// The introspection method the router answers.
 const DESCRIBE: &str = "rpc.describe";
@@ -36,13 +36,13 @@ fn wire_name_problem(name: &str) -> Option<&'static str> {
 /// Runs every cross-item check, recording all problems.
 pub fn validate(svc: &Service, errors: &mut Errors) {
     let mut namespace_ok = true;
-    if let Some(ns) = &svc.namespace {
+    if let Some(ns) = &svc.rpc_attrs.namespace {
         if let Some(problem) = wire_name_problem(&ns.value()) {
             errors.push(ns.span(), format!("invalid namespace: it {problem}; method names must be non-empty ASCII without whitespace or NUL"));
             namespace_ok = false;
         }
-        if !svc.separator.is_empty() {
-            if let Some(problem) = wire_name_problem(&svc.separator) {
+        if !svc.rpc_attrs.separator.is_empty() {
+            if let Some(problem) = wire_name_problem(&svc.rpc_attrs.separator) {
                 errors.push(
                     ns.span(),
                     format!("invalid `namespace_separator`: it {problem}"),
@@ -85,7 +85,7 @@ pub fn validate(svc: &Service, errors: &mut Errors) {
     // Rust names that clash with generated items.
     for m in &svc.methods {
         let name = m.ident.unraw().to_string();
-        if svc.client && CLIENT_ITEMS.contains(&name.as_str()) {
+        if svc.rpc_attrs.client && CLIENT_ITEMS.contains(&name.as_str()) {
             errors.push_spanned(
                 &m.ident,
                 format!("a method named `{name}` would clash with `{}Client::{name}`; rename the Rust method and keep the wire name with `#[rpc(name = \"{name}\")]`", svc.ident),

@@ -20,6 +20,7 @@ impl<C: AsyncClient + 'static> RpcTransport for RpcClient<C> {
         Some(self.options().call_timeout())
     }
 
+    /// One timer per call: `call_with_timeout` bounds the whole round trip by `timeout`.
     async fn call(
         &self,
         target: &str,
@@ -41,6 +42,8 @@ impl<C: AsyncClient + 'static> RpcTransport for RpcClient<C> {
         params: Vec<u8>,
         timeout: Duration,
     ) -> Result<(), RawCallError> {
+        // The call's one deadline. (`call0` also bounds its send by the client's
+        // `RpcOptions::timeout`; it takes no deadline of its own.)
         match tokio::time::timeout(timeout, self.call0(target, method, &params, CALL_QOS)).await {
             Ok(result) => result.map_err(raw_error),
             Err(_elapsed) => Err(RawCallError::Timeout),

@@ -89,26 +89,26 @@ where
     }
 
     /// Sends the call and waits for its result; the same as `.await` without boxing.
+    ///
+    /// The call has one deadline, [`effective_timeout`](Self::effective_timeout), and one timer:
+    /// the transport's, which gets the deadline and bounds the whole call by it (see
+    /// [`RpcTransport`]). The typed layer sets no timer of its own on top.
     pub async fn send(self) -> Result<R, CallError<E>> {
         let timeout = self.effective_timeout();
         let params = self.params.map_err(CallError::Encode)?;
         let reply = if self.notify {
-            let sent = self
-                .transport
-                .notify(self.target, self.method, params, timeout);
-            tokio::time::timeout(timeout, sent)
+            self.transport
+                .notify(self.target, self.method, params, timeout)
                 .await
-                .map(|r| r.map(|()| Bytes::new()))
+                .map(|()| Bytes::new())
         } else {
-            let sent = self
-                .transport
-                .call(self.target, self.method, params, timeout);
-            tokio::time::timeout(timeout, sent).await
+            self.transport
+                .call(self.target, self.method, params, timeout)
+                .await
         };
         match reply {
-            Err(_elapsed) => Err(CallError::Timeout),
-            Ok(Err(e)) => Err(RawCallError::into_call_error(e)),
-            Ok(Ok(payload)) => decode_value(&payload).map_err(CallError::Decode),
+            Err(e) => Err(RawCallError::into_call_error(e)),
+            Ok(payload) => decode_value(&payload).map_err(CallError::Decode),
         }
     }
 }

@@ -20,8 +20,10 @@ pub type DefaultTransport = elbus::rpc::RpcClient<elbus::ipc::Client>;
 /// Sends byte-level RPC requests to a named target (`docs/protocol.md` §9).
 ///
 /// Implement it for a bus RPC client to use the generated clients over the bus. Both methods get
-/// the whole-call `timeout`; the typed client also bounds the returned future by it, so a
-/// transport must clean up its pending state when the future is dropped.
+/// the whole-call `timeout`, the call's one deadline: the transport bounds the returned future by
+/// it (one timer per call) and the typed client sets no timer of its own, so a transport that
+/// ignores `timeout` leaves its calls unbounded. A caller may still drop the future early, so a
+/// transport must clean up its pending state on drop.
 pub trait RpcTransport: Clone + Send + Sync + 'static {
     /// Sends request `method` with `params` to client `target` and waits for the reply payload.
     ///

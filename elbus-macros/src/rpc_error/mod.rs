@@ -1,0 +1,28 @@
+//! `#[derive(RpcError)]`: stable wire codes for a service error enum, as its own small pipeline:
+//! typed attributes (`attr`) -> the IR, parsed and checked (`ast`) -> the impl (`expand`).
+
+mod ast;
+mod attr;
+mod expand;
+
+use proc_macro2::TokenStream;
+use syn::DeriveInput;
+
+use crate::diag::Errors;
+
+/// The expansion of `#[derive(RpcError)]`, or its errors.
+pub fn derive(input: &DeriveInput) -> TokenStream {
+    let mut errors = Errors::default();
+    let attrs = attr::ErrorTypeAttrs::parse(&input.attrs, &mut errors);
+    let Some(data) = ast::enum_data(input, &mut errors) else {
+        return errors
+            .finish()
+            .map(|e| e.to_compile_error())
+            .unwrap_or_default();
+    };
+    let variants = ast::parse_variants(input, data, &mut errors);
+    if let Some(e) = errors.finish() {
+        return e.to_compile_error();
+    }
+    expand::expand(input, &attrs.krate, &variants)
+}
