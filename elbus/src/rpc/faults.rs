@@ -54,6 +54,11 @@ pub(crate) fn connection_lost() -> RpcError {
     )
 }
 
+/// The error of calls made on, or waiting on, a closed connection: -32255 (Eof).
+pub(crate) fn connection_closed() -> RpcError {
+    RpcError::bus(ErrorKind::Eof, "the connection to the broker is closed")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
