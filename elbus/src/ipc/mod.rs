@@ -43,14 +43,16 @@
 
 mod client;
 mod config;
+mod connector;
 mod reader;
 mod reconnect;
 mod state;
+mod topics;
 mod writer;
 
+pub use crate::client::ConnectionState;
 pub use client::Client;
-pub use config::Config;
-pub use reconnect::{ConnectionState, ReconnectPolicy};
+pub use config::{Config, ReconnectPolicy};
 
 #[cfg(test)]
 mod tests;
