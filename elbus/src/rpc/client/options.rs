@@ -72,12 +72,12 @@ impl RpcOptions {
         self
     }
 
-    /// Subscribes the client to the broker's announcements ([`ANNOUNCEMENT_TOPIC`]) and fails
+    /// Subscribes the client to the broker's announcements ([`INFO_TOPIC`]) and fails
     /// the calls waiting on a callee as soon as the broker announces that it (or its primary)
     /// unregistered, with -32113, instead of letting them wait for their timeout. The
     /// announcements still reach [`RpcHandlers::handle_frame`].
     ///
-    /// [`ANNOUNCEMENT_TOPIC`]: crate::rpc::ANNOUNCEMENT_TOPIC
+    /// [`INFO_TOPIC`]: crate::protocol::INFO_TOPIC
     /// [`RpcHandlers::handle_frame`]: crate::rpc::RpcHandlers::handle_frame
     pub fn fail_calls_on_unregister(mut self) -> Self {
         self.fail_on_unregister = true;

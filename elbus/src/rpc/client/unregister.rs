@@ -7,16 +7,13 @@ use tracing::warn;
 
 use super::shared::Shared;
 use crate::client::AsyncClient;
+use crate::protocol::INFO_TOPIC;
 use crate::rpc::faults;
 use crate::{Frame, QoS};
 
 /// Subscribes to the broker's announcements, logging (not failing) if that is refused.
 pub(super) async fn subscribe<C: AsyncClient>(shared: &Shared<C>) {
-    let subscribed = match shared
-        .client
-        .subscribe(faults::ANNOUNCEMENT_TOPIC, QoS::Processed)
-        .await
-    {
+    let subscribed = match shared.client.subscribe(INFO_TOPIC, QoS::Processed).await {
         Ok(confirm) => confirm.await,
         Err(err) => Err(err),
     };
@@ -24,7 +21,7 @@ pub(super) async fn subscribe<C: AsyncClient>(shared: &Shared<C>) {
         warn!(
             "{}: unable to subscribe to {}: {err}",
             shared.client.name(),
-            faults::ANNOUNCEMENT_TOPIC
+            INFO_TOPIC
         );
     }
 }
