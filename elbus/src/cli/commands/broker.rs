@@ -14,8 +14,6 @@ use crate::protocol::BROKER_NAME;
 use crate::rpc::DummyHandlers;
 use crate::QoS;
 
-/// The broker's RPC client name.
-
 /// Runs a `broker` command.
 pub(crate) async fn run(ctx: &Context<'_>, command: BrokerCommand) -> Result<(), CliError> {
     let method = match command {
