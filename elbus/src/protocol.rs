@@ -17,6 +17,24 @@ pub const GREETING_BYTES: [u8; 3] = [
     (PROTOCOL_VERSION >> 8) as u8,
 ];
 
+/// Checks a greeting as the broker sends it: [`GREETING`], then [`PROTOCOL_VERSION`]
+/// little-endian. A wrong byte or another version is [`ErrorKind::NotSupported`].
+pub fn check_greeting(greeting: &[u8; 3]) -> Result<(), Error> {
+    if greeting[0] != GREETING {
+        return Err(Error::not_supported(format!(
+            "invalid greeting byte {:#04x}",
+            greeting[0]
+        )));
+    }
+    let version = u16::from_le_bytes([greeting[1], greeting[2]]);
+    if version != PROTOCOL_VERSION {
+        return Err(Error::not_supported(format!(
+            "unsupported protocol version {version}"
+        )));
+    }
+    Ok(())
+}
+
 /// Result code: success.
 pub const RESPONSE_OK: u8 = 0x01;
 /// Result code: the client (target or primary) is not registered.
@@ -378,6 +396,14 @@ mod tests {
         assert!(QoS::Processed.needs_ack() && !QoS::Processed.is_realtime());
         assert!(!QoS::Realtime.needs_ack() && QoS::Realtime.is_realtime());
         assert!(QoS::RealtimeProcessed.needs_ack() && QoS::RealtimeProcessed.is_realtime());
+    }
+
+    #[test]
+    fn greetings() {
+        assert!(check_greeting(&GREETING_BYTES).is_ok());
+        let err = check_greeting(&[0xEA, 1, 0]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotSupported);
+        assert!(check_greeting(&[GREETING, 2, 0]).is_err());
     }
 
     #[test]

@@ -15,7 +15,7 @@ use super::state::State;
 use super::topics::Topics;
 use super::{reader, writer, writer::Outgoing};
 use crate::command::{encode_request, join_topics};
-use crate::protocol::{GREETING, PROTOCOL_VERSION};
+use crate::protocol::check_greeting;
 use crate::sync::recover;
 use crate::{Error, ErrorKind, Frame, OpConfirm, QoS};
 
@@ -226,18 +226,7 @@ async fn handshake(
 ) -> Result<(), Error> {
     let mut greeting = [0u8; 3];
     rd.read_exact(&mut greeting).await?;
-    if greeting[0] != GREETING {
-        return Err(Error::not_supported(format!(
-            "invalid greeting byte {:#04x}",
-            greeting[0]
-        )));
-    }
-    let version = u16::from_le_bytes([greeting[1], greeting[2]]);
-    if version != PROTOCOL_VERSION {
-        return Err(Error::not_supported(format!(
-            "unsupported protocol version {version}"
-        )));
-    }
+    check_greeting(&greeting)?;
     wr.write_all(&greeting).await?;
     read_result(rd, "greeting").await?;
     let mut registration = Vec::with_capacity(2 + name.len());
