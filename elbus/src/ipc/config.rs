@@ -148,6 +148,8 @@ impl Config {
 /// and exclusions before it reports [`ConnectionState::Connected`]. Frames routed while it was
 /// away are lost, and calls waiting for an ACK when the connection dropped fail at once with
 /// [`ErrorKind::Eof`](crate::ErrorKind::Eof).
+///
+/// [`ConnectionState::Connected`]: crate::ConnectionState::Connected
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReconnectPolicy {
     /// The wait before the first attempt.
