@@ -10,17 +10,18 @@ use std::ops::RangeInclusive;
 use crate::schema::ErrorSchema;
 
 /// JSON-RPC "parse error" (also a MessagePack decode failure).
-pub const CODE_PARSE_ERROR: i16 = -32700;
+pub const CODE_PARSE_ERROR: i16 = elbus::rpc::RPC_ERROR_CODE_PARSE;
 /// JSON-RPC "invalid request".
-pub const CODE_INVALID_REQUEST: i16 = -32600;
+pub const CODE_INVALID_REQUEST: i16 = elbus::rpc::RPC_ERROR_CODE_INVALID_REQUEST;
 /// JSON-RPC "method not found".
-pub const CODE_METHOD_NOT_FOUND: i16 = -32601;
+pub const CODE_METHOD_NOT_FOUND: i16 = elbus::rpc::RPC_ERROR_CODE_METHOD_NOT_FOUND;
 /// JSON-RPC "invalid params": the params failed to decode on the server.
-pub const CODE_INVALID_PARAMS: i16 = -32602;
+pub const CODE_INVALID_PARAMS: i16 = elbus::rpc::RPC_ERROR_CODE_INVALID_METHOD_PARAMS;
 /// JSON-RPC "internal error" (for example a result that failed to encode).
-pub const CODE_INTERNAL_ERROR: i16 = -32603;
+pub const CODE_INTERNAL_ERROR: i16 = elbus::rpc::RPC_ERROR_CODE_INTERNAL;
 /// The bus-level timeout (`-32000 - 0x78`).
-pub const CODE_TIMEOUT: i16 = -32120;
+pub const CODE_TIMEOUT: i16 =
+    elbus::rpc::RPC_ERROR_CODE_BUS_BASE - elbus::protocol::ERR_TIMEOUT as i16;
 /// Codes reserved for the protocol and the bus; service errors must stay outside.
 pub const RESERVED_CODES: RangeInclusive<i16> = -32768..=-32000;
 

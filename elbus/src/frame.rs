@@ -5,7 +5,7 @@ use std::fmt;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::protocol::{self, FrameKind, DELIVERY_HEADER_LEN};
+use crate::protocol::{self, DeliveryHeader, FrameKind, DELIVERY_HEADER_LEN};
 use crate::Error;
 
 /// A message, broadcast or publication received from the bus.
@@ -64,12 +64,14 @@ impl Frame {
         if wire.len() < DELIVERY_HEADER_LEN {
             return Err(Error::data("frame shorter than its header"));
         }
-        let kind = FrameKind::from_u8(wire[0])?;
-        let len = u32::from_le_bytes([wire[1], wire[2], wire[3], wire[4]]) as usize;
-        if len != wire.len() - DELIVERY_HEADER_LEN {
+        let mut bytes = [0u8; DELIVERY_HEADER_LEN];
+        bytes.copy_from_slice(&wire[..DELIVERY_HEADER_LEN]);
+        let header = DeliveryHeader::decode(&bytes)?;
+        if header.body_len() as usize != wire.len() - DELIVERY_HEADER_LEN {
             return Err(Error::data("frame length does not match its header"));
         }
-        Frame::from_body(kind, wire[5] != 0, wire.slice(DELIVERY_HEADER_LEN..))
+        let body = wire.slice(DELIVERY_HEADER_LEN..);
+        Frame::from_body(header.kind(), header.is_realtime(), body)
     }
 
     /// Message, broadcast or publish.

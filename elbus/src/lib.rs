@@ -18,6 +18,7 @@
 //! | [`logging`] | log lines clients cannot forge or flood: escaping of their text, rate limits |
 //! | [`matching`] | topic (`+`, `#`) and name-mask (`?`, `*`) matching, and the routing indexes |
 //! | [`rpc`] | the byte RPC layer: calls, replies, errors and notifications over messages |
+//! | `sync` | the one helper that recovers a poisoned lock (crate-private) |
 //! | `ipc` | the UNIX / TCP socket client `ipc::Client` and its `ipc::Config` (feature `ipc`) |
 //! | `cli` | the command-line client `elbus`: options, commands, output, benchmark (feature `cli`) |
 //!
@@ -53,6 +54,8 @@ pub mod rpc;
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub mod server;
+#[cfg(any(feature = "broker", feature = "ipc", feature = "rpc"))]
+mod sync;
 
 pub use client::{AsyncClient, ConnectionState, EventChannel, OpConfirm};
 pub use command::Command;

@@ -17,6 +17,24 @@ pub const GREETING_BYTES: [u8; 3] = [
     (PROTOCOL_VERSION >> 8) as u8,
 ];
 
+/// Checks a greeting as the broker sends it: [`GREETING`], then [`PROTOCOL_VERSION`]
+/// little-endian. A wrong byte or another version is [`ErrorKind::NotSupported`].
+pub fn check_greeting(greeting: &[u8; 3]) -> Result<(), Error> {
+    if greeting[0] != GREETING {
+        return Err(Error::not_supported(format!(
+            "invalid greeting byte {:#04x}",
+            greeting[0]
+        )));
+    }
+    let version = u16::from_le_bytes([greeting[1], greeting[2]]);
+    if version != PROTOCOL_VERSION {
+        return Err(Error::not_supported(format!(
+            "unsupported protocol version {version}"
+        )));
+    }
+    Ok(())
+}
+
 /// Result code: success.
 pub const RESPONSE_OK: u8 = 0x01;
 /// Result code: the client (target or primary) is not registered.
@@ -39,6 +57,31 @@ pub const ERR_TIMEOUT: u8 = 0x78;
 pub const ERR_ACCESS: u8 = 0x79;
 /// Result code: end of stream (used internally and in error replies).
 pub const ERR_EOF: u8 = 0xFF;
+
+/// The name of the broker's own client, which serves the `.broker` RPC API and sends the
+/// announcements. Names starting with `.` are reserved for the broker's clients.
+pub const BROKER_NAME: &str = ".broker";
+/// The topic of registration announcements (`reg` and `unreg`, see [`Announcement`]).
+pub const INFO_TOPIC: &str = ".broker/info";
+/// The topic every client is subscribed to at registration; the broker announces its
+/// `shutdown` there.
+pub const WARN_TOPIC: &str = ".broker/warn";
+
+/// The payload of an announcement on [`INFO_TOPIC`] or [`WARN_TOPIC`], MessagePack-encoded with
+/// named keys in this order: `{"s": event, "d": name, "t": nanoseconds since the epoch}`; `d`
+/// is left out when there is no name (`shutdown`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Announcement<'a> {
+    /// The event: `reg`, `unreg` or `shutdown`.
+    #[serde(borrow)]
+    pub s: &'a str,
+    /// The client the event is about (a primary name).
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub d: Option<&'a str>,
+    /// When it happened, nanoseconds since the UNIX epoch.
+    #[serde(default)]
+    pub t: u64,
+}
 
 /// Separator between a primary client name and a secondary's suffix.
 pub const SECONDARY_SEP: &str = "%%";
@@ -238,6 +281,52 @@ pub fn delivery_header(
     ]
 }
 
+/// A decoded broker→client header: the frame kind, then a `u32` that is the body length of a
+/// delivery or the op id of an ACK, then a byte that is the realtime flag of a delivery or the
+/// result code of an ACK (zero in a NOP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryHeader {
+    kind: FrameKind,
+    value: u32,
+    last: u8,
+}
+
+impl DeliveryHeader {
+    /// Decodes the 6 header bytes; an unknown kind is an error.
+    pub fn decode(buf: &[u8; DELIVERY_HEADER_LEN]) -> Result<Self, Error> {
+        Ok(DeliveryHeader {
+            kind: FrameKind::from_u8(buf[0])?,
+            value: u32::from_le_bytes([buf[1], buf[2], buf[3], buf[4]]),
+            last: buf[5],
+        })
+    }
+
+    /// The frame kind.
+    pub fn kind(&self) -> FrameKind {
+        self.kind
+    }
+
+    /// The body length of a delivered frame.
+    pub fn body_len(&self) -> u32 {
+        self.value
+    }
+
+    /// The realtime flag of a delivered frame.
+    pub fn is_realtime(&self) -> bool {
+        self.last != 0
+    }
+
+    /// The op id an ACK answers.
+    pub fn op_id(&self) -> u32 {
+        self.value
+    }
+
+    /// The result code of an ACK.
+    pub fn code(&self) -> u8 {
+        self.last
+    }
+}
+
 /// Encodes an ACK frame: `FE op_id code`.
 pub fn ack_frame(op_id: u32, code: u8) -> [u8; DELIVERY_HEADER_LEN] {
     let id = op_id.to_le_bytes();
@@ -307,6 +396,51 @@ mod tests {
         assert!(QoS::Processed.needs_ack() && !QoS::Processed.is_realtime());
         assert!(!QoS::Realtime.needs_ack() && QoS::Realtime.is_realtime());
         assert!(QoS::RealtimeProcessed.needs_ack() && QoS::RealtimeProcessed.is_realtime());
+    }
+
+    #[test]
+    fn greetings() {
+        assert!(check_greeting(&GREETING_BYTES).is_ok());
+        let err = check_greeting(&[0xEA, 1, 0]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotSupported);
+        assert!(check_greeting(&[GREETING, 2, 0]).is_err());
+    }
+
+    #[test]
+    fn delivery_headers_decode_what_they_encode() {
+        let header = DeliveryHeader::decode(&delivery_header(FrameKind::Publish, 70000, true));
+        let header = header.unwrap();
+        assert_eq!(header.kind(), FrameKind::Publish);
+        assert_eq!(header.body_len(), 70000);
+        assert!(header.is_realtime());
+        let ack = DeliveryHeader::decode(&ack_frame(0x0102_0304, ERR_BUSY)).unwrap();
+        assert_eq!(
+            (ack.kind(), ack.op_id(), ack.code()),
+            (FrameKind::Ack, 0x0102_0304, ERR_BUSY)
+        );
+        assert!(DeliveryHeader::decode(&[0x55, 0, 0, 0, 0, 0]).is_err());
+    }
+
+    #[test]
+    fn announcements_keep_the_original_key_order() {
+        let reg = Announcement {
+            s: "reg",
+            d: Some("svc"),
+            t: 1,
+        };
+        let wire = rmp_serde::to_vec_named(&reg).unwrap();
+        assert_eq!(wire, b"\x83\xa1s\xa3reg\xa1d\xa3svc\xa1t\x01");
+        assert_eq!(
+            rmp_serde::from_slice::<Announcement<'_>>(&wire).unwrap(),
+            reg
+        );
+        let shutdown = Announcement {
+            s: "shutdown",
+            d: None,
+            t: 1,
+        };
+        let wire = rmp_serde::to_vec_named(&shutdown).unwrap();
+        assert_eq!(wire, b"\x82\xa1s\xa8shutdown\xa1t\x01");
     }
 
     #[test]

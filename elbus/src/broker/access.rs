@@ -44,6 +44,7 @@ use serde::Deserialize;
 
 use crate::logging::Escaped;
 use crate::matching::{mask_matches, topic_matches};
+use crate::sync::recover;
 use crate::Error;
 
 /// The credentials of a UNIX-socket peer, as the kernel reported them at connect time
@@ -449,18 +450,12 @@ impl SharedAccessControl {
 
     /// The rules in force now.
     pub fn current(&self) -> Arc<AccessControl> {
-        self.current
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+        recover(self.current.read()).clone()
     }
 
     /// Replaces the rules for connections accepted from now on.
     pub fn replace(&self, rules: AccessControl) {
-        *self
-            .current
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(rules);
+        *recover(self.current.write()) = Arc::new(rules);
     }
 }
 

@@ -13,16 +13,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::{Deserialize, Serialize};
 
 use crate::broker::{Broker, ClientInfo, ClientKind};
+use crate::rpc::bus_code;
+use crate::ErrorKind;
 
-/// JSON-RPC standard codes the methods answer with.
-const PARSE_ERROR: i16 = -32700;
-const METHOD_NOT_FOUND: i16 = -32601;
-const INVALID_PARAMS: i16 = -32602;
-const INTERNAL_ERROR: i16 = -32603;
-/// `-32000 - ERR_DATA`: the method name is not UTF-8.
-const DATA_ERROR: i16 = -32114;
-/// `-32000 - ERR_ACCESS`: the caller may not use an administrative method.
-const ACCESS_ERROR: i16 = -32121;
+// The standard codes the methods answer with, from the one code table (`rpc::error`).
+use crate::rpc::{
+    RPC_ERROR_CODE_INTERNAL as INTERNAL_ERROR,
+    RPC_ERROR_CODE_INVALID_METHOD_PARAMS as INVALID_PARAMS,
+    RPC_ERROR_CODE_METHOD_NOT_FOUND as METHOD_NOT_FOUND, RPC_ERROR_CODE_PARSE as PARSE_ERROR,
+};
 
 /// Longest `client.list` filter regex accepted, compiled size in bytes: a filter is a short
 /// name pattern, and the limit keeps a hostile one from costing memory.
@@ -146,7 +145,7 @@ pub(crate) fn call_with_stats(
     api: Option<&ApiStats>,
 ) -> Result<Vec<u8>, MethodError> {
     let Ok(method) = std::str::from_utf8(method) else {
-        return Err(MethodError::new(DATA_ERROR, None));
+        return Err(MethodError::new(bus_code(ErrorKind::Data), None));
     };
     match method {
         "test" => {
@@ -181,7 +180,7 @@ pub(crate) fn call_with_stats(
         "client.disconnect" => {
             if !caller.is_none_or(|caller| may_administer(broker, caller)) {
                 return Err(MethodError::new(
-                    ACCESS_ERROR,
+                    bus_code(ErrorKind::Access),
                     Some("client.disconnect: permission denied".to_owned()),
                 ));
             }
@@ -293,9 +292,9 @@ fn client_disconnect(broker: &Broker, params: &[u8]) -> Result<Vec<u8>, MethodEr
     }
     let params: DisconnectParams = rmp_serde::from_slice(params)
         .map_err(|err| MethodError::new(INVALID_PARAMS, Some(err.to_string())))?;
-    broker.force_disconnect(&params.name).map_err(|err| {
-        MethodError::new(-32000 - i16::from(err.kind().code()), Some(err.to_string()))
-    })?;
+    broker
+        .force_disconnect(&params.name)
+        .map_err(|err| MethodError::new(bus_code(err.kind()), Some(err.to_string())))?;
     encode(&TestReply { ok: true })
 }
 

@@ -24,7 +24,8 @@ pub use scheduler::{MAX_QUEUED_CALLS, MAX_QUEUED_CALLS_PER_CALLER, MAX_QUEUED_PA
 use methods::ApiStats;
 use scheduler::Scheduler;
 
-use crate::broker::{Broker, Client, PathLock, BROKER_NAME};
+use crate::broker::{Broker, Client, PathLock};
+use crate::protocol::BROKER_NAME;
 use crate::rpc::{RpcClient, RpcError, RpcEvent, RpcHandlers, RpcResult};
 use crate::Error;
 

@@ -22,6 +22,7 @@ use tokio::task::JoinHandle;
 
 use super::methods::{self, ApiStats, MethodError};
 use crate::broker::Broker;
+use crate::sync::recover;
 
 /// Most expensive `.broker` calls one connection may have queued.
 pub const MAX_QUEUED_CALLS_PER_CALLER: usize = 8;
@@ -61,9 +62,7 @@ struct Shared {
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        recover(self.state.lock())
     }
 
     /// The next call to run, in turn order; the calls of callers that have gone are dropped

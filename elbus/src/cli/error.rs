@@ -1,8 +1,11 @@
-//! [`CliError`]: why a command failed, reported as one line on stderr, and its exit code.
+//! [`CliError`]: why a command failed, reported as one line on stderr, and its exit code; how
+//! RPC errors become such reports.
 
 use std::fmt;
 use std::process::ExitCode;
 
+use super::render::hex;
+use crate::rpc::{code_meaning, RpcError};
 use crate::{Error, ErrorKind};
 
 /// The classes of failure, each with its own exit code (listed in `elbus --help`).
@@ -107,6 +110,31 @@ impl fmt::Display for CliError {
 
 impl std::error::Error for CliError {}
 
+/// An RPC failure while doing `what`: a bus error (no such target, timeout, connection lost)
+/// is classed as such; anything else is the remote handler's error reply (exit 1), shown as
+/// `RPC error CODE (meaning): data`.
+pub(crate) fn rpc_error(what: impl std::fmt::Display, err: &RpcError) -> CliError {
+    if let Some(kind) = err.bus_error_kind() {
+        let bus = match err.message() {
+            Some(message) if !message.is_empty() => Error::new(kind, message),
+            _ => Error::from_kind(kind),
+        };
+        return CliError::bus(what, &bus);
+    }
+    let meaning = code_meaning(err.code())
+        .map(|meaning| format!(" ({meaning})"))
+        .unwrap_or_default();
+    let data = match (err.message(), err.data()) {
+        (Some(message), _) if !message.is_empty() => format!(": {message}"),
+        (None, Some(data)) if !data.is_empty() => format!(": {}", hex(data)),
+        _ => String::new(),
+    };
+    CliError::new(
+        Failure::Remote,
+        format!("{what}: RPC error {}{meaning}{data}", err.code()),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,5 +169,28 @@ mod tests {
         );
         let err = CliError::new(Failure::Remote, "line one\nline two\r\n");
         assert_eq!(err.message(), "line one line two");
+    }
+
+    #[test]
+    fn rpc_errors_are_classed() {
+        let err = rpc_error("call a m", &RpcError::method(None));
+        assert_eq!(err.failure(), Failure::Remote);
+        assert_eq!(
+            err.message(),
+            "call a m: RPC error -32601 (method not found)"
+        );
+        let err = rpc_error("c", &RpcError::with_message(-777, "boom\nagain"));
+        assert_eq!(err.message(), "c: RPC error -777: boom again");
+        let err = rpc_error("c", &RpcError::new(5, Some(vec![0xFF, 0x00])));
+        assert_eq!(err.message(), "c: RPC error 5: ff00");
+        let err = rpc_error("call x m", &RpcError::new(-32113, None));
+        assert_eq!(err.failure(), Failure::NotRegistered);
+        assert_eq!(err.message(), "call x m: target not registered");
+        let err = rpc_error("c", &RpcError::with_message(-32120, "no reply within 5s"));
+        assert_eq!(err.failure(), Failure::Timeout);
+        assert_eq!(
+            rpc_error("c", &RpcError::new(-32255, None)).failure(),
+            Failure::Other
+        );
     }
 }

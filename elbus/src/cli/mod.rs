@@ -4,11 +4,12 @@
 //! | module | what it is |
 //! |---|---|
 //! | `args` | the clap options and commands ([`Args`]) |
-//! | `error` | [`CliError`]: one-line reports and their exit codes |
+//! | `error` | [`CliError`]: one-line reports and their exit codes, RPC errors as reports |
 //! | `params` | `k=v` RPC params typed into a MessagePack map |
 //! | `render` | payloads shown as JSON, text, MessagePack or hex |
 //! | `table` | aligned tables and `_` thousands separators |
 //! | `output` | stdout results in the chosen style, stderr status lines |
+//! | `context` | what every command shares: options, printer, client name, connecting |
 //! | `commands` | `send`, `publish`, `listen`, `rpc …`, `broker …` |
 //! | `benchmark` | the seven throughput stages and the latency stages |
 //!
@@ -17,6 +18,7 @@
 mod args;
 mod benchmark;
 mod commands;
+mod context;
 mod error;
 mod output;
 mod params;

@@ -1,8 +1,8 @@
-//! The socket client's configuration and the path rules that pick its transport (§1).
+//! The socket client's configuration, its reconnect policy, and the path rules that pick its
+//! transport (§1).
 
 use std::time::Duration;
 
-use super::reconnect::ReconnectPolicy;
 use crate::{Error, DEFAULT_BUF_SIZE, DEFAULT_QUEUE_SIZE, DEFAULT_TIMEOUT};
 
 /// How to reach the broker and how the client behaves once connected.
@@ -141,6 +141,40 @@ impl Config {
     }
 }
 
+/// How a client reconnects after losing its broker: it waits `initial`, tries, and doubles the
+/// wait after each failed attempt up to `max`, until it connects or the application disconnects.
+///
+/// On each new connection the client registers its name again and restores its subscriptions
+/// and exclusions before it reports [`ConnectionState::Connected`]. Frames routed while it was
+/// away are lost, and calls waiting for an ACK when the connection dropped fail at once with
+/// [`ErrorKind::Eof`](crate::ErrorKind::Eof).
+///
+/// [`ConnectionState::Connected`]: crate::ConnectionState::Connected
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReconnectPolicy {
+    /// The wait before the first attempt.
+    pub initial: Duration,
+    /// The longest wait between attempts.
+    pub max: Duration,
+}
+
+impl Default for ReconnectPolicy {
+    /// 100 ms at first, at most 5 s between attempts.
+    fn default() -> Self {
+        ReconnectPolicy {
+            initial: Duration::from_millis(100),
+            max: Duration::from_secs(5),
+        }
+    }
+}
+
+impl ReconnectPolicy {
+    /// The wait after `current`: doubled, capped at `max`.
+    pub(crate) fn next(&self, current: Duration) -> Duration {
+        current.saturating_mul(2).min(self.max).max(self.initial)
+    }
+}
+
 /// Where a path points, by the rules of §1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Transport<'a> {
@@ -175,6 +209,20 @@ impl<'a> Transport<'a> {
 mod tests {
     use super::*;
     use crate::ErrorKind;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let policy = ReconnectPolicy {
+            initial: Duration::from_millis(100),
+            max: Duration::from_millis(350),
+        };
+        let waits: Vec<u128> =
+            std::iter::successors(Some(policy.initial), |w| Some(policy.next(*w)))
+                .take(4)
+                .map(|w| w.as_millis())
+                .collect();
+        assert_eq!(waits, [100, 200, 350, 350]);
+    }
 
     #[test]
     fn path_rules() {

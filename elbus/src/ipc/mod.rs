@@ -41,16 +41,31 @@
 //! * There is no automatic ping unless [`Config::ping_interval`] sets one, as in the original plain
 //!   client; a busrtd ≥ 0.5.4 drops clients idle for 1.25 × its timeout (§5).
 
+//!
+//! # Layout
+//!
+//! | module | what it is |
+//! |---|---|
+//! | `client` | [`Client`], the handle: the operations, queued on the current connection |
+//! | `config` | [`Config`], [`ReconnectPolicy`] and the path rules that pick the transport |
+//! | `connector` | opening a connection: socket, handshake, tasks, restoring subscriptions |
+//! | `reconnect` | the supervisor that notices a loss and reconnects with backoff |
+//! | `topics` | the subscriptions and exclusions recorded for replay |
+//! | `state` | what a connection's tasks share: op ids, pending ACKs, shutdown |
+//! | `reader`, `writer` | the connection's reader and writer (and pinger) tasks |
+
 mod client;
 mod config;
+mod connector;
 mod reader;
 mod reconnect;
 mod state;
+mod topics;
 mod writer;
 
+pub use crate::client::ConnectionState;
 pub use client::Client;
-pub use config::Config;
-pub use reconnect::{ConnectionState, ReconnectPolicy};
+pub use config::{Config, ReconnectPolicy};
 
 #[cfg(test)]
 mod tests;

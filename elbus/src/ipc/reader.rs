@@ -9,7 +9,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, BufReader};
 use tokio::sync::mpsc;
 
 use super::state::{wait_shutdown, State};
-use crate::protocol::{FrameKind, DELIVERY_HEADER_LEN};
+use crate::protocol::{DeliveryHeader, FrameKind, DELIVERY_HEADER_LEN};
 use crate::{Error, ErrorKind, Frame};
 
 /// The most a body buffer is allocated ahead of the bytes that fill it: the length field comes
@@ -56,23 +56,23 @@ async fn read_loop<R>(
 where
     R: AsyncRead + Unpin,
 {
-    let mut header = [0u8; DELIVERY_HEADER_LEN];
+    let mut bytes = [0u8; DELIVERY_HEADER_LEN];
     loop {
         // No timeout here: a client may sit idle as long as it likes (the broker's NOPs arrive
         // every timeout/2 anyway).
-        sock.read_exact(&mut header).await?;
-        let kind = FrameKind::from_u8(header[0])?;
-        let value = u32::from_le_bytes([header[1], header[2], header[3], header[4]]);
-        match kind {
+        sock.read_exact(&mut bytes).await?;
+        let header = DeliveryHeader::decode(&bytes)?;
+        match header.kind() {
             // A keepalive: exactly 6 bytes, no body (§16.1).
             FrameKind::Nop => {}
-            FrameKind::Ack => state.resolve_ack(value, header[5]),
-            FrameKind::Message | FrameKind::Broadcast | FrameKind::Publish => {
-                let len = usize::try_from(value).map_err(|_| Error::data("frame too large"))?;
+            FrameKind::Ack => state.resolve_ack(header.op_id(), header.code()),
+            kind @ (FrameKind::Message | FrameKind::Broadcast | FrameKind::Publish) => {
+                let len = usize::try_from(header.body_len())
+                    .map_err(|_| Error::data("frame too large"))?;
                 let body = tokio::time::timeout(timeout, read_body(sock, len))
                     .await
                     .map_err(|_| Error::new(ErrorKind::Timeout, "frame body read timed out"))??;
-                let frame = Frame::from_body(kind, header[5] != 0, body)?;
+                let frame = Frame::from_body(kind, header.is_realtime(), body)?;
                 // Waits while the channel is full: the socket is then not read, which is the
                 // backpressure §8.4 describes. If the application dropped the receiver, frames are
                 // discarded but ACKs keep being read.

@@ -3,10 +3,11 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 
 use tokio::sync::{oneshot, watch};
 
+use crate::sync::recover;
 use crate::Error;
 
 /// Where an ACK's result goes.
@@ -91,7 +92,7 @@ impl State {
     /// Locks the op-id and pending-ACK state.
     pub(crate) fn pending(&self) -> MutexGuard<'_, Pending> {
         // Nothing panics while holding the lock; if something ever did, the map is still coherent.
-        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+        recover(self.pending.lock())
     }
 
     /// Delivers an ACK to its waiter; an id nobody waits for is logged and dropped.

@@ -20,6 +20,26 @@ pub const RPC_ERROR_CODE_NOT_FOUND: i16 = -32001;
 /// registered, -32120 for a timeout, -32255 for a closed connection.
 pub const RPC_ERROR_CODE_BUS_BASE: i16 = -32000;
 
+/// What the standard codes above mean, in the words reports use: the one table of their names.
+#[cfg(feature = "cli")]
+const CODE_MEANINGS: [(i16, &str); 6] = [
+    (RPC_ERROR_CODE_PARSE, "parse error"),
+    (RPC_ERROR_CODE_INVALID_REQUEST, "invalid request"),
+    (RPC_ERROR_CODE_METHOD_NOT_FOUND, "method not found"),
+    (RPC_ERROR_CODE_INVALID_METHOD_PARAMS, "invalid params"),
+    (RPC_ERROR_CODE_INTERNAL, "internal error"),
+    (RPC_ERROR_CODE_NOT_FOUND, "not found"),
+];
+
+/// The meaning of a standard code (`method not found` for -32601), `None` for any other.
+#[cfg(feature = "cli")]
+pub(crate) fn code_meaning(code: i16) -> Option<&'static str> {
+    CODE_MEANINGS
+        .iter()
+        .find(|(known, _)| *known == code)
+        .map(|(_, meaning)| *meaning)
+}
+
 /// The result of an RPC handler: `Ok(Some(bytes))` is the reply payload, `Ok(None)` an empty
 /// reply, `Err` an error reply.
 pub type RpcResult = Result<Option<Vec<u8>>, RpcError>;
@@ -122,7 +142,7 @@ impl RpcError {
 }
 
 /// `-32000 - wire code` of a bus error kind.
-fn bus_code(kind: ErrorKind) -> i16 {
+pub(crate) fn bus_code(kind: ErrorKind) -> i16 {
     RPC_ERROR_CODE_BUS_BASE - i16::from(kind.code())
 }
 

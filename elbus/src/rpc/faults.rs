@@ -4,30 +4,15 @@
 //! Without this a call whose ACK already came back waits for its whole timeout when the callee
 //! dies before replying; the broker knows at once, and says so on `.broker/info`.
 
-use serde::Deserialize;
-
 use super::error::RpcError;
+use crate::protocol::{Announcement, BROKER_NAME, INFO_TOPIC};
 use crate::{ErrorKind, Frame, FrameKind};
-
-/// The broker's own client name, the sender of announcements.
-pub(crate) const BROKER_NAME: &str = ".broker";
-/// The topic of registration announcements.
-pub const ANNOUNCEMENT_TOPIC: &str = ".broker/info";
-
-/// The payload of an announcement: `{"s": event, "d": name, "t": nanoseconds}`.
-#[derive(Deserialize)]
-struct Announcement<'a> {
-    #[serde(borrow)]
-    s: &'a str,
-    #[serde(borrow, default)]
-    d: Option<&'a str>,
-}
 
 /// The primary name an `unreg` announcement is about, if `frame` is one.
 pub(crate) fn unregistered(frame: &Frame) -> Option<&str> {
     if frame.kind() != FrameKind::Publish
         || frame.sender() != BROKER_NAME
-        || frame.topic() != Some(ANNOUNCEMENT_TOPIC)
+        || frame.topic() != Some(INFO_TOPIC)
     {
         return None;
     }
@@ -54,6 +39,11 @@ pub(crate) fn connection_lost() -> RpcError {
     )
 }
 
+/// The error of calls made on, or waiting on, a closed connection: -32255 (Eof).
+pub(crate) fn connection_closed() -> RpcError {
+    RpcError::bus(ErrorKind::Eof, "the connection to the broker is closed")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,17 +60,17 @@ mod tests {
         // {"s": "unreg", "d": "svc", "t": 1}, as the broker encodes it.
         let unreg = b"\x83\xa1s\xa5unreg\xa1d\xa3svc\xa1t\x01";
         assert_eq!(
-            unregistered(&publication(BROKER_NAME, ANNOUNCEMENT_TOPIC, unreg)),
+            unregistered(&publication(BROKER_NAME, INFO_TOPIC, unreg)),
             Some("svc")
         );
         let reg = b"\x83\xa1s\xa3reg\xa1d\xa3svc\xa1t\x01";
         assert_eq!(
-            unregistered(&publication(BROKER_NAME, ANNOUNCEMENT_TOPIC, reg)),
+            unregistered(&publication(BROKER_NAME, INFO_TOPIC, reg)),
             None
         );
         // Only the broker's own publications on the topic count.
         assert_eq!(
-            unregistered(&publication("impostor", ANNOUNCEMENT_TOPIC, unreg)),
+            unregistered(&publication("impostor", INFO_TOPIC, unreg)),
             None
         );
         assert_eq!(
@@ -88,7 +78,7 @@ mod tests {
             None
         );
         assert_eq!(
-            unregistered(&publication(BROKER_NAME, ANNOUNCEMENT_TOPIC, b"\xc1")),
+            unregistered(&publication(BROKER_NAME, INFO_TOPIC, b"\xc1")),
             None
         );
     }

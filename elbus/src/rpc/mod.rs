@@ -58,12 +58,20 @@ mod msgpack;
 mod payload;
 
 pub use client::{RpcClient, RpcOptions, RpcStats, DEFAULT_CALL_TIMEOUT};
+#[cfg(feature = "broker-api")]
+pub(crate) use error::bus_code;
+#[cfg(feature = "cli")]
+pub(crate) use error::code_meaning;
 pub use error::{
     RpcError, RpcResult, RPC_ERROR_CODE_BUS_BASE, RPC_ERROR_CODE_INTERNAL,
     RPC_ERROR_CODE_INVALID_METHOD_PARAMS, RPC_ERROR_CODE_INVALID_REQUEST,
     RPC_ERROR_CODE_METHOD_NOT_FOUND, RPC_ERROR_CODE_NOT_FOUND, RPC_ERROR_CODE_PARSE,
 };
-pub use faults::ANNOUNCEMENT_TOPIC;
 pub use handlers::{DummyHandlers, RpcHandlers};
 pub use msgpack::{from_msgpack, to_msgpack};
 pub use payload::{InvalidPayload, RpcEvent, RpcEventKind};
+
+/// The topic of registration announcements, under the name it had here before it moved to
+/// [`protocol`](crate::protocol).
+#[deprecated(note = "use `elbus::protocol::INFO_TOPIC`, the one name of `.broker/info`")]
+pub const ANNOUNCEMENT_TOPIC: &str = crate::protocol::INFO_TOPIC;

@@ -154,7 +154,6 @@ async fn serve(args: ServerArgs, binds: Vec<BindAddress>, mut config: ServerConf
         None => info!("idle timeout: none"),
     }
     let broker = Broker::with_options(args.broker_options());
-    #[cfg(feature = "broker-api")]
     let api = match crate::broker_api::BrokerApi::start(&broker) {
         Ok(api) => api,
         Err(err) => {
@@ -163,15 +162,9 @@ async fn serve(args: ServerArgs, binds: Vec<BindAddress>, mut config: ServerConf
         }
     };
     if let Err(err) = start(&broker, &binds, &config, |path| {
-        #[cfg(feature = "broker-api")]
-        return api
-            .spawn_fifo_with(path, crate::broker_api::fifo::FifoPermissions::of(&config))
-            .map_err(|err| err.to_string());
-        #[cfg(not(feature = "broker-api"))]
-        return Err(format!(
-            "fifo:{} needs the broker-api feature",
-            path.display()
-        ));
+        // `server` enables `broker-api`, so a FIFO can always be served.
+        api.spawn_fifo_with(path, crate::broker_api::fifo::FifoPermissions::of(&config))
+            .map_err(|err| err.to_string())
     })
     .await
     {

@@ -22,7 +22,7 @@ use self::progress::Display;
 use self::rpc_stages::{BenchHandlers, RpcStage, RpcWorker};
 use self::stages::{Outcome, Worker};
 use crate::cli::args::BenchmarkArgs;
-use crate::cli::commands::{connect, rpc_over, Context};
+use crate::cli::context::{connect, rpc_over, Context};
 use crate::cli::error::CliError;
 use crate::cli::output::Style;
 use crate::cli::table::{thousands, thousands_u64, Align, Table};

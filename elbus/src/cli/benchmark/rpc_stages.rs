@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use super::progress::Progress;
 use super::stages::{join, Outcome};
-use crate::cli::commands::rpc_error;
-use crate::cli::error::{CliError, Failure};
+use crate::cli::error::{rpc_error, CliError, Failure};
 use crate::ipc::Client;
+use crate::protocol::BROKER_NAME;
 use crate::rpc::{RpcClient, RpcError, RpcEvent, RpcHandlers, RpcResult};
 use crate::{ErrorKind, QoS};
 
@@ -65,7 +65,7 @@ pub async fn run(
         .map(|worker| {
             let rpc = worker.rpc.clone();
             let target = match stage {
-                RpcStage::Call => ".broker".to_owned(),
+                RpcStage::Call => BROKER_NAME.to_owned(),
                 RpcStage::CallHandle => worker.name.clone(),
                 RpcStage::Call0 => worker.null_target.clone(),
             };
@@ -144,7 +144,7 @@ pub async fn latency(
     };
     for i in 0..n {
         let start = Instant::now();
-        match once(&worker.rpc, RpcStage::Call, ".broker", payload).await {
+        match once(&worker.rpc, RpcStage::Call, BROKER_NAME, payload).await {
             Ok(()) => samples.push(start.elapsed()),
             Err(err) => {
                 // Keep going only while the failures are the remote's; a lost connection or

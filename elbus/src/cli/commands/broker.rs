@@ -4,18 +4,15 @@
 use rmpv::Value;
 use serde_json::Value as Json;
 
-use super::rpc::{connect, rpc_error};
-use super::Context;
 use crate::cli::args::BrokerCommand;
-use crate::cli::error::{CliError, Failure};
+use crate::cli::context::Context;
+use crate::cli::error::{rpc_error, CliError, Failure};
 use crate::cli::output::Style;
 use crate::cli::render::{decode_msgpack, msgpack_to_json};
 use crate::cli::table::{thousands, Align, Table};
+use crate::protocol::BROKER_NAME;
 use crate::rpc::DummyHandlers;
 use crate::QoS;
-
-/// The broker's RPC client name.
-const BROKER: &str = ".broker";
 
 /// Runs a `broker` command.
 pub(crate) async fn run(ctx: &Context<'_>, command: BrokerCommand) -> Result<(), CliError> {
@@ -25,11 +22,11 @@ pub(crate) async fn run(ctx: &Context<'_>, command: BrokerCommand) -> Result<(),
         BrokerCommand::Stats => "stats",
         BrokerCommand::ClientList => "client.list",
     };
-    let rpc = connect(ctx, DummyHandlers).await?;
+    let rpc = ctx.connect_rpc(DummyHandlers).await?;
     let reply = rpc
-        .call(BROKER, method, &[], QoS::Processed)
+        .call(BROKER_NAME, method, &[], QoS::Processed)
         .await
-        .map_err(|err| rpc_error(format!("call {BROKER} {method}"), &err))?;
+        .map_err(|err| rpc_error(format!("call {BROKER_NAME} {method}"), &err))?;
     rpc.client().disconnect().await;
     if command == BrokerCommand::Test {
         return ctx.out.payload(reply.payload());
@@ -37,7 +34,7 @@ pub(crate) async fn run(ctx: &Context<'_>, command: BrokerCommand) -> Result<(),
     let value = decode_msgpack(reply.payload()).ok_or_else(|| {
         CliError::new(
             Failure::Other,
-            format!("{BROKER} {method}: the reply is not MessagePack"),
+            format!("{BROKER_NAME} {method}: the reply is not MessagePack"),
         )
     })?;
     match command {
@@ -129,7 +126,7 @@ fn cell(value: &Value) -> String {
 fn not_a_map(method: &str) -> CliError {
     CliError::new(
         Failure::Other,
-        format!("{BROKER} {method}: unexpected reply shape"),
+        format!("{BROKER_NAME} {method}: unexpected reply shape"),
     )
 }
 

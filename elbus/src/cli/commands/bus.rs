@@ -1,7 +1,8 @@
 //! `send`, `publish` and `listen`: plain bus operations, each acknowledged by the broker.
 
-use super::{is_mask, payload_or_stdin, Context};
+use super::{is_mask, payload_or_stdin};
 use crate::cli::args::ListenArgs;
+use crate::cli::context::Context;
 use crate::cli::error::{CliError, Failure};
 use crate::{AsyncClient, Error, OpConfirm, QoS};
 

@@ -1,61 +1,16 @@
-//! The commands that talk to the bus once and print a result: dispatch, connecting, payloads
-//! from arguments or stdin.
+//! The commands that talk to the bus once and print a result: dispatch, payloads from
+//! arguments or stdin.
 
 mod broker;
 mod bus;
 mod rpc;
 
-pub(crate) use rpc::{rpc_error, rpc_over};
-
 use std::io::Read;
 
 use super::args::{Args, Command};
+use super::context::Context;
 use super::error::CliError;
 use super::output::Output;
-use crate::ipc::{Client, Config};
-
-/// What every command needs: the options, the printer and the client name.
-#[derive(Debug)]
-pub(crate) struct Context<'a> {
-    pub args: &'a Args,
-    pub out: Output,
-    pub name: String,
-}
-
-impl Context<'_> {
-    /// The connection settings under `name`.
-    pub fn config(&self, name: &str) -> Config {
-        Config::new(&self.args.path, name)
-            .buf_size(self.args.buf_size)
-            .queue_size(self.args.queue_size)
-            .timeout(self.args.timeout())
-    }
-
-    /// Connects as the command's client; `keepalive` pings every half timeout, for commands
-    /// that may sit idle longer than the broker's idle limit (`listen`).
-    pub async fn connect(&self, keepalive: bool) -> Result<Client, CliError> {
-        let mut config = self.config(&self.name);
-        if keepalive {
-            config = config.ping_interval(Some(self.args.timeout() / 2));
-        }
-        connect(&config).await
-    }
-}
-
-/// Connects with `config`; a failure names the broker and the client.
-pub(crate) async fn connect(config: &Config) -> Result<Client, CliError> {
-    tracing::info!(
-        "connecting to {}, using client name {}",
-        config.path(),
-        config.name()
-    );
-    Client::connect(config).await.map_err(|err| {
-        CliError::bus(
-            format!("connecting to {} as {}", config.path(), config.name()),
-            &err,
-        )
-    })
-}
 
 /// Runs the command `args` names.
 pub(crate) async fn execute(args: &Args, out: Output) -> Result<(), CliError> {

@@ -1,18 +1,14 @@
-//! `rpc listen|notify|call0|call`, over the byte RPC layer (`protocol.md` §9), and how RPC
-//! errors become one-line reports.
+//! `rpc listen|notify|call0|call|describe`, over the byte RPC layer (`protocol.md` §9).
 
 use std::time::Duration;
 
-use super::{payload_or_stdin, read_stdin, Context};
+use super::{payload_or_stdin, read_stdin};
 use crate::cli::args::{CallArgs, RpcCommand};
-use crate::cli::error::{CliError, Failure};
+use crate::cli::context::Context;
+use crate::cli::error::{rpc_error, CliError, Failure};
 use crate::cli::output::{Output, Style};
 use crate::cli::params::Params;
-use crate::cli::render::hex;
-use crate::ipc::Client;
-use crate::rpc::{
-    DummyHandlers, RpcClient, RpcError, RpcEvent, RpcHandlers, RpcOptions, RpcResult,
-};
+use crate::rpc::{DummyHandlers, RpcEvent, RpcHandlers, RpcResult};
 use crate::{AsyncClient, Error, Frame, QoS};
 
 /// Runs an `rpc` command.
@@ -21,7 +17,7 @@ pub(crate) async fn run(ctx: &Context<'_>, command: &RpcCommand) -> Result<(), C
         RpcCommand::Listen { topics } => listen(ctx, topics).await,
         RpcCommand::Notify { target, payload } => {
             let payload = payload_or_stdin(payload.as_deref())?;
-            let rpc = connect(ctx, DummyHandlers).await?;
+            let rpc = ctx.connect_rpc(DummyHandlers).await?;
             rpc.notify(target, &payload, QoS::Processed)
                 .await
                 .map_err(|err| rpc_error(format!("notify {target}"), &err))?;
@@ -30,7 +26,7 @@ pub(crate) async fn run(ctx: &Context<'_>, command: &RpcCommand) -> Result<(), C
         }
         RpcCommand::Call0(call) => {
             let params = params(call)?;
-            let rpc = connect(ctx, DummyHandlers).await?;
+            let rpc = ctx.connect_rpc(DummyHandlers).await?;
             rpc.call0(&call.target, &call.method, &params, QoS::Processed)
                 .await
                 .map_err(|err| rpc_error(what(call), &err))?;
@@ -38,7 +34,7 @@ pub(crate) async fn run(ctx: &Context<'_>, command: &RpcCommand) -> Result<(), C
             ctx.out.ok()
         }
         RpcCommand::Describe { target } => {
-            let rpc = connect(ctx, DummyHandlers).await?;
+            let rpc = ctx.connect_rpc(DummyHandlers).await?;
             let reply = rpc
                 .call(target, DESCRIBE_METHOD, &[], QoS::Processed)
                 .await
@@ -60,7 +56,7 @@ pub(crate) async fn run(ctx: &Context<'_>, command: &RpcCommand) -> Result<(), C
         }
         RpcCommand::Call(call) => {
             let params = params(call)?;
-            let rpc = connect(ctx, DummyHandlers).await?;
+            let rpc = ctx.connect_rpc(DummyHandlers).await?;
             let reply = rpc
                 .call(&call.target, &call.method, &params, QoS::Processed)
                 .await
@@ -150,57 +146,6 @@ fn params(call: &CallArgs) -> Result<Vec<u8>, CliError> {
     Params::parse(&call.params)?.encode(read_stdin)
 }
 
-/// An RPC client over the command's connection, its calls bounded by `--timeout`.
-pub(crate) async fn connect<H: RpcHandlers>(
-    ctx: &Context<'_>,
-    handlers: H,
-) -> Result<RpcClient<Client>, CliError> {
-    let client = ctx.connect(false).await?;
-    rpc_over(client, handlers, ctx.args.timeout())
-}
-
-/// Wraps a connected client in an RPC client (which pings it every half timeout).
-pub(crate) fn rpc_over<H: RpcHandlers>(
-    client: Client,
-    handlers: H,
-    timeout: Duration,
-) -> Result<RpcClient<Client>, CliError> {
-    let name = client.name().to_owned();
-    RpcClient::create(client, handlers, RpcOptions::new().timeout(timeout))
-        .map_err(|err| CliError::bus(format!("starting RPC as {name}"), &err))
-}
-
-/// An RPC failure while doing `what`: a bus error (no such target, timeout, connection lost)
-/// is classed as such; anything else is the remote handler's error reply (exit 1), shown as
-/// `RPC error CODE (meaning): data`.
-pub(crate) fn rpc_error(what: impl std::fmt::Display, err: &RpcError) -> CliError {
-    if let Some(kind) = err.bus_error_kind() {
-        let bus = match err.message() {
-            Some(message) if !message.is_empty() => Error::new(kind, message),
-            _ => Error::from_kind(kind),
-        };
-        return CliError::bus(what, &bus);
-    }
-    let meaning = match err.code() {
-        -32700 => " (parse error)",
-        -32600 => " (invalid request)",
-        -32601 => " (method not found)",
-        -32602 => " (invalid params)",
-        -32603 => " (internal error)",
-        -32001 => " (not found)",
-        _ => "",
-    };
-    let data = match (err.message(), err.data()) {
-        (Some(message), _) if !message.is_empty() => format!(": {message}"),
-        (None, Some(data)) if !data.is_empty() => format!(": {}", hex(data)),
-        _ => String::new(),
-    };
-    CliError::new(
-        Failure::Remote,
-        format!("{what}: RPC error {}{meaning}{data}", err.code()),
-    )
-}
-
 /// Prints what `rpc listen` receives; every call gets an empty reply.
 struct Printer {
     out: Output,
@@ -240,7 +185,7 @@ impl RpcHandlers for Printer {
 
 /// `rpc listen`: serves until the connection ends (exit 5) or the process is interrupted.
 async fn listen(ctx: &Context<'_>, topics: &[String]) -> Result<(), CliError> {
-    let rpc = connect(ctx, Printer { out: ctx.out }).await?;
+    let rpc = ctx.connect_rpc(Printer { out: ctx.out }).await?;
     if !topics.is_empty() {
         let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
         super::bus::acked(
@@ -261,32 +206,4 @@ async fn listen(ctx: &Context<'_>, topics: &[String]) -> Result<(), CliError> {
         Failure::Other,
         format!("{}: the connection to the broker was lost", ctx.args.path),
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rpc_errors_are_classed() {
-        let err = rpc_error("call a m", &RpcError::method(None));
-        assert_eq!(err.failure(), Failure::Remote);
-        assert_eq!(
-            err.message(),
-            "call a m: RPC error -32601 (method not found)"
-        );
-        let err = rpc_error("c", &RpcError::with_message(-777, "boom\nagain"));
-        assert_eq!(err.message(), "c: RPC error -777: boom again");
-        let err = rpc_error("c", &RpcError::new(5, Some(vec![0xFF, 0x00])));
-        assert_eq!(err.message(), "c: RPC error 5: ff00");
-        let err = rpc_error("call x m", &RpcError::new(-32113, None));
-        assert_eq!(err.failure(), Failure::NotRegistered);
-        assert_eq!(err.message(), "call x m: target not registered");
-        let err = rpc_error("c", &RpcError::with_message(-32120, "no reply within 5s"));
-        assert_eq!(err.failure(), Failure::Timeout);
-        assert_eq!(
-            rpc_error("c", &RpcError::new(-32255, None)).failure(),
-            Failure::Other
-        );
-    }
 }
