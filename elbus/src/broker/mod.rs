@@ -76,7 +76,7 @@ pub use internal::Client;
 pub use limits::PathLimits;
 pub use listener::MAX_UNIX_PATH;
 pub(crate) use path_lock::PathLock;
-pub use registry::{ClientInfo, ClientKind, WARN_TOPIC};
+pub use registry::{ClientInfo, ClientKind};
 pub use stats::CounterSnapshot;
 
 use crate::logging::{Escaped, LogLimiter};
@@ -86,11 +86,7 @@ use registry::{ClientEntry, Origin, Registry};
 use router::{Delivery, RouteScratch};
 use stats::Counters;
 
-/// The name of the broker's own client, which serves the `.broker` RPC API and makes
-/// announcements.
-pub const BROKER_NAME: &str = ".broker";
-/// The topic of registration announcements (`protocol.md` §8.7).
-pub const INFO_TOPIC: &str = ".broker/info";
+pub use crate::protocol::{BROKER_NAME, INFO_TOPIC, WARN_TOPIC};
 
 /// Broker-wide statistics (the `.broker` `stats` method).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -396,20 +392,9 @@ impl Broker {
     }
 }
 
-/// The wire payload of a `.broker/info` or `.broker/warn` announcement (key order matters).
-#[derive(serde::Serialize)]
-struct Announcement<'a> {
-    s: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    d: Option<&'a str>,
-    t: u64,
-}
-
 impl BrokerInner {
     fn lock_listeners(&self) -> std::sync::MutexGuard<'_, Vec<ListenerHandle>> {
-        self.listeners
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::sync::recover(self.listeners.lock())
     }
 
     fn add_listener(&self, handle: ListenerHandle) {
@@ -419,9 +404,7 @@ impl BrokerInner {
     fn lock_busy_poll_task(
         &self,
     ) -> std::sync::MutexGuard<'_, Option<tokio::task::JoinHandle<()>>> {
-        self.busy_poll_task
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::sync::recover(self.busy_poll_task.lock())
     }
 
     /// Starts the busy-poll task if the options ask for one and it is not running yet.
@@ -558,7 +541,7 @@ impl BrokerInner {
         let t = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
-        let announcement = Announcement {
+        let announcement = crate::protocol::Announcement {
             s: event,
             d: name,
             t,

@@ -359,9 +359,7 @@ impl OutQueue {
     fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
         // A panic while holding this lock cannot leave the queue inconsistent (every update is
         // a few field writes), so a poisoned lock is still safe to use.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::sync::recover(self.state.lock())
     }
 
     /// Whether this queue feeds a socket whose peer has already hung up (the session will

@@ -11,14 +11,13 @@ use super::access::{AccessRule, PeerCredentials};
 use super::queue::OutQueue;
 use super::stats::Counters;
 use crate::matching::{NameIndex, TopicIndex};
-use crate::protocol;
+use crate::protocol::{self, WARN_TOPIC};
 use crate::Error;
 
 /// Identifies one registration of a client; never reused within a broker.
 pub(crate) type ClientId = u64;
 
 /// The topic every client is subscribed to at registration (`protocol.md` §8.1).
-pub const WARN_TOPIC: &str = ".broker/warn";
 
 /// How a client is connected to the broker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -227,15 +226,11 @@ impl Registry {
     fn read(&self) -> RwLockReadGuard<'_, State> {
         // Every update keeps the state consistent at each step that could panic (none should),
         // so a poisoned lock is still usable; refusing all service would be worse.
-        self.state
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::sync::recover(self.state.read())
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, State> {
-        self.state
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::sync::recover(self.state.write())
     }
 
     /// Registers `entry`. With `force`, a primary name that is taken is taken over: the previous

@@ -20,9 +20,7 @@ use super::router::RouteScratch;
 use super::sink::{ConnectionWriter, DirectWrite};
 use super::{registration_code, BrokerInner, ServerConfig};
 use crate::logging::Escaped;
-use crate::protocol::{
-    self, RequestHeader, GREETING, GREETING_BYTES, PROTOCOL_VERSION, REQUEST_HEADER_LEN,
-};
+use crate::protocol::{self, RequestHeader, GREETING_BYTES, REQUEST_HEADER_LEN};
 use crate::{Command, Error, ErrorKind};
 
 /// Frames at least this large are written straight from their shared buffer instead of being
@@ -185,8 +183,7 @@ where
         .await
         .map_err(|e| io(e.into()))?
         .map_err(|e| io(e.into()))?;
-    if greeting[0] != GREETING || u16::from_le_bytes([greeting[1], greeting[2]]) != PROTOCOL_VERSION
-    {
+    if protocol::check_greeting(&greeting).is_err() {
         let _ = timeout_at(deadline, writer.write_all(&[protocol::ERR_NOT_SUPPORTED])).await;
         return Err(io(Error::not_supported("unsupported protocol version")));
     }
