@@ -325,7 +325,7 @@ async fn nobody_cannot_write_the_fifo_at_the_defaults() {
     );
 }
 
-/// A refused name, an invalid name and a denied topic holding newlines write escaped text,
+/// Two invalid names and a denied topic holding newlines write escaped text,
 /// never a line of their own: before, `evil\n<timestamp> WARN ...` forged a log line.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn newlines_in_client_text_forge_no_log_line() {
@@ -349,7 +349,8 @@ name = "bystander"
     let mut refused = Raw::connect(&path).await;
     assert_eq!(
         refused.handshake(&format!("evil\n{forged}")).await,
-        Some(0x79)
+        // A control character makes the name invalid before any rule is looked at.
+        Some(0x72)
     );
     let mut invalid = Raw::connect(&path).await;
     let answer = invalid.handshake(&format!(".dot\r\n{forged}")).await;
@@ -361,9 +362,9 @@ name = "bystander"
     assert_eq!(app.ack().await[5], 0x01);
     bystander.wait_rounds(1).await;
 
-    // Both refusals and the denial are logged (the denial lines and the session errors)...
-    wait_for_log(&broker, "access denied", 2);
-    wait_for_log(&broker, "Invalid client name", 1);
+    // Both refusals and the denial are logged (the session errors and the denial line)...
+    wait_for_log(&broker, "access denied", 1);
+    wait_for_log(&broker, "Invalid client name", 2);
     let log = broker.log();
     // ...with the newlines escaped inside the one line of each event.
     assert!(log.contains(r"evil\n2026-01-01T00:00:00"), "{log}");
