@@ -5,7 +5,7 @@
 //!
 //! | module | what it holds |
 //! |---|---|
-//! | `diag` | the error collector ([`diag::Errors`]) |
+//! | `diag` | the error collector (`diag::Errors`) |
 //! | `entry` | the strict `#[rpc(key = value, ..)]` entry parser and its value readers, shared by every site |
 //! | `attr` | the typed attributes of a service, one struct per site: trait, method, param |
 //! | `case` | `rename_all` casings |

@@ -17,8 +17,6 @@ use crate::Error;
 /// Identifies one registration of a client; never reused within a broker.
 pub(crate) type ClientId = u64;
 
-/// The topic every client is subscribed to at registration (`protocol.md` §8.1).
-
 /// How a client is connected to the broker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ClientKind {
