@@ -9,83 +9,32 @@
 //! without them.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use elbus::ipc::{Client, Config};
 use elbus::rpc::{DummyHandlers, RpcClient};
 use elbus::QoS;
 use elbus_suite::broker::{Broker, BrokerKind};
+use elbus_suite::second_uid::{self, acl_file, own_ids, NOBODY_UID, PEER};
 use elbus_suite::tempdir::TempDir;
 use elbus_suite::wait::{CLIENT_TIMEOUT, WAIT};
 
-/// The raw-socket client run as the second uid.
-const PEER: &str = include_str!("interop/acl_peer.py");
-
-/// `nobody` and `nogroup` on Debian-like systems.
-const NOBODY_UID: u32 = 65534;
+/// Starts `elbusd` with `args`, its socket directory open to everyone.
+fn start(args: &[&str]) -> Broker {
+    second_uid::start_shared(&elbusd(), args)
+}
 
 fn elbusd() -> BrokerKind {
     BrokerKind::elbusd(env!("CARGO_BIN_EXE_elbusd"))
 }
 
-/// This process's uid and gid (the owner of `/proc/self`).
-fn own_ids() -> (u32, u32) {
-    let meta = std::fs::metadata("/proc/self").expect("/proc/self");
-    (meta.uid(), meta.gid())
-}
-
-/// Writes an access-control file into `dir`.
-fn acl_file(dir: &TempDir, text: &str) -> PathBuf {
-    let path = dir.join("acl.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-/// Starts `elbusd` with `args`, and lets everyone traverse its socket directory (whatever the
-/// umask), so the socket file's own mode and group decide who may connect.
-fn start(args: &[&str]) -> Broker {
-    let broker = Broker::start_with_args(&elbusd(), args);
-    let dir = broker.unix_path().parent().unwrap();
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    broker
-}
-
-/// The system interpreter: one `nobody` can run (a pyenv or venv python under `/root` is not).
-const SYSTEM_PYTHON: &str = "/usr/bin/python3";
-
 /// The command that runs `peer.py` as `nobody` (`as_nobody`) or as this process's user.
 fn peer_command(as_nobody: bool, path: &str, name: &str, steps: &[&str]) -> Command {
-    assert!(
-        Path::new(SYSTEM_PYTHON).is_file(),
-        "{SYSTEM_PYTHON} is needed to run a client as nobody: apt-get install python3 (.ci/run does)"
-    );
-    let mut command = if as_nobody {
-        let setpriv = ["/usr/bin/setpriv", "/bin/setpriv"]
-            .into_iter()
-            .find(|p| Path::new(p).is_file())
-            .expect("setpriv (util-linux) is needed to run a client as nobody: apt-get install util-linux");
-        let mut command = Command::new(setpriv);
-        command.args([
-            "--reuid=nobody",
-            "--regid=nogroup",
-            "--clear-groups",
-            SYSTEM_PYTHON,
-        ]);
-        command
-    } else {
-        Command::new(SYSTEM_PYTHON)
-    };
-    command
-        .arg("-c")
-        .arg(PEER)
-        .arg(path)
-        .arg(name)
-        .args(steps)
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .current_dir("/");
+    let mut command = second_uid::python(as_nobody);
+    command.arg("-c").arg(PEER).arg(path).arg(name).args(steps);
     command
 }
 

@@ -10,22 +10,16 @@
 //! fail, never skip, without them.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Instant;
 
 use elbus_suite::broker::{Broker, BrokerKind, Transport};
 use elbus_suite::bystander::Bystander;
 use elbus_suite::raw::{Raw, MESSAGE_ACKED, PUBLISH_ACKED, SUBSCRIBE_ACKED, WAIT};
+use elbus_suite::second_uid::{self, acl_file, own_ids, NOBODY_GID, PEER};
 use elbus_suite::tempdir::TempDir;
 use tokio::net::UnixStream;
 
-/// The raw-socket client of `tests/acl_elbusd.rs`, run as the second uid.
-const PEER: &str = include_str!("interop/acl_peer.py");
-/// The system interpreter: one `nobody` can run (a venv under `/root` is not).
-const SYSTEM_PYTHON: &str = "/usr/bin/python3";
-/// `nobody` and `nogroup` on Debian-like systems.
-const NOBODY_GID: u32 = 65534;
 /// Flags byte of a broadcast with QoS Processed (`0x13 | 1 << 6`).
 const BROADCAST_ACKED: u8 = 0x53;
 /// Flags byte of a one-to-one message with QoS No.
@@ -33,55 +27,20 @@ const MESSAGE_NO_ACK: u8 = 0x12;
 /// The `.broker` RPC call `test`, call id 1, as a message body to `.broker`.
 const BROKER_TEST_CALL: &[u8] = b".broker\0\x01\x01\x00\x00\x00test\x00";
 
-fn elbusd() -> BrokerKind {
-    BrokerKind::elbusd(env!("CARGO_BIN_EXE_elbusd"))
-}
-
-/// Writes `text` as an access-control file into `dir`.
-fn acl_file(dir: &TempDir, text: &str) -> PathBuf {
-    let path = dir.join("acl.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-/// Starts `elbusd` with `args` and lets everyone traverse its socket directory, so the files'
-/// own modes decide who may use them.
+/// Starts `elbusd` with `args`, its socket directory open to everyone.
 fn start(args: &[&str]) -> Broker {
-    let broker = Broker::start_with_args(&elbusd(), args);
-    let dir = broker.unix_path().parent().unwrap();
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    broker
-}
-
-/// This process's uid and gid (the owner of `/proc/self`).
-fn own_ids() -> (u32, u32) {
-    let meta = std::fs::metadata("/proc/self").expect("/proc/self");
-    (meta.uid(), meta.gid())
+    second_uid::start_shared(&elbusd(), args)
 }
 
 /// `python3 ARGS...` run as `nobody:nogroup` through `setpriv`.
 fn as_nobody(args: &[&str]) -> Command {
-    assert!(
-        Path::new(SYSTEM_PYTHON).is_file(),
-        "{SYSTEM_PYTHON} is needed to run a client as nobody: apt-get install python3"
-    );
-    let setpriv = ["/usr/bin/setpriv", "/bin/setpriv"]
-        .into_iter()
-        .find(|p| Path::new(p).is_file())
-        .expect("setpriv (util-linux) is needed to run a client as nobody");
-    let mut command = Command::new(setpriv);
+    let mut command = second_uid::python(true);
+    command.args(args);
     command
-        .args([
-            "--reuid=nobody",
-            "--regid=nogroup",
-            "--clear-groups",
-            SYSTEM_PYTHON,
-        ])
-        .args(args)
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .current_dir("/")
-        .stdin(Stdio::null());
-    command
+}
+
+fn elbusd() -> BrokerKind {
+    BrokerKind::elbusd(env!("CARGO_BIN_EXE_elbusd"))
 }
 
 /// Runs `peer.py` as `nobody` against `path` and returns its output lines.

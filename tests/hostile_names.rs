@@ -516,26 +516,14 @@ for hexname in sys.argv[2:]:
     print(answer.hex() if answer else "eof", flush=True)
     s.close()
 "#;
-    let setpriv = ["/usr/bin/setpriv", "/bin/setpriv"]
-        .into_iter()
-        .find(|p| Path::new(p).is_file())
-        .expect("setpriv (util-linux) is needed to run a client as nobody");
     let hex: Vec<String> = names
         .iter()
         .map(|name| name.iter().map(|b| format!("{b:02x}")).collect())
         .collect();
-    let mut child = Command::new(setpriv)
-        .args([
-            "--reuid=nobody",
-            "--regid=nogroup",
-            "--clear-groups",
-            "/usr/bin/python3",
-            "-c",
-            SCRIPT,
-        ])
+    let mut child = elbus_suite::second_uid::python(true)
+        .args(["-c", SCRIPT])
         .arg(path)
         .args(&hex)
-        .current_dir("/")
         .stdout(Stdio::piped())
         .spawn()
         .expect("setpriv python3");

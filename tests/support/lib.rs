@@ -9,6 +9,7 @@
 //! | [`bystander`] | a client that checks the broker keeps serving others during an attack |
 //! | [`procstat`] | a process's memory and CPU time from `/proc` |
 //! | [`python`] | the Python peers of `tests/interop/`, run with the venv's interpreter |
+//! | [`second_uid`] | the system Python as `nobody` through `setpriv`, the ACL peer, ACL files |
 //! | [`rpc`] | an embedded broker for RPC scenarios, the transport matrix, a byte RPC test service |
 //! | [`typed`] | the typed `#[rpc]` services the typed-RPC tests serve |
 //! | [`cli`] | running the `elbus` binary and reading its output as it comes |
@@ -21,6 +22,7 @@ pub mod procstat;
 pub mod python;
 pub mod raw;
 pub mod rpc;
+pub mod second_uid;
 pub mod soak;
 pub mod tempdir;
 pub mod typed;
