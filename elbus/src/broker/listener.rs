@@ -13,8 +13,8 @@ use tracing::{error, warn};
 
 use super::access::PeerCredentials;
 use super::path_lock::PathLock;
-use super::registry::ClientKind;
-use super::session::{self, Peer};
+use super::peer::Peer;
+use super::session;
 use super::sink::{DirectWrite, SharedSocket, SocketWrite};
 use super::{BrokerInner, ServerConfig};
 use crate::logging::LogLimiter;
@@ -120,7 +120,6 @@ trait Acceptor: Send + Sync + 'static {
     fn accept_peer(
         &self,
         port: &Arc<str>,
-        config: &ServerConfig,
     ) -> impl Future<Output = std::io::Result<(Self::Reader, Self::Writer, Peer)>> + Send;
 }
 
@@ -131,21 +130,11 @@ impl Acceptor for UnixListener {
     async fn accept_peer(
         &self,
         port: &Arc<str>,
-        config: &ServerConfig,
     ) -> std::io::Result<(Self::Reader, Self::Writer, Peer)> {
         let (stream, _) = self.accept().await?;
         let credentials = peer_credentials(&stream, port);
         let (reader, writer) = stream.into_split();
-        let peer = Peer {
-            kind: ClientKind::LocalIpc,
-            source: None,
-            port: port.clone(),
-            credentials,
-            ip: None,
-            // Captured now: later rule changes apply to later connections only.
-            access: config.access.as_ref().map(|shared| shared.current()),
-        };
-        Ok((reader, writer, peer))
+        Ok((reader, writer, Peer::local(port.clone(), credentials)))
     }
 }
 
@@ -156,22 +145,13 @@ impl Acceptor for TcpListener {
     async fn accept_peer(
         &self,
         port: &Arc<str>,
-        config: &ServerConfig,
     ) -> std::io::Result<(Self::Reader, Self::Writer, Peer)> {
         let (stream, source) = self.accept().await?;
         if let Err(err) = stream.set_nodelay(true) {
             error!("{port}: unable to set TCP_NODELAY: {err}");
         }
         let (reader, writer) = stream.into_split();
-        let peer = Peer {
-            kind: ClientKind::Tcp,
-            source: Some(source.to_string()),
-            port: port.clone(),
-            credentials: None,
-            ip: Some(source.ip()),
-            access: config.access.as_ref().map(|shared| shared.current()),
-        };
-        Ok((reader, writer, peer))
+        Ok((reader, writer, Peer::tcp(port.clone(), source)))
     }
 }
 
@@ -187,7 +167,7 @@ fn spawn_accept_loop<A: Acceptor>(
         // Failures repeat while the cause lasts (out of descriptors while clients flood in).
         let accept_errors = LogLimiter::with_default_rate("accept failures");
         loop {
-            match listener.accept_peer(&port, &config).await {
+            match listener.accept_peer(&port).await {
                 Ok((reader, writer, peer)) => {
                     let writer = Arc::new(writer);
                     let direct: Arc<dyn DirectWrite> = writer.clone();

@@ -52,10 +52,11 @@
 mod access;
 mod busy_poll;
 mod config;
-mod internal;
+mod in_process;
 mod limits;
 mod listener;
 mod path_lock;
+mod peer;
 mod queue;
 mod registry;
 mod router;
@@ -72,17 +73,19 @@ use tracing::warn;
 
 pub use access::{AccessControl, AccessRule, IpNetwork, PeerCredentials, SharedAccessControl};
 pub use config::{BrokerOptions, OverflowPolicy, QueueLimits, ServerConfig};
-pub use internal::Client;
+pub use in_process::Client;
 pub use limits::PathLimits;
 pub use listener::MAX_UNIX_PATH;
 pub(crate) use path_lock::PathLock;
-pub use registry::{ClientInfo, ClientKind};
+pub use peer::ClientKind;
+pub use registry::ClientInfo;
 pub use stats::CounterSnapshot;
 
 use crate::logging::{Escaped, LogLimiter};
 use crate::{protocol, Error};
+use peer::Peer;
 use queue::{OutQueue, QueueBudget};
-use registry::{ClientEntry, Origin, Registry};
+use registry::{ClientEntry, Registry};
 use router::{Delivery, RouteScratch};
 use stats::Counters;
 
@@ -271,14 +274,7 @@ impl Broker {
         let (reader, writer) = tokio::io::split(stream);
         // No credentials to read: rules of the config still apply, and a uid/gid restriction
         // refuses such a stream.
-        let peer = session::Peer {
-            kind: ClientKind::LocalIpc,
-            source: None,
-            port: Arc::from(label),
-            credentials: None,
-            ip: None,
-            access: config.access.as_ref().map(|shared| shared.current()),
-        };
+        let peer = Peer::local(Arc::from(label), None);
         session::serve(
             self.inner.clone(),
             reader,
@@ -311,7 +307,7 @@ impl Broker {
             .registry
             .lookup(name)
             .ok_or_else(Error::not_registered)?;
-        if entry.kind == ClientKind::Internal {
+        if entry.peer.kind == ClientKind::Internal {
             return Err(Error::not_supported(
                 "in-process clients cannot be disconnected",
             ));
@@ -435,20 +431,18 @@ impl BrokerInner {
     pub(crate) fn new_entry(
         &self,
         name: &str,
-        origin: Origin,
+        peer: Peer,
+        access: Option<Arc<AccessRule>>,
         queue: QueueLimits,
     ) -> Arc<ClientEntry> {
         Arc::new(ClientEntry {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             name: Arc::from(name),
-            kind: origin.kind,
-            source: origin.source,
-            port: origin.port,
+            peer,
             queue: OutQueue::new(queue, self.queue_budget.clone()),
             counters: Counters::default(),
             evicted: Default::default(),
-            credentials: origin.credentials,
-            access: origin.access,
+            access,
         })
     }
 

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::access::{AccessRule, PeerCredentials};
+use super::peer::{ClientKind, Peer};
 use super::queue::OutQueue;
 use super::stats::Counters;
 use crate::matching::{NameIndex, TopicIndex};
@@ -17,58 +18,16 @@ use crate::Error;
 /// Identifies one registration of a client; never reused within a broker.
 pub(crate) type ClientId = u64;
 
-/// How a client is connected to the broker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ClientKind {
-    /// In the broker's process (inter-thread channels).
-    Internal,
-    /// Over a UNIX socket.
-    LocalIpc,
-    /// Over TCP.
-    Tcp,
-}
-
-impl ClientKind {
-    /// The name `client.list` reports (`internal`, `local_ipc`, `tcp`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ClientKind::Internal => "internal",
-            ClientKind::LocalIpc => "local_ipc",
-            ClientKind::Tcp => "tcp",
-        }
-    }
-}
-
-/// Where a new client entry comes from: its connection and the rule it is held to.
-#[derive(Debug)]
-pub(crate) struct Origin {
-    pub(crate) kind: ClientKind,
-    /// The peer's `ip:port` (TCP only).
-    pub(crate) source: Option<String>,
-    /// The bind string of the listener (socket clients only).
-    pub(crate) port: Option<Arc<str>>,
-    /// The peer's credentials (UNIX clients only).
-    pub(crate) credentials: Option<PeerCredentials>,
-    /// The access-control rule to apply (`None`: unchecked).
-    pub(crate) access: Option<Arc<AccessRule>>,
-}
-
 /// A registered client as the router sees it: identity, outbound queue and counters.
 #[derive(Debug)]
 pub(crate) struct ClientEntry {
     pub(crate) id: ClientId,
     pub(crate) name: Arc<str>,
-    pub(crate) kind: ClientKind,
-    /// The peer's `ip:port` (TCP only).
-    pub(crate) source: Option<String>,
-    /// The bind string of the listener that accepted the client (socket clients only).
-    pub(crate) port: Option<Arc<str>>,
+    pub(crate) peer: Peer,
     pub(crate) queue: OutQueue,
     pub(crate) counters: Counters,
     /// Set when a force-register evicted this client: no `unreg` announcement then.
     pub(crate) evicted: AtomicBool,
-    /// The peer's credentials (UNIX clients only).
-    pub(crate) credentials: Option<PeerCredentials>,
     /// The access-control rule captured at connect time; `None` (no rules in force, or an
     /// in-process client): nothing is checked, and routing pays a single branch.
     pub(crate) access: Option<Arc<AccessRule>>,
@@ -126,13 +85,13 @@ impl ClientSlot {
     fn info(&self) -> ClientInfo {
         ClientInfo {
             name: self.entry.name.to_string(),
-            kind: self.entry.kind,
-            source: self.entry.source.clone(),
-            port: self.entry.port.as_deref().map(str::to_owned),
+            kind: self.entry.peer.kind,
+            source: self.entry.peer.address.map(|address| address.to_string()),
+            port: self.entry.peer.listener.as_deref().map(str::to_owned),
             counters: self.entry.counters.snapshot(),
             queue: self.entry.queue.len(),
             instances: 1 + self.secondaries.len(),
-            credentials: self.entry.credentials,
+            credentials: self.entry.peer.credentials,
             admin: self.entry.access.as_ref().is_some_and(|rule| rule.admin),
         }
     }
@@ -195,7 +154,8 @@ pub struct ClientInfo {
     pub kind: ClientKind,
     /// The peer's `ip:port` for TCP clients.
     pub source: Option<String>,
-    /// The bind string of the listener for socket clients.
+    /// The bind string of the listener for socket clients (named `port` after `busrtd`'s
+    /// `client.list`, though it is a socket path for UNIX listeners).
     pub port: Option<String>,
     /// Frames, bytes, drops and disconnect counters.
     pub counters: super::stats::CounterSnapshot,

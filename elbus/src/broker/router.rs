@@ -8,8 +8,9 @@ use tracing::{debug, warn};
 
 use super::access::AccessRule;
 use super::limits::PatternSet;
+use super::peer::ClientKind;
 use super::queue::{DroppedOldest, Outgoing, PushOutcome, Pushed};
-use super::registry::{ClientEntry, ClientId, ClientKind};
+use super::registry::{ClientEntry, ClientId};
 use super::BrokerInner;
 use crate::frame::encode_delivery;
 use crate::protocol::{self, FrameKind};
@@ -51,7 +52,7 @@ pub(crate) struct RouteScratch {
 impl RouteScratch {
     fn pushed(&mut self, target: &Arc<ClientEntry>, pushed: Pushed) -> PushOutcome {
         if pushed.needs_flush {
-            self.unflushed_in_process |= target.kind == ClientKind::Internal;
+            self.unflushed_in_process |= target.peer.kind == ClientKind::Internal;
             self.unflushed.push(target.clone());
         }
         pushed.outcome
@@ -65,7 +66,7 @@ impl RouteScratch {
         }
         let before = self.unflushed.len();
         self.unflushed.retain(|target| {
-            let in_process = target.kind == ClientKind::Internal;
+            let in_process = target.peer.kind == ClientKind::Internal;
             if in_process {
                 target.queue.flush();
             }

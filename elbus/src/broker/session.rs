@@ -2,7 +2,6 @@
 //! frames and a writer that drains the client's outbound queue.
 
 use std::collections::VecDeque;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,9 +12,10 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::time::{timeout, timeout_at, Instant, Sleep};
 use tracing::{debug, error};
 
-use super::access::{AccessControl, AccessRule, PeerAddress, PeerCredentials};
+use super::access::{AccessControl, AccessRule};
+use super::peer::Peer;
 use super::queue::{DirectSink, Outgoing, PushOutcome};
-use super::registry::{ClientEntry, ClientKind, Origin};
+use super::registry::ClientEntry;
 use super::router::RouteScratch;
 use super::sink::{ConnectionWriter, DirectWrite};
 use super::{registration_code, BrokerInner, ServerConfig};
@@ -31,34 +31,6 @@ const MAX_BATCH_BYTES: usize = 256 * 1024;
 /// Most queue slots a writer keeps allocated between batches: a deque that grew for a large
 /// backlog is given back once the backlog is written.
 const KEEP_BATCH_SLOTS: usize = 1024;
-
-/// Where a connection comes from, for the client table, the logs and the access rules.
-#[derive(Debug, Clone)]
-pub(crate) struct Peer {
-    pub(crate) kind: ClientKind,
-    pub(crate) source: Option<String>,
-    pub(crate) port: Arc<str>,
-    /// The peer's credentials (UNIX peers).
-    pub(crate) credentials: Option<PeerCredentials>,
-    /// The peer's address (TCP peers).
-    pub(crate) ip: Option<IpAddr>,
-    /// The access-control rules in force when the connection was accepted.
-    pub(crate) access: Option<Arc<AccessControl>>,
-}
-
-impl Peer {
-    /// The rule `name` is held to, or why it may not register (`Ok(None)`: no rules in force).
-    fn access_rule(&self, name: &str) -> Result<Option<Arc<AccessRule>>, Error> {
-        let Some(access) = &self.access else {
-            return Ok(None);
-        };
-        let address = match self.ip {
-            Some(ip) => PeerAddress::Tcp(ip),
-            None => PeerAddress::Unix(self.credentials.as_ref()),
-        };
-        access.check_registration(name, address).map(Some)
-    }
-}
 
 /// Serves one accepted connection until it closes. `socket`, when given, is the connection's
 /// write side shared with the routers, which then write to it directly while `writer` is idle.
@@ -76,7 +48,7 @@ pub(crate) async fn serve<R, W>(
     let entry = match handshake(&broker, &mut reader, &mut writer, socket, &config, &peer).await {
         Ok(entry) => entry,
         Err((err, name)) => {
-            log_client_error(&broker, &peer.port, name.as_deref(), &err);
+            log_client_error(&broker, peer.label(), name.as_deref(), &err);
             return;
         }
     };
@@ -104,7 +76,7 @@ pub(crate) async fn serve<R, W>(
             entry.counters.count_forced_disconnect();
             broker.counters.count_forced_disconnect();
         }
-        log_client_error(&broker, &peer.port, Some(&entry.name), err);
+        log_client_error(&broker, peer.label(), Some(&entry.name), err);
     }
     let _ = timeout(config.timeout, writer.shutdown()).await;
     if writer_first {
@@ -157,6 +129,17 @@ fn log_client_error(broker: &BrokerInner, port: &str, name: Option<&str>, err: &
     }
 }
 
+/// The rule `name` is held to, or why it may not register (`Ok(None)`: no rules in force).
+fn access_rule(
+    rules: Option<&AccessControl>,
+    peer: &Peer,
+    name: &str,
+) -> Result<Option<Arc<AccessRule>>, Error> {
+    rules
+        .map(|rules| rules.check_registration(name, peer.access_address()))
+        .transpose()
+}
+
 /// Performs the handshake of `protocol.md` §2 and registers the client.
 async fn handshake<R, W>(
     broker: &Arc<BrokerInner>,
@@ -170,6 +153,9 @@ where
     R: AsyncRead + Unpin + Send,
     W: ConnectionWriter,
 {
+    // The rules in force as the connection is served: a later reload applies to later
+    // connections only.
+    let rules = config.access.as_ref().map(|shared| shared.current());
     // One deadline for the whole handshake, not one per step: a client trickling a byte just
     // before each step's limit would otherwise hold the socket for several timeouts.
     let deadline = Instant::now() + config.timeout;
@@ -208,20 +194,11 @@ where
     let registered = broker
         .check_socket_name(&name)
         .and_then(|()| {
-            peer.access_rule(&name).inspect_err(|err| {
+            access_rule(rules.as_deref(), peer, &name).inspect_err(|err| {
                 broker.count_denied(None, err);
             })
         })
-        .map(|access| {
-            let origin = Origin {
-                kind: peer.kind,
-                source: peer.source.clone(),
-                port: Some(peer.port.clone()),
-                credentials: peer.credentials,
-                access,
-            };
-            broker.new_entry(&name, origin, config.queue)
-        });
+        .map(|access| broker.new_entry(&name, peer.clone(), access, config.queue));
     let registered = match registered {
         Ok(entry) => register_when_released(broker, &entry, deadline)
             .await

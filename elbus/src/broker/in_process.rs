@@ -12,8 +12,9 @@ use tokio::task::JoinHandle;
 
 use super::config::OverflowPolicy;
 use super::limits::PatternSet;
+use super::peer::Peer;
 use super::queue::DirectSink;
-use super::registry::{ClientEntry, ClientKind, Origin};
+use super::registry::ClientEntry;
 use super::router::{Delivery, RouteScratch};
 use super::BrokerInner;
 use crate::client::{AsyncClient, EventChannel, OpConfirm};
@@ -55,20 +56,13 @@ impl Client {
         }
         broker.check_name(name)?;
         // In-process clients are trusted: no credentials to read, no rules to apply.
-        let origin = Origin {
-            kind: ClientKind::Internal,
-            source: None,
-            port: None,
-            credentials: None,
-            access: None,
-        };
         // In-process clients are never disconnected for being slow (an in-process sender must
         // never be blocked or cut off by one), so a `Disconnect` policy means dropping the newest.
         let mut queue = broker.options.internal_queue;
         if queue.overflow == OverflowPolicy::Disconnect {
             queue.overflow = OverflowPolicy::DropNewest;
         }
-        let entry = broker.new_entry(name, origin, queue);
+        let entry = broker.new_entry(name, Peer::in_process(), None, queue);
         broker.register_entry(&entry)?;
         let (tx, rx) = mpsc::channel(broker.options.internal_channel_size.max(1));
         entry.queue.set_sink(DirectSink::Channel(tx.clone()));
