@@ -55,13 +55,13 @@ impl Client {
             return Err(Error::data("Invalid client name: empty"));
         }
         broker.check_name(name)?;
-        // In-process clients are trusted: no credentials to read, no rules to apply.
         // In-process clients are never disconnected for being slow (an in-process sender must
         // never be blocked or cut off by one), so a `Disconnect` policy means dropping the newest.
         let mut queue = broker.options.internal_queue;
         if queue.overflow == OverflowPolicy::Disconnect {
             queue.overflow = OverflowPolicy::DropNewest;
         }
+        // In-process clients are trusted: no credentials to read, no rules to apply.
         let entry = broker.new_entry(name, Peer::in_process(), None, queue);
         broker.register_entry(&entry)?;
         let (tx, rx) = mpsc::channel(broker.options.internal_channel_size.max(1));
