@@ -61,6 +61,23 @@ async fn a_missing_target_fails_at_once() {
 }
 
 #[tokio::test]
+async fn a_target_that_dropped_its_event_channel_fails_at_once() {
+    let broker = Broker::new();
+    let a = broker.register_client("a").unwrap();
+    let b = broker.register_client("b").unwrap();
+    b.subscribe("t/#", QoS::Processed).await.unwrap();
+    let events = b.take_event_channel().unwrap();
+    a.send("b", b"read", QoS::Processed).await.unwrap();
+    drop(events);
+    // Still registered, but nobody will ever read what reaches it: refused, not swallowed.
+    let err = a.send("b", b"lost", QoS::Processed).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotRegistered);
+    assert!(broker.client_info("b").is_some());
+    // A publication succeeds whoever reads it, as with no subscribers at all.
+    a.publish("t/x", b"x", QoS::Processed).await.unwrap();
+}
+
+#[tokio::test]
 async fn names_are_unique_and_dot_names_are_allowed_in_process() {
     let broker = Broker::new();
     let _svc = broker.register_client(".internal.svc").unwrap();

@@ -61,17 +61,31 @@ impl Frame {
 
     /// Parses a whole delivered frame, 6-byte header included.
     pub fn from_wire(wire: Bytes) -> Result<Frame, Error> {
-        if wire.len() < DELIVERY_HEADER_LEN {
-            return Err(Error::data("frame shorter than its header"));
-        }
-        let mut bytes = [0u8; DELIVERY_HEADER_LEN];
-        bytes.copy_from_slice(&wire[..DELIVERY_HEADER_LEN]);
-        let header = DeliveryHeader::decode(&bytes)?;
-        if header.body_len() as usize != wire.len() - DELIVERY_HEADER_LEN {
-            return Err(Error::data("frame length does not match its header"));
-        }
+        let header = header_of(&wire)?;
         let body = wire.slice(DELIVERY_HEADER_LEN..);
         Frame::from_body(header.kind(), header.is_realtime(), body)
+    }
+
+    /// Builds a frame the broker routed, whose layout the router knows from the strings it
+    /// encoded ([`FrameLayout::of`]): no NUL scan or UTF-8 check per recipient, only the
+    /// 6-byte header's.
+    pub(crate) fn from_routed(wire: Bytes, layout: FrameLayout) -> Result<Frame, Error> {
+        let header = header_of(&wire)?;
+        let body = wire.slice(DELIVERY_HEADER_LEN..);
+        let sender_end = layout.sender_end as usize;
+        let topic = (layout.topic_end != 0).then(|| (sender_end + 1, layout.topic_end as usize));
+        let payload_start = topic.map_or(sender_end, |(_, end)| end) + 1;
+        if payload_start > body.len() {
+            return Err(Error::data("routed frame does not match its layout"));
+        }
+        Ok(Frame {
+            kind: header.kind(),
+            realtime: header.is_realtime(),
+            body,
+            sender_end,
+            topic,
+            payload_start,
+        })
     }
 
     /// Message, broadcast or publish.
@@ -121,6 +135,43 @@ impl fmt::Debug for Frame {
             .field("payload_len", &self.payload().len())
             .field("realtime", &self.realtime)
             .finish()
+    }
+}
+
+/// The header of a whole delivered frame, checked against the frame's length.
+fn header_of(wire: &[u8]) -> Result<DeliveryHeader, Error> {
+    let Some(bytes) = wire.first_chunk::<DELIVERY_HEADER_LEN>() else {
+        return Err(Error::data("frame shorter than its header"));
+    };
+    let header = DeliveryHeader::decode(bytes)?;
+    if header.body_len() as usize != wire.len() - DELIVERY_HEADER_LEN {
+        return Err(Error::data("frame length does not match its header"));
+    }
+    Ok(header)
+}
+
+/// Where the sender and the topic end in the body of a frame the broker encoded: what an
+/// in-process recipient needs to read the frame without parsing it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FrameLayout {
+    sender_end: u32,
+    /// `0` for a frame without a topic (a topic always ends after the sender's NUL).
+    topic_end: u32,
+}
+
+impl FrameLayout {
+    /// The layout of `encode_delivery(_, sender, topic, ..)`; `None` when an offset does not
+    /// fit in 32 bits (such a frame is parsed instead).
+    pub(crate) fn of(sender: &str, topic: Option<&str>) -> Option<FrameLayout> {
+        let sender_end = u32::try_from(sender.len()).ok()?;
+        let topic_end = match topic {
+            Some(topic) => u32::try_from(sender.len() + 1 + topic.len()).ok()?,
+            None => 0,
+        };
+        Some(FrameLayout {
+            sender_end,
+            topic_end,
+        })
     }
 }
 

@@ -40,10 +40,10 @@ impl QueueLimits {
     pub const DEFAULT_MAX_FRAMES: usize = 1 << 20;
     /// What a queued item costs besides its wire bytes, counted against
     /// [`QueueLimits::max_bytes`] and [`BrokerOptions::max_queued_bytes`]: the queue slot
-    /// (32 bytes) and, for a frame, the allocator's header and rounding of its buffer (up to 32)
+    /// (48 bytes) and, for a frame, the allocator's header and rounding of its buffer (up to 32)
     /// and the shared buffer's reference-counted header (32). A frame shared by several queues
     /// is counted in each, which overstates, never understates, what they hold.
-    pub const ITEM_OVERHEAD: usize = 96;
+    pub const ITEM_OVERHEAD: usize = 112;
     /// Default byte limit per client: 64 MiB.
     pub const DEFAULT_MAX_BYTES: usize = 64 << 20;
 }

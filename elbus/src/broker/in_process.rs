@@ -9,11 +9,12 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tracing::warn;
 
 use super::config::OverflowPolicy;
 use super::limits::PatternSet;
 use super::peer::Peer;
-use super::queue::DirectSink;
+use super::queue::{ChannelSink, DirectSink, Outgoing};
 use super::registry::ClientEntry;
 use super::router::{Delivery, RouteScratch};
 use super::BrokerInner;
@@ -25,7 +26,10 @@ use crate::{protocol, Error, Frame, QoS};
 /// Operations go straight into the recipients' queues: they never wait, and their result is
 /// known at once (a message to a missing target fails with `NotRegistered` right away, not
 /// through an ACK). The handle is cheap to clone; when the last clone is dropped the client is
-/// unregistered silently. [`Client::unregister`] also announces it.
+/// unregistered silently. [`Client::unregister`] also announces it. An application that takes
+/// the [event channel](AsyncClient::take_event_channel) and drops it reads nothing more: frames
+/// for the client are refused from then on, and a message to it fails at once with
+/// `NotRegistered` (`0x71`), as if it had gone (an RPC caller gets -32113, not a timeout).
 ///
 /// [`Broker::register_client`]: super::Broker::register_client
 #[derive(Clone, Debug)]
@@ -65,7 +69,12 @@ impl Client {
         let entry = broker.new_entry(name, Peer::in_process(), None, queue);
         broker.register_entry(&entry)?;
         let (tx, rx) = mpsc::channel(broker.options.internal_channel_size.max(1));
-        entry.queue.set_sink(DirectSink::Channel(tx.clone()));
+        entry
+            .queue
+            .set_sink(DirectSink::Channel(Arc::new(EventSink {
+                channel: tx.clone(),
+                client: entry.name.clone(),
+            })));
         let forwarder = tokio::spawn(forward(entry.clone(), tx));
         Ok(Client {
             inner: Arc::new(ClientInner {
@@ -181,7 +190,7 @@ async fn forward(entry: Arc<ClientEntry>, tx: mpsc::Sender<Frame>) {
         let closed = entry.queue.take_all(&mut batch).await.closed;
         for frame in batch
             .drain(..)
-            .filter_map(|item| item.into_event(&entry.name))
+            .filter_map(|item| event_of(item, &entry.name))
         {
             // A receiver that was taken and dropped discards frames; one that was never taken
             // fills up, and then the queue's overflow policy applies.
@@ -193,6 +202,44 @@ async fn forward(entry: Arc<ClientEntry>, tx: mpsc::Sender<Frame>) {
             return;
         }
     }
+}
+
+/// The event channel of an in-process client as its queue's direct sink.
+struct EventSink {
+    channel: mpsc::Sender<Frame>,
+    client: Arc<str>,
+}
+
+impl ChannelSink for EventSink {
+    fn room(&self) -> usize {
+        self.channel.capacity()
+    }
+
+    fn put(&self, item: Outgoing) {
+        if let Some(frame) = event_of(item, &self.client) {
+            // There was room, and nobody else sends meanwhile (the queue's lock is held).
+            let _ = self.channel.try_send(frame);
+        }
+    }
+
+    fn receiver_gone(&self) -> bool {
+        self.channel.is_closed()
+    }
+}
+
+/// The frame an in-process client receives for `item`: `None` for ACKs and NOPs (which only
+/// sockets carry) and, logged, for a frame that does not decode. A frame the router encoded
+/// carries its layout, so it is read without being parsed again for each recipient.
+fn event_of(item: Outgoing, client: &str) -> Option<Frame> {
+    let Outgoing::Frame { wire, layout, .. } = item else {
+        return None;
+    };
+    match layout {
+        Some(layout) => Frame::from_routed(wire, layout),
+        None => Frame::from_wire(wire),
+    }
+    .inspect_err(|err| warn!("{client}: undecodable frame: {err}"))
+    .ok()
 }
 
 impl AsyncClient for Client {
@@ -311,5 +358,75 @@ impl AsyncClient for Client {
 
     fn timeout(&self) -> Option<Duration> {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::config::QueueLimits;
+    use crate::broker::queue::{OutQueue, PushOutcome, QueueBudget};
+    use crate::frame::{encode_delivery, FrameLayout};
+    use crate::protocol::FrameKind;
+
+    fn channel_queue(room: usize) -> (OutQueue, mpsc::Receiver<Frame>) {
+        let budget = Arc::new(QueueBudget::new(usize::MAX));
+        let queue = OutQueue::new(QueueLimits::default(), budget);
+        let (channel, events) = mpsc::channel(room);
+        let client = "test.client".into();
+        queue.set_sink(DirectSink::Channel(Arc::new(EventSink { channel, client })));
+        (queue, events)
+    }
+
+    fn routed(sender: &str, topic: Option<&str>, payload: &[u8]) -> Outgoing {
+        let kind = match topic {
+            Some(_) => FrameKind::Publish,
+            None => FrameKind::Message,
+        };
+        let wire = encode_delivery(kind, sender, topic, &[payload], false).unwrap();
+        Outgoing::frame(wire, FrameLayout::of(sender, topic), payload.len())
+    }
+
+    #[test]
+    fn a_routed_frame_reads_as_the_same_frame_parsed() {
+        let cases = [
+            ("a", None, &b"hi"[..]),
+            ("group.client%%1", Some("t/x"), b"\0payload\0"),
+            ("s", Some(""), b""),
+        ];
+        for (sender, topic, payload) in cases {
+            let item = routed(sender, topic, payload);
+            let Outgoing::Frame { wire, .. } = &item else {
+                unreachable!()
+            };
+            let parsed = Frame::from_wire(wire.clone()).unwrap();
+            let read = event_of(item, "test").unwrap();
+            assert_eq!(read, parsed);
+            assert_eq!((read.sender(), read.topic()), (sender, topic));
+            assert_eq!(read.payload(), payload);
+        }
+    }
+
+    #[tokio::test]
+    async fn flush_fills_the_event_channel_up_to_its_room() {
+        let (queue, mut events) = channel_queue(1);
+        let _ = queue.push(routed("s", None, &[1, 1]));
+        let _ = queue.push(routed("s", None, &[2, 2]));
+        queue.flush();
+        assert_eq!(events.recv().await.unwrap().payload(), [1, 1]);
+        // The second frame waits for the consumer, which waits for room.
+        assert_eq!(queue.len(), 1);
+    }
+
+    #[test]
+    fn a_queue_whose_receiver_was_dropped_refuses_frames() {
+        let (queue, events) = channel_queue(4);
+        assert_eq!(
+            queue.push(routed("s", None, b"1")).outcome,
+            PushOutcome::Queued
+        );
+        drop(events);
+        let pushed = queue.push(routed("s", None, b"2"));
+        assert_eq!(pushed.outcome, PushOutcome::ReceiverGone);
     }
 }

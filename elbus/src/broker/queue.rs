@@ -28,18 +28,21 @@ use tokio::sync::Notify;
 
 use super::config::{OverflowPolicy, QueueLimits};
 use super::sink::DirectWrite;
+use crate::frame::FrameLayout;
 use crate::protocol::{self, DELIVERY_HEADER_LEN};
-use crate::Frame;
-use tokio::sync::mpsc;
-use tracing::warn;
 
 /// One item of an outbound queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Outgoing {
     /// A complete delivered frame (header and body), shared between all its recipients, and
     /// the bytes it was counted for in the `w_bytes` counters (as `busrtd` counts them: the
-    /// body of the frame the sender sent).
-    Frame { wire: Bytes, counted: u32 },
+    /// body of the frame the sender sent), and its layout when the router knew it (an
+    /// in-process recipient then reads the frame without parsing it).
+    Frame {
+        wire: Bytes,
+        counted: u32,
+        layout: Option<FrameLayout>,
+    },
     /// The unwritten rest of a frame a direct write began: it is written before anything else
     /// and never dropped (that would cut a frame in two on the wire), and it was counted with
     /// its frame already.
@@ -50,12 +53,16 @@ pub(crate) enum Outgoing {
     Nop,
 }
 
+// The queue slot that `QueueLimits::ITEM_OVERHEAD` counts.
+const _: () = assert!(std::mem::size_of::<Outgoing>() <= 48);
+
 impl Outgoing {
-    /// A delivered frame counted for `counted` bytes in `w_bytes`.
-    pub(crate) fn frame(wire: Bytes, counted: usize) -> Self {
+    /// A delivered frame of `layout`, counted for `counted` bytes in `w_bytes`.
+    pub(crate) fn frame(wire: Bytes, layout: Option<FrameLayout>, counted: usize) -> Self {
         Outgoing::Frame {
             wire,
             counted: u32::try_from(counted).unwrap_or(u32::MAX),
+            layout,
         }
     }
 
@@ -79,17 +86,6 @@ impl Outgoing {
             Outgoing::Ack { .. } => (1, DELIVERY_HEADER_LEN as u64),
             Outgoing::Nop | Outgoing::Rest(_) => (0, 0),
         }
-    }
-
-    /// The frame an in-process client receives for this item: `None` for ACKs and NOPs (which
-    /// only sockets carry) and, logged, for a frame that does not decode.
-    pub(crate) fn into_event(self, client: &str) -> Option<Frame> {
-        let Outgoing::Frame { wire, .. } = self else {
-            return None;
-        };
-        Frame::from_wire(wire)
-            .inspect_err(|err| warn!("{client}: undecodable frame: {err}"))
-            .ok()
     }
 
     /// Appends the wire bytes of the item to `buf`.
@@ -118,6 +114,9 @@ pub(crate) enum PushOutcome {
     Overflow,
     /// Not queued: the queue was already closed (its client is going away).
     Closed,
+    /// Not queued: an in-process client's application dropped its event channel, so nothing
+    /// delivered to it would ever be read.
+    ReceiverGone,
 }
 
 /// The items a drop-oldest push dropped to make room.
@@ -208,7 +207,7 @@ struct QueueState {
 }
 
 impl QueueState {
-    /// Moves the queued frames of an in-process client into its event channel, as many as it
+    /// Moves the queued items of an in-process client into its event channel, as many as it
     /// has room for; the consumer (which waits for room) gets the rest. Nobody else sends on
     /// the channel meanwhile: the consumer only sends while it holds a batch (`writing`).
     fn send_now(&mut self, budget: &QueueBudget, large_above: usize) {
@@ -223,7 +222,7 @@ impl QueueState {
         else {
             return;
         };
-        while channel.capacity() > 0 {
+        while channel.room() > 0 {
             let Some(item) = items.pop_front() else {
                 break;
             };
@@ -235,10 +234,7 @@ impl QueueState {
             } else {
                 *small -= cost;
             }
-            // A receiver that was dropped discards frames, as the consumer does.
-            if let Some(frame) = item.into_event("in-process client") {
-                let _ = channel.try_send(frame);
-            }
+            channel.put(item);
         }
     }
 
@@ -301,7 +297,21 @@ pub(crate) enum DirectSink {
     /// The client's socket.
     Socket(Arc<dyn DirectWrite>),
     /// The event channel of an in-process client.
-    Channel(mpsc::Sender<Frame>),
+    Channel(Arc<dyn ChannelSink>),
+}
+
+/// The event channel of an in-process client, as its queue sees it (the in-process client
+/// turns items into frames, so this module knows nothing of them).
+pub(crate) trait ChannelSink: Send + Sync {
+    /// How many items the channel takes now without waiting.
+    fn room(&self) -> usize;
+
+    /// Hands over one item; called only when there is [room](ChannelSink::room).
+    fn put(&self, item: Outgoing);
+
+    /// Whether the client's application dropped its end of the channel: nothing put in it is
+    /// ever read again.
+    fn receiver_gone(&self) -> bool;
 }
 
 /// A bounded multi-producer, single-consumer queue of [`Outgoing`] items.
@@ -390,6 +400,11 @@ impl OutQueue {
         let mut state = self.lock();
         if state.closed {
             return not_queued(PushOutcome::Closed);
+        }
+        if let Some(DirectSink::Channel(channel)) = &state.sink {
+            if channel.receiver_gone() {
+                return not_queued(PushOutcome::ReceiverGone);
+            }
         }
         let large_above = self.large_above;
         // Within the limits, or a client that keeps up: one large frame (of any size) and a
@@ -599,7 +614,7 @@ mod tests {
     }
 
     fn frame(n: u8) -> Outgoing {
-        Outgoing::frame(Bytes::from(vec![n; 10]), 10)
+        Outgoing::frame(Bytes::from(vec![n; 10]), None, 10)
     }
 
     /// The cost of one [`frame`].
@@ -724,26 +739,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn flush_fills_an_in_process_channel_up_to_its_room() {
-        let queue = new_queue(QueueLimits::default());
-        let (tx, mut rx) = mpsc::channel(1);
-        queue.set_sink(DirectSink::Channel(tx));
-        let wire = |n: u8| {
-            let kind = crate::protocol::FrameKind::Message;
-            Outgoing::frame(
-                crate::frame::encode_delivery(kind, "s", None, &[&[n, n]], false).unwrap(),
-                2,
-            )
-        };
-        let _ = queue.push(wire(1));
-        let _ = queue.push(wire(2));
-        queue.flush();
-        assert_eq!(rx.recv().await.unwrap().payload(), [1, 1]);
-        // The second frame waits for the consumer, which waits for room.
-        assert_eq!(queue.len(), 1);
-    }
-
-    #[tokio::test]
     async fn overflow_disconnect_closes() {
         let queue = new_queue(limits(2, 1000, OverflowPolicy::Disconnect));
         let _ = queue.push(frame(1));
@@ -796,7 +791,7 @@ mod tests {
             OverflowPolicy::DropOldest,
         ] {
             let queue = new_queue(limits(10, 100, overflow));
-            let big = Outgoing::frame(Bytes::from(vec![0; 2000]), 2000);
+            let big = Outgoing::frame(Bytes::from(vec![0; 2000]), None, 2000);
             assert_eq!(
                 push(&queue, big.clone()),
                 PushOutcome::Queued,
@@ -812,7 +807,7 @@ mod tests {
 
     #[test]
     fn the_broker_wide_bound_is_paid_by_a_target_with_a_backlog() {
-        let big = || Outgoing::frame(Bytes::from(vec![7; 70_000]), 70_000);
+        let big = || Outgoing::frame(Bytes::from(vec![7; 70_000]), None, 70_000);
         let big_cost = big().cost();
         let shared = Arc::new(QueueBudget::new(3 * big_cost));
         let hog = OutQueue::new(

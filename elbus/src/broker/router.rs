@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use tracing::{debug, warn};
 
 use super::access::AccessRule;
@@ -12,9 +11,9 @@ use super::peer::ClientKind;
 use super::queue::{DroppedOldest, Outgoing, PushOutcome, Pushed};
 use super::registry::{ClientEntry, ClientId};
 use super::BrokerInner;
-use crate::frame::encode_delivery;
+use crate::frame::{encode_delivery, FrameLayout};
 use crate::protocol::{self, FrameKind};
-use crate::{Command, QoS};
+use crate::{Command, Error, ErrorKind, QoS};
 
 /// How a routed frame is delivered: its realtime flag, and the bytes each delivered copy counts
 /// for in the `w_bytes` counters (`busrtd`'s measure: the body of the frame a socket client
@@ -93,10 +92,29 @@ impl Drop for RouteScratch {
 }
 
 impl BrokerInner {
-    /// Executes one command of `sender` (frame `op_id`, whose body is `body_len` bytes).
-    /// Returns the ACK result code, or `None` when the frame is ignored and never ACKed (op 0
-    /// with QoS bits, §3.1).
+    /// Executes one command of `sender` (frame `op_id`, whose body is `body_len` bytes) and,
+    /// when `qos` asks for one, queues its ACK. Fails when that ACK overflowed the sender's own
+    /// queue: the sender is being disconnected.
     pub(crate) fn execute(
+        &self,
+        sender: &Arc<ClientEntry>,
+        command: Command<'_>,
+        qos: QoS,
+        op_id: u32,
+        body_len: usize,
+        scratch: &mut RouteScratch,
+    ) -> Result<(), Error> {
+        match self.route(sender, command, qos, op_id, body_len, scratch) {
+            Some(code) if qos.needs_ack() && !self.ack(sender, op_id, code, scratch) => {
+                Err(Error::new(ErrorKind::NotDelivered, "client queue overflow"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Routes one command; returns the ACK result code, or `None` when the frame is ignored
+    /// and never ACKed (op 0 with QoS bits, `protocol.md` §3.1).
+    fn route(
         &self,
         sender: &Arc<ClientEntry>,
         command: Command<'_>,
@@ -234,7 +252,12 @@ impl BrokerInner {
             return protocol::ERR_DATA;
         };
         debug!(from = %sender.name, to = %target.name, "message");
-        self.deliver(&target, frame, out.counted, scratch)
+        let layout = FrameLayout::of(&sender.name, None);
+        self.deliver(
+            &target,
+            Outgoing::frame(frame, layout, out.counted),
+            scratch,
+        )
     }
 
     /// Routes a broadcast; the ACK is OK whatever the number of recipients.
@@ -296,24 +319,19 @@ impl BrokerInner {
         let Ok(frame) = encode_delivery(kind, &sender.name, topic, payload, out.realtime) else {
             return protocol::ERR_DATA;
         };
+        let layout = FrameLayout::of(&sender.name, topic);
         let mut targets = std::mem::take(&mut scratch.targets);
         for target in targets.drain(..) {
-            self.deliver(&target, frame.clone(), out.counted, scratch);
+            let item = Outgoing::frame(frame.clone(), layout, out.counted);
+            self.deliver(&target, item, scratch);
         }
         scratch.targets = targets;
         protocol::RESPONSE_OK
     }
 
-    /// Queues one delivered frame to `target`, counted for `counted` bytes in `w_bytes`, and
-    /// returns the result a direct sender would get.
-    pub(crate) fn deliver(
-        &self,
-        target: &Arc<ClientEntry>,
-        frame: Bytes,
-        counted: usize,
-        scratch: &mut RouteScratch,
-    ) -> u8 {
-        let item = Outgoing::frame(frame, counted);
+    /// Queues one delivered frame ([`Outgoing::Frame`]) to `target` and returns the result a
+    /// direct sender would get.
+    fn deliver(&self, target: &Arc<ClientEntry>, item: Outgoing, scratch: &mut RouteScratch) -> u8 {
         let (frames, bytes) = item.counted();
         match scratch.pushed(target, target.queue.push(item)) {
             PushOutcome::Queued => {
@@ -335,6 +353,8 @@ impl BrokerInner {
                 protocol::ERR_NOT_DELIVERED
             }
             PushOutcome::Closed => protocol::ERR_EOF,
+            // Fail fast: the target is still registered, but nobody reads what reaches it.
+            PushOutcome::ReceiverGone => protocol::ERR_CLIENT_NOT_REGISTERED,
         }
     }
 
@@ -367,7 +387,7 @@ impl BrokerInner {
                 self.force_disconnect_entry(sender, "queue is full");
                 false
             }
-            PushOutcome::Closed => false,
+            PushOutcome::Closed | PushOutcome::ReceiverGone => false,
         }
     }
 

@@ -435,13 +435,9 @@ fn route_buffered(
         entry.counters.count_read(body.len());
         broker.counters.count_read(body.len());
         let qos = header.qos();
-        let code = broker.execute(entry, command, qos, header.op_id, body.len(), scratch);
+        let executed = broker.execute(entry, command, qos, header.op_id, body.len(), scratch);
         buf.advance(total);
-        if let Some(code) = code {
-            if qos.needs_ack() && !broker.ack(entry, header.op_id, code, scratch) {
-                return Err(Error::new(ErrorKind::NotDelivered, "client queue overflow"));
-            }
-        }
+        executed?;
     }
 }
 
