@@ -14,7 +14,7 @@ use tracing::warn;
 use super::config::OverflowPolicy;
 use super::limits::PatternSet;
 use super::peer::Peer;
-use super::queue::{ChannelSink, DirectSink, Outgoing};
+use super::queue::{ChannelSink, DirectSink, Outgoing, Taken};
 use super::registry::ClientEntry;
 use super::router::{Delivery, RouteScratch};
 use super::BrokerInner;
@@ -187,7 +187,7 @@ impl Client {
 async fn forward(entry: Arc<ClientEntry>, tx: mpsc::Sender<Frame>) {
     let mut batch = VecDeque::new();
     loop {
-        let closed = entry.queue.take_all(&mut batch).await.closed;
+        let closed = entry.queue.take_all(&mut batch).await == Taken::Closed;
         for frame in batch
             .drain(..)
             .filter_map(|item| event_of(item, &entry.name))

@@ -14,7 +14,7 @@ use tracing::{debug, error};
 
 use super::access::{AccessControl, AccessRule};
 use super::peer::Peer;
-use super::queue::{DirectSink, Outgoing, PushOutcome};
+use super::queue::{DirectSink, Outgoing, PushOutcome, Taken};
 use super::registry::ClientEntry;
 use super::router::RouteScratch;
 use super::sink::{ConnectionWriter, DirectWrite};
@@ -461,7 +461,7 @@ async fn write_loop<W: ConnectionWriter>(
     loop {
         tokio::select! {
             taken = entry.queue.take_all(&mut batch) => {
-                if taken.closed {
+                if taken == Taken::Closed {
                     return Ok(());
                 }
             }
