@@ -105,9 +105,9 @@ impl BrokerOptions {
     pub const DEFAULT_MAX_SUBSCRIPTIONS: usize = 10_000;
 
     /// The busy-poll window `elbusd` uses unless told otherwise. Keeping one worker polling
-    /// for 10 µs after input removes most sleep/wake-up round trips under load (on a 2-core
-    /// VM it raised the published benchmark's `rpc.call+handle` by about 40%), while an idle
-    /// broker parks after 10 µs and costs nothing.
+    /// for 10 µs after input removes most sleep/wake-up round trips under load (the README's
+    /// performance section has the measurements), while an idle broker parks after 10 µs and
+    /// costs nothing.
     pub const DEFAULT_SERVER_BUSY_POLL: Duration = Duration::from_micros(10);
     /// Default broker-wide queue bound: 256 MiB, four clients at the default per-client bound
     /// ([`QueueLimits::DEFAULT_MAX_BYTES`]). Far above what a bus whose clients keep up
@@ -138,6 +138,10 @@ impl Default for BrokerOptions {
 }
 
 /// Settings of one socket listener (UNIX or TCP) and of the clients it accepts.
+///
+/// Per listener, so one broker can serve a local socket and a TCP port with different limits;
+/// named after busrt's type of the same role so code moving from busrt reads the same.
+/// Broker-wide settings are [`BrokerOptions`].
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// Socket read buffer size, and the size a write batch aims for.

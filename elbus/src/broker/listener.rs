@@ -97,7 +97,7 @@ fn bind_unix(path: &Path, config: &ServerConfig) -> Result<UnixListener, Error> 
 }
 
 /// The credentials of a UNIX peer, or `None` (logged) if the kernel would not tell.
-fn peer_credentials(stream: &UnixStream, port: &str) -> Option<PeerCredentials> {
+fn peer_credentials(stream: &UnixStream, listener_name: &str) -> Option<PeerCredentials> {
     match stream.peer_cred() {
         Ok(cred) => Some(PeerCredentials {
             uid: cred.uid(),
@@ -105,7 +105,7 @@ fn peer_credentials(stream: &UnixStream, port: &str) -> Option<PeerCredentials> 
             pid: cred.pid(),
         }),
         Err(err) => {
-            warn!("{port}: unable to read the peer credentials: {err}");
+            warn!("{listener_name}: unable to read the peer credentials: {err}");
             None
         }
     }
@@ -119,7 +119,7 @@ trait Acceptor: Send + Sync + 'static {
 
     fn accept_peer(
         &self,
-        port: &Arc<str>,
+        listener_name: &Arc<str>,
     ) -> impl Future<Output = std::io::Result<(Self::Reader, Self::Writer, Peer)>> + Send;
 }
 
@@ -129,12 +129,16 @@ impl Acceptor for UnixListener {
 
     async fn accept_peer(
         &self,
-        port: &Arc<str>,
+        listener_name: &Arc<str>,
     ) -> std::io::Result<(Self::Reader, Self::Writer, Peer)> {
         let (stream, _) = self.accept().await?;
-        let credentials = peer_credentials(&stream, port);
+        let credentials = peer_credentials(&stream, listener_name);
         let (reader, writer) = stream.into_split();
-        Ok((reader, writer, Peer::local(port.clone(), credentials)))
+        Ok((
+            reader,
+            writer,
+            Peer::local(listener_name.clone(), credentials),
+        ))
     }
 }
 
@@ -144,14 +148,14 @@ impl Acceptor for TcpListener {
 
     async fn accept_peer(
         &self,
-        port: &Arc<str>,
+        listener_name: &Arc<str>,
     ) -> std::io::Result<(Self::Reader, Self::Writer, Peer)> {
         let (stream, source) = self.accept().await?;
         if let Err(err) = stream.set_nodelay(true) {
-            error!("{port}: unable to set TCP_NODELAY: {err}");
+            error!("{listener_name}: unable to set TCP_NODELAY: {err}");
         }
         let (reader, writer) = stream.into_split();
-        Ok((reader, writer, Peer::tcp(port.clone(), source)))
+        Ok((reader, writer, Peer::tcp(listener_name.clone(), source)))
     }
 }
 
@@ -159,7 +163,7 @@ impl Acceptor for TcpListener {
 fn spawn_accept_loop<A: Acceptor>(
     broker: Arc<BrokerInner>,
     listener: A,
-    port: Arc<str>,
+    listener_name: Arc<str>,
     config: ServerConfig,
 ) -> JoinHandle<()> {
     let config = Arc::new(config);
@@ -167,7 +171,7 @@ fn spawn_accept_loop<A: Acceptor>(
         // Failures repeat while the cause lasts (out of descriptors while clients flood in).
         let accept_errors = LogLimiter::with_default_rate("accept failures");
         loop {
-            match listener.accept_peer(&port).await {
+            match listener.accept_peer(&listener_name).await {
                 Ok((reader, writer, peer)) => {
                     let writer = Arc::new(writer);
                     let direct: Arc<dyn DirectWrite> = writer.clone();
@@ -183,7 +187,7 @@ fn spawn_accept_loop<A: Acceptor>(
                 }
                 Err(err) => {
                     if accept_errors.allow() {
-                        error!("{port}: accept failed: {err}");
+                        error!("{listener_name}: accept failed: {err}");
                     }
                     tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
                 }
@@ -221,8 +225,11 @@ pub(crate) async fn spawn_unix(
         }
     };
     lock.claim();
-    let port: Arc<str> = Arc::from(path.to_string_lossy().as_ref());
-    Ok((spawn_accept_loop(broker, listener, port, config), lock))
+    let listener_name: Arc<str> = Arc::from(path.to_string_lossy().as_ref());
+    Ok((
+        spawn_accept_loop(broker, listener, listener_name, config),
+        lock,
+    ))
 }
 
 /// Binds a TCP listener and spawns its accept loop; returns the bound address.
@@ -238,11 +245,11 @@ pub(crate) async fn spawn_tcp(
         .local_addr()
         .map_err(|err| Error::io(format!("unable to bind {addr}: {err}")))?;
     // `client.list` reports the bind string; with port 0 the real port is more useful.
-    let port: Arc<str> = if addr.ends_with(":0") {
+    let listener_name: Arc<str> = if addr.ends_with(":0") {
         Arc::from(local.to_string())
     } else {
         Arc::from(addr)
     };
-    let task = spawn_accept_loop(broker, listener, port, config);
+    let task = spawn_accept_loop(broker, listener, listener_name, config);
     Ok((task, local))
 }

@@ -114,7 +114,7 @@ pub(crate) struct Removed {
 }
 
 /// About what one stored pattern costs besides its bytes: its entry in the client's set and
-/// its share of a trie node (measured: ~290 bytes a short subscription in all).
+/// its share of a trie node (RELIABILITY.md has the measured cost per subscription).
 const PATTERN_OVERHEAD: usize = 256;
 
 /// About what the registry gave back when `patterns` went.

@@ -103,7 +103,8 @@ pub enum Command {
 
     /// Send a one-to-one message (or a broadcast when TARGET contains `*` or `?`) and wait for
     /// the broker's ACK; prints OK. A missing target exits 3.
-    Send {
+    #[command(name = "send")]
+    SendMessage {
         /// The target client name, or a broadcast mask such as `app.*`.
         target: String,
         /// The payload; read from stdin when omitted.

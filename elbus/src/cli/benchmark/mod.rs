@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use self::latency::Percentiles;
-use self::progress::Display;
+use self::progress::ProgressLine;
 use self::rpc_stages::{BenchHandlers, RpcStage, RpcWorker};
 use self::stages::{Outcome, Worker};
 use crate::cli::args::BenchmarkArgs;
@@ -158,7 +158,7 @@ async fn rpc_stages(
         ("rpc.call+handle", RpcStage::CallHandle),
         ("rpc.call0", RpcStage::Call0),
     ] {
-        let display = Display::start(name, plan.total(), plan.progress);
+        let display = ProgressLine::start(name, plan.total(), plan.progress);
         let start = Instant::now();
         let outcome = rpc_stages::run(
             &pool,
@@ -179,7 +179,7 @@ async fn rpc_stages(
     if args.latency {
         if let Some(first) = pool.first() {
             let name = "latency.rpc.call";
-            let display = Display::start(name, args.latency_iters, plan.progress);
+            let display = ProgressLine::start(name, args.latency_iters, plan.progress);
             let (mut samples, outcome) = rpc_stages::latency(
                 first,
                 &plan.payload,
@@ -244,7 +244,7 @@ async fn client_stages(
         ("send+recv.qos.processed", QoS::RealtimeProcessed, true),
     ] {
         pool.iter_mut().for_each(Worker::drain);
-        let display = Display::start(name, plan.total(), plan.progress);
+        let display = ProgressLine::start(name, plan.total(), plan.progress);
         let progress = display.progress();
         let start = Instant::now();
         let outcome = if to_self {
@@ -262,7 +262,7 @@ async fn client_stages(
     }
     if args.latency {
         if let Some(first) = pool.first_mut() {
-            let display = Display::start("latency.send", args.latency_iters, plan.progress);
+            let display = ProgressLine::start("latency.send", args.latency_iters, plan.progress);
             let (mut samples, outcome) = stages::one_way_latency(
                 first,
                 &plan.payload,

@@ -33,16 +33,16 @@ impl Progress {
 
 /// The redrawing task of one stage.
 #[derive(Debug)]
-pub struct Display {
+pub struct ProgressLine {
     done: Option<Arc<AtomicU64>>,
     task: Option<JoinHandle<()>>,
 }
 
-impl Display {
+impl ProgressLine {
     /// Starts showing `stage` out of `total` iterations if `enabled`.
-    pub fn start(stage: &'static str, total: u64, enabled: bool) -> Display {
+    pub fn start(stage: &'static str, total: u64, enabled: bool) -> ProgressLine {
         if !enabled {
-            return Display {
+            return ProgressLine {
                 done: None,
                 task: None,
             };
@@ -63,7 +63,7 @@ impl Display {
                 );
             }
         });
-        Display {
+        ProgressLine {
             done: Some(done),
             task: Some(task),
         }
@@ -85,7 +85,7 @@ impl Display {
     }
 }
 
-impl Drop for Display {
+impl Drop for ProgressLine {
     fn drop(&mut self) {
         if let Some(task) = self.task.take() {
             task.abort();

@@ -22,7 +22,9 @@ pub(crate) async fn execute(args: &Args, out: Output) -> Result<(), CliError> {
     match &args.command {
         Command::Broker(command) => broker::run(&ctx, *command).await,
         Command::Listen(listen) => bus::listen(&ctx, listen).await,
-        Command::Send { target, payload } => bus::send(&ctx, target, payload.as_deref()).await,
+        Command::SendMessage { target, payload } => {
+            bus::send(&ctx, target, payload.as_deref()).await
+        }
         Command::Publish { topic, payload } => bus::publish(&ctx, topic, payload.as_deref()).await,
         Command::Rpc(command) => rpc::run(&ctx, command).await,
         Command::Benchmark(bench) => super::benchmark::run(&ctx, bench).await,
