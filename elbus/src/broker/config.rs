@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::access::SharedAccessControl;
-use super::limits::PathLimits;
+use super::path_limits::PathLimits;
 use crate::Error;
 
 /// What the broker does when a frame is routed to a client whose outbound queue is full.

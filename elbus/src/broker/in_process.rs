@@ -12,10 +12,10 @@ use tokio::task::JoinHandle;
 use tracing::warn;
 
 use super::config::OverflowPolicy;
-use super::limits::PatternSet;
 use super::peer::Peer;
 use super::queue::{ChannelSink, DirectSink, Outgoing, Taken};
 use super::registry::ClientEntry;
+use super::router::PatternSet;
 use super::router::{Delivery, RouteScratch};
 use super::BrokerInner;
 use crate::client::{AsyncClient, EventChannel, OpConfirm};
