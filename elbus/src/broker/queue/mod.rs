@@ -207,32 +207,22 @@ impl OutQueue {
                     && (state.bytes + cost <= self.limits.max_bytes
                         || (large == 1 && small <= large_above)))
         };
-        let mut dropped = DroppedOldest::default();
-        if !fits(&state) {
-            match self.limits.overflow {
-                OverflowPolicy::Disconnect => {
-                    drop(state);
-                    self.close();
-                    return not_queued(PushOutcome::Overflow);
+        // The broker-wide bound: the target pays, under its own policy, unless it holds nothing
+        // or keeps up. Charged once, only when the item fits its own queue.
+        let budget_admits = |state: &QueueState| {
+            self.budget.try_charge(cost) || {
+                let (large, small) = state.with(cost, large_above);
+                let keeps_up = state.items.is_empty() || (large <= 1 && small <= large_above);
+                if keeps_up {
+                    self.budget.charge(cost);
                 }
-                OverflowPolicy::DropNewest => return not_queued(PushOutcome::Dropped),
-                OverflowPolicy::DropOldest => {
-                    while !fits(&state)
-                        && state.drop_oldest(&self.budget, large_above, &mut dropped)
-                    {
-                    }
-                    if !fits(&state) {
-                        // Only the rest of a frame being written is left, and it leaves no room.
-                        return not_queued(PushOutcome::Dropped);
-                    }
-                }
+                keeps_up
             }
-        }
-        // The broker-wide bound: the target pays, under its own policy, unless it holds nothing.
-        while !self.budget.try_charge(cost) {
-            let (large, small) = state.with(cost, large_above);
-            if state.items.is_empty() || (large <= 1 && small <= large_above) {
-                self.budget.charge(cost);
+        };
+        let mut dropped = DroppedOldest::default();
+        loop {
+            let fits_queue = fits(&state);
+            if fits_queue && budget_admits(&state) {
                 break;
             }
             match self.limits.overflow {
@@ -244,7 +234,11 @@ impl OutQueue {
                 OverflowPolicy::DropNewest => return not_queued(PushOutcome::Dropped),
                 OverflowPolicy::DropOldest => {
                     if !state.drop_oldest(&self.budget, large_above, &mut dropped) {
-                        // Only the rest of a frame being written is left.
+                        // Only the rest of a frame being written is left: no room in the queue,
+                        // but the broker-wide bound gives way rather than cut the frame.
+                        if !fits_queue {
+                            return not_queued(PushOutcome::Dropped);
+                        }
                         self.budget.charge(cost);
                         break;
                     }
