@@ -248,11 +248,7 @@ impl AsyncClient for Client {
     }
 
     fn take_event_channel(&self) -> Option<EventChannel> {
-        self.inner
-            .events
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .take()
+        crate::sync::recover(self.inner.events.lock()).take()
     }
 
     fn send(
