@@ -53,22 +53,25 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod blocking;
 mod bus;
 mod client;
 mod codec;
 mod context;
+mod deadline;
 mod error;
 mod loopback;
 mod router;
 mod schema;
 mod transport;
 
-pub use bus::{serve, RouterHandlers};
+pub use bus::{serve, RouterHandlers, DEFAULT_QOS};
 pub use client::RpcCall;
 pub use context::RpcContext;
+pub use deadline::TIMEOUT_KEY;
 pub use error::{
     is_reserved_code, CallError, CodecError, RawCallError, RpcErrorCode, ServerError,
-    TransportError, CODE_INTERNAL_ERROR, CODE_INVALID_PARAMS, CODE_INVALID_REQUEST,
+    TransportError, CODE_BUSY, CODE_INTERNAL_ERROR, CODE_INVALID_PARAMS, CODE_INVALID_REQUEST,
     CODE_METHOD_NOT_FOUND, CODE_PARSE_ERROR, CODE_TIMEOUT, RESERVED_CODES,
 };
 pub use loopback::Loopback;
