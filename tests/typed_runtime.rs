@@ -3,13 +3,18 @@
 //! stop the handler future (as in `Loopback`); `max_in_flight` refuses calls beyond the limit;
 //! a call's QoS reaches the wire; the blocking client works without an async runtime.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use elbus::broker_api::BrokerApi;
 use elbus::rpc::{DummyHandlers, RpcClient, RpcEvent, RpcHandlers, RpcOptions, RpcResult};
 use elbus::{AsyncClient, QoS};
 use elbus_rpc::blocking::BlockingRuntime;
-use elbus_rpc::{serve, CallError, Loopback, RouterHandlers, CODE_BUSY};
+use elbus_rpc::RpcErrorCode;
+use elbus_rpc::{
+    serve, BoxFuture, CallError, Loopback, Next, RouterHandlers, RpcContext, RpcMiddleware,
+    ServerError, CODE_BUSY,
+};
 use elbus_suite::rpc::{within, Bus, Connect, Via, FOREVER};
 use elbus_suite::typed::{test_router, CalcClient};
 use elbus_suite::typed_runtime::*;
@@ -246,6 +251,100 @@ async fn the_calls_qos_reaches_the_wire<C: Connect>(bus: &Bus, via: Via) {
     assert_eq!(within("a request", realtime.recv()).await, Some(true));
     assert_eq!(calc.add(3, 4).qos(QoS::No).await, Ok(7));
     assert_eq!(within("a request", realtime.recv()).await, Some(false));
+}
+
+/// A middleware that logs, into a shared list, `NAME>` before and `<NAME method code` after
+/// the rest of the chain.
+struct Logged {
+    name: &'static str,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl RpcMiddleware for Logged {
+    fn call<'a>(
+        &'a self,
+        ctx: &'a RpcContext,
+        params: &'a [u8],
+        next: Next<'a>,
+    ) -> BoxFuture<'a, Result<Vec<u8>, ServerError>> {
+        Box::pin(async move {
+            self.log.lock().unwrap().push(format!("{}>", self.name));
+            let result = next.run(ctx, params).await;
+            let code = result.as_ref().err().map_or(0, ServerError::code);
+            let line = format!("<{} {} {code}", self.name, ctx.method());
+            self.log.lock().unwrap().push(line);
+            result
+        })
+    }
+}
+
+/// Middleware wraps every call in the order the layers were added, sees the method and the
+/// result code, and a layer can answer without calling the service.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn middleware_wraps_calls_in_order() {
+    /// Refuses `calc.clear` with a code of its own, as an access check would.
+    struct Deny;
+    impl RpcMiddleware for Deny {
+        fn call<'a>(
+            &'a self,
+            ctx: &'a RpcContext,
+            params: &'a [u8],
+            next: Next<'a>,
+        ) -> BoxFuture<'a, Result<Vec<u8>, ServerError>> {
+            match ctx.method() {
+                "calc.clear" => Box::pin(async { Err(ServerError::new(-7, "denied")) }),
+                _ => next.run(ctx, params),
+            }
+        }
+    }
+
+    let bus = Bus::start().await;
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let router = test_router()
+        .0
+        .layer(Logged {
+            name: "outer",
+            log: log.clone(),
+        })
+        .layer(Logged {
+            name: "inner",
+            log: log.clone(),
+        })
+        .layer(Deny);
+    let _server = serve(bus.unix("svc.calc").await, router).unwrap();
+    let rpc = RpcClient::new(bus.unix("caller").await, DummyHandlers).unwrap();
+    let calc = CalcClient::new(rpc, "svc.calc");
+
+    assert_eq!(calc.add(1, 2).await, Ok(3));
+    assert_eq!(
+        calc.add(i64::MAX, 1)
+            .await
+            .unwrap_err()
+            .app()
+            .map(|e| e.code()),
+        Some(1001)
+    );
+    assert!(matches!(
+        calc.clear().await,
+        Err(CallError::Remote { code: -7, ref message }) if message == "denied"
+    ));
+    assert_eq!(
+        *log.lock().unwrap(),
+        [
+            "outer>",
+            "inner>",
+            "<inner calc.add 0",
+            "<outer calc.add 0",
+            "outer>",
+            "inner>",
+            "<inner calc.add 1001",
+            "<outer calc.add 1001",
+            "outer>",
+            "inner>",
+            "<inner calc.clear -7",
+            "<outer calc.clear -7",
+        ]
+    );
 }
 
 /// `Loopback` behaves as the bus does: the handler is dropped at the call's timeout, and when

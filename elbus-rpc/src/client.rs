@@ -119,6 +119,14 @@ where
     /// the transport's, which gets the deadline and bounds the whole call by it (see
     /// [`RpcTransport`]). The typed layer sets no timer of its own on top.
     pub async fn send(self) -> Result<R, CallError<E>> {
+        #[cfg(feature = "tracing")]
+        return crate::traced::client(self.target, self.method, self.send_untraced()).await;
+        #[cfg(not(feature = "tracing"))]
+        self.send_untraced().await
+    }
+
+    /// [`send`](Self::send) without its span.
+    async fn send_untraced(self) -> Result<R, CallError<E>> {
         let timeout = self.effective_timeout();
         let mut params = self.params.map_err(CallError::Encode)?;
         let reply = match (self.notify, self.qos) {

@@ -61,8 +61,11 @@ mod context;
 mod deadline;
 mod error;
 mod loopback;
+mod middleware;
 mod router;
 mod schema;
+#[cfg(feature = "tracing")]
+mod traced;
 mod transport;
 
 pub use bus::{serve, RouterHandlers, DEFAULT_QOS};
@@ -75,6 +78,7 @@ pub use error::{
     CODE_METHOD_NOT_FOUND, CODE_PARSE_ERROR, CODE_TIMEOUT, RESERVED_CODES,
 };
 pub use loopback::Loopback;
+pub use middleware::{Next, RpcMiddleware};
 pub use router::{BoxFuture, RouterError, RpcRouter, RpcService, DESCRIBE_METHOD};
 pub use schema::{ErrorSchema, MethodSchema, ParamSchema, ServiceSchema};
 pub use transport::{DefaultTransport, RpcTransport, DEFAULT_TIMEOUT};

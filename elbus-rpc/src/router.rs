@@ -14,6 +14,7 @@ use crate::codec::encode_value;
 use crate::context::RpcContext;
 use crate::deadline;
 use crate::error::{ServerError, CODE_BUSY, CODE_TIMEOUT};
+use crate::middleware::{Next, RpcMiddleware};
 use crate::schema::ServiceSchema;
 
 /// The wire name of the generated introspection method.
@@ -72,6 +73,7 @@ pub struct RpcRouter {
     services: Vec<Box<dyn RpcService>>,
     methods: HashMap<&'static str, usize>,
     in_flight: Option<(usize, tokio::sync::Semaphore)>,
+    layers: Vec<Box<dyn RpcMiddleware>>,
 }
 
 #[derive(Serialize)]
@@ -92,6 +94,13 @@ impl RpcRouter {
     pub fn max_in_flight(mut self, limit: usize) -> Self {
         let limit = limit.max(1);
         self.in_flight = Some((limit, tokio::sync::Semaphore::new(limit)));
+        self
+    }
+
+    /// Wraps every call in `middleware` (see [`RpcMiddleware`]); layers run in the order they
+    /// were added, the first outermost.
+    pub fn layer(mut self, middleware: impl RpcMiddleware) -> Self {
+        self.layers.push(Box::new(middleware));
         self
     }
 
@@ -149,6 +158,18 @@ impl RpcRouter {
     /// The reply payload is `Ok` (empty for `()`); the caller sends nothing back when
     /// `ctx.is_notification()`.
     pub async fn dispatch(&self, ctx: &RpcContext, params: &[u8]) -> Result<Vec<u8>, ServerError> {
+        #[cfg(feature = "tracing")]
+        return crate::traced::server(ctx, self.dispatch_untraced(ctx, params)).await;
+        #[cfg(not(feature = "tracing"))]
+        self.dispatch_untraced(ctx, params).await
+    }
+
+    /// [`dispatch`](Self::dispatch) without its span: the limit, the deadline, the layers.
+    async fn dispatch_untraced(
+        &self,
+        ctx: &RpcContext,
+        params: &[u8],
+    ) -> Result<Vec<u8>, ServerError> {
         let _permit = match &self.in_flight {
             Some((limit, slots)) => match slots.try_acquire() {
                 Ok(permit) => Some(permit),
@@ -161,7 +182,7 @@ impl RpcRouter {
             },
             None => None,
         };
-        let mut call = pin!(self.route(ctx, params));
+        let mut call = pin!(self.run_layer(0, ctx, params));
         let mut stop = pin!(ctx.cancelled());
         std::future::poll_fn(|cx| {
             if let Poll::Ready(reply) = call.as_mut().poll(cx) {
@@ -170,6 +191,19 @@ impl RpcRouter {
             stop.as_mut().poll(cx).map(|()| Err(stopped(ctx)))
         })
         .await
+    }
+
+    /// Runs the middleware from `layer` on, then the call.
+    pub(crate) fn run_layer<'a>(
+        &'a self,
+        layer: usize,
+        ctx: &'a RpcContext,
+        params: &'a [u8],
+    ) -> BoxFuture<'a, Result<Vec<u8>, ServerError>> {
+        match self.layers.get(layer) {
+            Some(middleware) => middleware.call(ctx, params, Next::new(self, layer + 1)),
+            None => Box::pin(self.route(ctx, params)),
+        }
     }
 
     /// Finds the service of `ctx.method()` and runs the call.
