@@ -1,4 +1,4 @@
-//! The typed service the `typed_runtime` tests serve: a handler that stalls until stopped
+//! The typed service the `typed_serving` tests serve: a handler that stalls until stopped
 //! (reporting when it starts and when its future is dropped), one that holds calls at a gate
 //! while counting how many run at once, and one that returns the deadline it was given.
 
