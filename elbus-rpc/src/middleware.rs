@@ -30,10 +30,62 @@
 //! let router = RpcRouter::new().layer(Log);
 //! ```
 //!
-//! A middleware may also answer without calling `next` (an access check, a cache). The
-//! client-side counterpart is a transport wrapping another: implement
+//! A middleware may also answer without calling `next` (an access check, a cache).
+//!
+//! The client-side counterpart is a transport wrapping another: implement
 //! [`RpcTransport`](crate::RpcTransport) for a type holding the inner transport and forward
-//! `call` and `notify` (and `call_qos`, `notify_qos` when the inner one has QoS) to it.
+//! `call` and `notify` to it, plus `call_qos`, `notify_qos` and `default_timeout` when the inner
+//! one has them (the defaults would drop the QoS and the timeout):
+//!
+//! ```
+//! use std::sync::atomic::{AtomicU64, Ordering};
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use bytes::Bytes;
+//! use elbus_rpc::{RawCallError, RpcTransport};
+//!
+//! /// Counts the calls that failed, then passes everything on.
+//! #[derive(Clone)]
+//! struct CountFailures<T> {
+//!     inner: T,
+//!     failed: Arc<AtomicU64>,
+//! }
+//!
+//! impl<T: RpcTransport> RpcTransport for CountFailures<T> {
+//!     async fn call(&self, target: &str, method: &str, params: Vec<u8>, timeout: Duration)
+//!         -> Result<Bytes, RawCallError>
+//!     {
+//!         let reply = self.inner.call(target, method, params, timeout).await;
+//!         if reply.is_err() {
+//!             self.failed.fetch_add(1, Ordering::Relaxed);
+//!         }
+//!         reply
+//!     }
+//!
+//!     async fn notify(&self, target: &str, method: &str, params: Vec<u8>, timeout: Duration)
+//!         -> Result<(), RawCallError>
+//!     {
+//!         self.inner.notify(target, method, params, timeout).await
+//!     }
+//!
+//!     fn default_timeout(&self) -> Option<Duration> {
+//!         self.inner.default_timeout()
+//!     }
+//! }
+//!
+//! # #[elbus_rpc::rpc(namespace = "calc")]
+//! # pub trait Calc { async fn add(&self, a: i64, b: i64) -> Result<i64, std::convert::Infallible>; }
+//! # struct Impl;
+//! # impl Calc for Impl { async fn add(&self, a: i64, b: i64) -> Result<i64, std::convert::Infallible> { Ok(a + b) } }
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let router = elbus_rpc::RpcRouter::new().service(Impl.into_handler());
+//! let failed = Arc::new(AtomicU64::new(0));
+//! let transport = CountFailures { inner: elbus_rpc::Loopback::new(router), failed: failed.clone() };
+//! let calc = CalcClient::new(transport, "svc.calc");
+//! assert_eq!(calc.add(1, 2).await, Ok(3));
+//! assert_eq!(failed.load(Ordering::Relaxed), 0);
+//! # }
+//! ```
 
 use crate::context::RpcContext;
 use crate::error::ServerError;
