@@ -153,7 +153,9 @@ impl RpcRouter {
         encode_value(&describe).map_err(ServerError::internal)
     }
 
-    /// Serves one call: finds the service by `ctx.method()` and dispatches to it.
+    /// Serves one call: takes a [`max_in_flight`](Self::max_in_flight) slot (or answers
+    /// −32118), runs the [layers](Self::layer), finds the service by `ctx.method()` and
+    /// dispatches to it, all stopped with −32120 when `ctx` is [cancelled](RpcContext::cancelled).
     ///
     /// The reply payload is `Ok` (empty for `()`); the caller sends nothing back when
     /// `ctx.is_notification()`.
