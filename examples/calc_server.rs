@@ -79,11 +79,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         // The broker went away: nothing left to serve.
-        _ = async {
-            while rpc.is_connected() {
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-            }
-        } => eprintln!("disconnected from the broker"),
+        reason = rpc.closed() => eprintln!("disconnected from the broker: {reason}"),
     }
     if rpc.client().is_connected() {
         rpc.client().disconnect().await;

@@ -1,17 +1,21 @@
 //! The bus glue: generated clients call over [`elbus::rpc::RpcClient`], and an [`RpcRouter`]
 //! serves the requests an `RpcClient` receives.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use elbus::rpc::{RpcClient, RpcError, RpcEvent, RpcHandlers, RpcResult};
-use elbus::{AsyncClient, QoS};
+use elbus::rpc::{RpcClient, RpcError, RpcEvent, RpcHandlers, RpcOptions, RpcResult};
+use elbus::{AsyncClient, Frame, QoS};
+use tokio::sync::watch;
 
 use crate::{RawCallError, RpcRouter, RpcTransport};
 
-/// The QoS of typed calls: the broker ACKs the request, so a missing target fails at once.
-const CALL_QOS: QoS = QoS::Processed;
+/// The QoS of typed calls unless the call sets one ([`RpcCall::qos`](crate::RpcCall::qos)):
+/// the broker ACKs the request, so a missing target fails at once.
+pub const DEFAULT_QOS: QoS = QoS::Processed;
 
 impl<C: AsyncClient + 'static> RpcTransport for RpcClient<C> {
     /// The client's `RpcOptions::timeout`, so an `RpcClient` configured with a timeout bounds
@@ -28,11 +32,8 @@ impl<C: AsyncClient + 'static> RpcTransport for RpcClient<C> {
         params: Vec<u8>,
         timeout: Duration,
     ) -> Result<Bytes, RawCallError> {
-        self.call_with_timeout(target, method, &params, CALL_QOS, timeout)
+        self.call_qos(target, method, params, timeout, DEFAULT_QOS)
             .await
-            // A slice of the received frame: no copy of the reply.
-            .map(|reply| reply.payload_bytes())
-            .map_err(raw_error)
     }
 
     async fn notify(
@@ -42,9 +43,36 @@ impl<C: AsyncClient + 'static> RpcTransport for RpcClient<C> {
         params: Vec<u8>,
         timeout: Duration,
     ) -> Result<(), RawCallError> {
+        self.notify_qos(target, method, params, timeout, DEFAULT_QOS)
+            .await
+    }
+
+    async fn call_qos(
+        &self,
+        target: &str,
+        method: &str,
+        params: Vec<u8>,
+        timeout: Duration,
+        qos: QoS,
+    ) -> Result<Bytes, RawCallError> {
+        self.call_with_timeout(target, method, &params, qos, timeout)
+            .await
+            // A slice of the received frame: no copy of the reply.
+            .map(|reply| reply.payload_bytes())
+            .map_err(raw_error)
+    }
+
+    async fn notify_qos(
+        &self,
+        target: &str,
+        method: &str,
+        params: Vec<u8>,
+        timeout: Duration,
+        qos: QoS,
+    ) -> Result<(), RawCallError> {
         // The call's one deadline. (`call0` also bounds its send by the client's
         // `RpcOptions::timeout`; it takes no deadline of its own.)
-        match tokio::time::timeout(timeout, self.call0(target, method, &params, CALL_QOS)).await {
+        match tokio::time::timeout(timeout, self.call0(target, method, &params, qos)).await {
             Ok(result) => result.map_err(raw_error),
             Err(_elapsed) => Err(RawCallError::Timeout),
         }
@@ -57,6 +85,10 @@ fn raw_error(err: RpcError) -> RawCallError {
 }
 
 /// Serves an [`RpcRouter`] as the request handler of a byte-level [`RpcClient`].
+///
+/// Each call runs under the caller's deadline, when it sent one, and is stopped when the broker
+/// announces that the caller unregistered: for that the RPC client must be subscribed to the
+/// announcements, as [`RpcOptions::fail_calls_on_unregister`] does (and [`serve`] sets).
 ///
 /// ```no_run
 /// # async fn demo(router: elbus_rpc::RpcRouter) -> Result<(), elbus::Error> {
@@ -71,6 +103,62 @@ fn raw_error(err: RpcError) -> RawCallError {
 #[derive(Clone)]
 pub struct RouterHandlers {
     router: Arc<RpcRouter>,
+    callers: Arc<Callers>,
+}
+
+/// The calls being served, by the caller's primary name, each with the switch that cancels it.
+#[derive(Default)]
+struct Callers {
+    next_id: AtomicU64,
+    calls: Mutex<HashMap<String, HashMap<u64, watch::Sender<bool>>>>,
+}
+
+impl Callers {
+    /// Registers a call of `primary`; it is cancelled if `primary` leaves before the guard drops.
+    fn register(&self, primary: &str) -> (CallGuard<'_>, watch::Receiver<bool>) {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (cancel, cancelled) = watch::channel(false);
+        if let Ok(mut calls) = self.calls.lock() {
+            calls
+                .entry(primary.to_owned())
+                .or_default()
+                .insert(id, cancel);
+        }
+        let guard = CallGuard {
+            callers: self,
+            primary: primary.to_owned(),
+            id,
+        };
+        (guard, cancelled)
+    }
+
+    /// Cancels every call of `primary`, which left the bus.
+    fn cancel(&self, primary: &str) {
+        let gone = self.calls.lock().ok().and_then(|mut c| c.remove(primary));
+        for cancel in gone.into_iter().flat_map(HashMap::into_values) {
+            cancel.send_replace(true);
+        }
+    }
+}
+
+/// Forgets a call once it is answered.
+struct CallGuard<'a> {
+    callers: &'a Callers,
+    primary: String,
+    id: u64,
+}
+
+impl Drop for CallGuard<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut calls) = self.callers.calls.lock() {
+            if let Some(of_caller) = calls.get_mut(&self.primary) {
+                of_caller.remove(&self.id);
+                if of_caller.is_empty() {
+                    calls.remove(&self.primary);
+                }
+            }
+        }
+    }
 }
 
 impl RouterHandlers {
@@ -78,6 +166,7 @@ impl RouterHandlers {
     pub fn new(router: RpcRouter) -> Self {
         RouterHandlers {
             router: Arc::new(router),
+            callers: Arc::default(),
         }
     }
 
@@ -89,11 +178,22 @@ impl RouterHandlers {
 
 impl RpcHandlers for RouterHandlers {
     async fn handle_call(&self, event: RpcEvent) -> RpcResult {
-        match self
+        let sender = event.sender();
+        let primary = sender
+            .split_once("%%")
+            .map_or(sender, |(primary, _)| primary);
+        let (_registered, cancelled) = self.callers.register(primary);
+        let reply = self
             .router
-            .handle(event.sender(), event.method(), event.id(), event.payload())
-            .await
-        {
+            .handle_cancellable(
+                sender,
+                event.method(),
+                event.id(),
+                event.payload(),
+                Some(cancelled),
+            )
+            .await;
+        match reply {
             Ok(reply) if reply.is_empty() => Ok(None),
             Ok(reply) => Ok(Some(reply)),
             Err(err) => {
@@ -102,14 +202,40 @@ impl RpcHandlers for RouterHandlers {
             }
         }
     }
+
+    /// Stops the calls of a caller the broker announces gone.
+    async fn handle_frame(&self, frame: Frame) {
+        if let Some(primary) = elbus::rpc::unregistered_client(&frame) {
+            self.callers.cancel(primary);
+        }
+    }
 }
 
-/// Starts serving `router` on `client`: a shorthand for
-/// `RpcClient::new(client, RouterHandlers::new(router))`. Keep the returned client: dropping its
-/// last clone stops the service.
+/// Starts serving `router` on `client`: a shorthand for `RpcClient::create(client,
+/// RouterHandlers::new(router), RpcOptions::new().fail_calls_on_unregister())`, so calls whose
+/// caller leaves the bus are stopped.
+///
+/// **Keep the returned client**: dropping its last clone stops the service and disconnects it
+/// (callers then get −32113, "not registered"). A server's `main` awaits
+/// [`RpcClient::closed`] to serve until the connection ends:
+///
+/// ```no_run
+/// # async fn demo(router: elbus_rpc::RpcRouter) -> Result<(), elbus::Error> {
+/// use elbus::ipc::{Client, Config};
+///
+/// let client = Client::connect(&Config::new("/tmp/elbus.sock", "svc.calc")).await?;
+/// let server = elbus_rpc::serve(client, router)?;
+/// let reason = server.closed().await; // serves until the connection ends
+/// eprintln!("svc.calc stopped: {reason}");
+/// # Ok(()) }
+/// ```
 pub fn serve<C: AsyncClient + 'static>(
     client: C,
     router: RpcRouter,
 ) -> Result<RpcClient<C>, elbus::Error> {
-    RpcClient::new(client, RouterHandlers::new(router))
+    RpcClient::create(
+        client,
+        RouterHandlers::new(router),
+        RpcOptions::new().fail_calls_on_unregister(),
+    )
 }

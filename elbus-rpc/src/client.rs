@@ -6,9 +6,11 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use bytes::Bytes;
+use elbus::QoS;
 use serde::de::DeserializeOwned;
 
 use crate::codec::decode_value;
+use crate::deadline;
 use crate::error::{CallError, CodecError, RawCallError, RpcErrorCode};
 use crate::transport::{DefaultTransport, RpcTransport, DEFAULT_TIMEOUT};
 
@@ -28,6 +30,8 @@ pub struct RpcCall<'a, R, E, T = DefaultTransport> {
     call_timeout: Option<Duration>,
     client_timeout: Option<Duration>,
     default_timeout: Option<Duration>,
+    qos: Option<QoS>,
+    send_deadline: bool,
     _marker: PhantomData<fn() -> (R, E)>,
 }
 
@@ -52,6 +56,8 @@ impl<'a, R, E, T> RpcCall<'a, R, E, T> {
             call_timeout: None,
             client_timeout,
             default_timeout,
+            qos: None,
+            send_deadline: false,
             _marker: PhantomData,
         }
     }
@@ -66,6 +72,25 @@ where
     /// Bounds this call by `timeout` (overrides every other timeout setting).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.call_timeout = Some(timeout);
+        self
+    }
+
+    /// Sends the request with `qos` instead of [`DEFAULT_QOS`](crate::DEFAULT_QOS)
+    /// (`Processed`). Without an ACK (`QoS::No`, `QoS::Realtime`) a missing target is not
+    /// reported at once: the call waits for its timeout. Transports without QoS ignore it.
+    pub fn qos(mut self, qos: QoS) -> Self {
+        self.qos = Some(qos);
+        self
+    }
+
+    /// Sends the call's timeout along, as the reserved params key `rpc.timeout_ms`
+    /// (`docs/typed-rpc.md` §4): an elbus-rpc server then stops the handler once the caller
+    /// stops waiting, and answers −32120. Opt-in because a server that predates it and was
+    /// built with `deny_unknown_params`, or a hand-written peer that rejects unknown keys,
+    /// refuses such params; servers that ignore unknown keys are unaffected. Notifications
+    /// never send it.
+    pub fn send_deadline(mut self) -> Self {
+        self.send_deadline = true;
         self
     }
 
@@ -94,17 +119,44 @@ where
     /// the transport's, which gets the deadline and bounds the whole call by it (see
     /// [`RpcTransport`]). The typed layer sets no timer of its own on top.
     pub async fn send(self) -> Result<R, CallError<E>> {
+        #[cfg(feature = "tracing")]
+        return crate::traced::client(self.target, self.method, self.send_untraced()).await;
+        #[cfg(not(feature = "tracing"))]
+        self.send_untraced().await
+    }
+
+    /// [`send`](Self::send) without its span.
+    async fn send_untraced(self) -> Result<R, CallError<E>> {
         let timeout = self.effective_timeout();
-        let params = self.params.map_err(CallError::Encode)?;
-        let reply = if self.notify {
-            self.transport
+        let mut params = self.params.map_err(CallError::Encode)?;
+        let reply = match (self.notify, self.qos) {
+            (true, None) => self
+                .transport
                 .notify(self.target, self.method, params, timeout)
                 .await
-                .map(|()| Bytes::new())
-        } else {
-            self.transport
-                .call(self.target, self.method, params, timeout)
+                .map(|()| Bytes::new()),
+            (true, Some(qos)) => self
+                .transport
+                .notify_qos(self.target, self.method, params, timeout, qos)
                 .await
+                .map(|()| Bytes::new()),
+            (false, qos) => {
+                if self.send_deadline {
+                    deadline::append(&mut params, timeout);
+                }
+                match qos {
+                    None => {
+                        self.transport
+                            .call(self.target, self.method, params, timeout)
+                            .await
+                    }
+                    Some(qos) => {
+                        self.transport
+                            .call_qos(self.target, self.method, params, timeout, qos)
+                            .await
+                    }
+                }
+            }
         };
         match reply {
             Err(e) => Err(RawCallError::into_call_error(e)),

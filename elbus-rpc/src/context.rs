@@ -1,21 +1,49 @@
-//! The per-call context handed to handlers that ask for it (`&RpcContext` or `#[rpc(context)]`).
+//! The per-call context handed to handlers that ask for it (`&RpcContext` or `#[rpc(context)]`):
+//! who called, and until when the caller waits.
+
+use std::fmt;
+use std::time::Instant;
+
+use tokio::sync::watch;
 
 /// What a handler may know about the call it serves. Never sent on the wire.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Besides the caller's identity it carries the call's [`deadline`](Self::deadline) (when the
+/// caller sent one, see `docs/typed-rpc.md` §4) and a [`cancelled`](Self::cancelled) signal. The
+/// router stops the handler future itself when either fires; the signal is for work a handler
+/// hands to other tasks.
+#[derive(Clone)]
 pub struct RpcContext {
     sender: String,
     method: String,
     call_id: u32,
+    deadline: Option<Instant>,
+    cancel: Option<watch::Receiver<bool>>,
 }
 
 impl RpcContext {
-    /// A context for a call from `sender` to `method` with the byte layer's `call_id` (0 = no reply).
+    /// A context for a call from `sender` to `method` with the byte layer's `call_id` (0 = no
+    /// reply), with no deadline and never cancelled.
     pub fn new(sender: impl Into<String>, method: impl Into<String>, call_id: u32) -> Self {
         Self {
             sender: sender.into(),
             method: method.into(),
             call_id,
+            deadline: None,
+            cancel: None,
         }
+    }
+
+    /// The same context with the caller's deadline.
+    pub fn with_deadline(mut self, deadline: Option<Instant>) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// The same context, cancelled once `cancel` holds `true` (or its sender is dropped).
+    pub fn with_cancel(mut self, cancel: watch::Receiver<bool>) -> Self {
+        self.cancel = Some(cancel);
+        self
     }
 
     /// The caller's full client name, including any `%%suffix` of a secondary client.
@@ -45,4 +73,50 @@ impl RpcContext {
     pub fn is_notification(&self) -> bool {
         self.call_id == 0
     }
+
+    /// When the caller stops waiting, if it said so: the router answers −32120 and drops the
+    /// handler future then.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Resolves when the call is no longer wanted: its deadline passed, or the caller left the
+    /// bus (or the call ended). Never resolves for a context with neither.
+    pub async fn cancelled(&self) {
+        let cancel = async {
+            match self.cancel.clone() {
+                // An error means the canceller is gone with the call: cancelled as well.
+                Some(mut cancel) => drop(cancel.wait_for(|cancelled| *cancelled).await),
+                None => std::future::pending().await,
+            }
+        };
+        match self.deadline {
+            Some(deadline) => {
+                let _ = tokio::time::timeout_at(deadline.into(), cancel).await;
+            }
+            None => cancel.await,
+        }
+    }
 }
+
+impl fmt::Debug for RpcContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RpcContext")
+            .field("sender", &self.sender)
+            .field("method", &self.method)
+            .field("call_id", &self.call_id)
+            .field("deadline", &self.deadline)
+            .field("cancelled", &self.cancel.as_ref().map(|c| *c.borrow()))
+            .finish()
+    }
+}
+
+/// Contexts are equal when they describe the same call (the cancel signal is not compared).
+impl PartialEq for RpcContext {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.sender, &self.method, self.call_id, self.deadline)
+            == (&other.sender, &other.method, other.call_id, other.deadline)
+    }
+}
+
+impl Eq for RpcContext {}

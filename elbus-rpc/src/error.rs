@@ -22,6 +22,9 @@ pub const CODE_INTERNAL_ERROR: i16 = elbus::rpc::RPC_ERROR_CODE_INTERNAL;
 /// The bus-level timeout (`-32000 - 0x78`).
 pub const CODE_TIMEOUT: i16 =
     elbus::rpc::RPC_ERROR_CODE_BUS_BASE - elbus::protocol::ERR_TIMEOUT as i16;
+/// The server refused the call because it already runs its `max_in_flight` calls
+/// (`-32000 - 0x76`, the bus "busy" code); retry later. Clients see it as a transport error.
+pub const CODE_BUSY: i16 = elbus::rpc::RPC_ERROR_CODE_BUS_BASE - elbus::protocol::ERR_BUSY as i16;
 /// Codes reserved for the protocol and the bus; service errors must stay outside.
 pub const RESERVED_CODES: RangeInclusive<i16> = -32768..=-32000;
 

@@ -46,32 +46,66 @@
 //! * Client side: [`elbus::rpc::RpcClient`] implements [`RpcTransport`], so
 //!   `CalcClient::new(rpc, "svc.calc")` calls the service registered as `svc.calc`.
 //! * Server side: [`serve`] (or [`RouterHandlers`]) answers the requests an `RpcClient` receives
-//!   with an [`RpcRouter`].
+//!   with an [`RpcRouter`]. **Keep what `serve` returns**: dropping it stops the service (it is
+//!   `#[must_use]`); a server's `main` awaits [`RpcClient::closed`](elbus::rpc::RpcClient::closed):
+//!
+//! ```no_run
+//! # async fn demo(router: elbus_rpc::RpcRouter) -> Result<(), elbus::Error> {
+//! let bus = elbus::ipc::Client::connect(&elbus::ipc::Config::new("/tmp/elbus.sock", "svc.calc")).await?;
+//! let server = elbus_rpc::serve(bus, router)?;
+//! eprintln!("stopped: {}", server.closed().await);
+//! # Ok(()) }
+//! ```
+//!
 //! * Other transports implement [`RpcTransport`] (`call` and `notify`, optionally
-//!   `default_timeout`) and convert their error replies with [`RawCallError::from_code`];
-//!   [`Loopback`] runs a router in process.
+//!   `default_timeout`, `call_qos`, `notify_qos`) and convert their error replies with
+//!   [`RawCallError::from_code`]; [`Loopback`] runs a router in process.
+//!
+//! ## Deadlines, limits, QoS
+//!
+//! * [`RpcCall::send_deadline`] sends the call's timeout to the server (the reserved params key
+//!   [`TIMEOUT_KEY`]); the handler sees it as [`RpcContext::deadline`]. The router drops a
+//!   handler future when the deadline passes or the caller leaves the bus, and answers −32120;
+//!   [`RpcContext::cancelled`] signals the same moment. [`Loopback`] behaves alike.
+//! * [`RpcRouter::max_in_flight`] refuses calls beyond a limit with −32118 ([`CODE_BUSY`]).
+//! * [`RpcCall::qos`] sends one call with another QoS than [`DEFAULT_QOS`].
+//!
+//! ## Middleware, tracing, blocking callers
+//!
+//! * [`RpcRouter::layer`] wraps every served call in an [`RpcMiddleware`]; on the client, wrap a
+//!   transport in your own [`RpcTransport`].
+//! * The `tracing` cargo feature opens `rpc.client` and `rpc.server` spans (method, peer, code,
+//!   duration).
+//! * [`blocking::BlockingRuntime`] makes typed calls from code without an async runtime.
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod blocking;
 mod bus;
 mod client;
 mod codec;
 mod context;
+mod deadline;
 mod error;
 mod loopback;
+mod middleware;
 mod router;
 mod schema;
+#[cfg(feature = "tracing")]
+mod traced;
 mod transport;
 
-pub use bus::{serve, RouterHandlers};
+pub use bus::{serve, RouterHandlers, DEFAULT_QOS};
 pub use client::RpcCall;
 pub use context::RpcContext;
+pub use deadline::TIMEOUT_KEY;
 pub use error::{
     is_reserved_code, CallError, CodecError, RawCallError, RpcErrorCode, ServerError,
-    TransportError, CODE_INTERNAL_ERROR, CODE_INVALID_PARAMS, CODE_INVALID_REQUEST,
+    TransportError, CODE_BUSY, CODE_INTERNAL_ERROR, CODE_INVALID_PARAMS, CODE_INVALID_REQUEST,
     CODE_METHOD_NOT_FOUND, CODE_PARSE_ERROR, CODE_TIMEOUT, RESERVED_CODES,
 };
 pub use loopback::Loopback;
+pub use middleware::{Next, RpcMiddleware};
 pub use router::{BoxFuture, RouterError, RpcRouter, RpcService, DESCRIBE_METHOD};
 pub use schema::{ErrorSchema, MethodSchema, ParamSchema, ServiceSchema};
 pub use transport::{DefaultTransport, RpcTransport, DEFAULT_TIMEOUT};

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::task::JoinHandle;
@@ -16,7 +16,9 @@ use crate::transport::RpcTransport;
 
 /// Calls an [`RpcRouter`] in-process. Every call runs as its own tokio task (so handler futures
 /// must be `Send + 'static`, as on the bus) and is tracked as pending until it completes, times
-/// out or is dropped; a dropped call aborts its task.
+/// out or is dropped; a dropped call aborts its task. A call's context has its timeout as
+/// [`deadline`](RpcContext::deadline), as on the bus with
+/// [`send_deadline`](crate::RpcCall::send_deadline).
 ///
 /// Needs a tokio runtime. The `target` of a call is not checked: one loopback serves every name.
 #[derive(Clone, Debug)]
@@ -74,15 +76,21 @@ impl Loopback {
         method: &str,
         call_id: u32,
         params: Vec<u8>,
+        timeout: Option<Duration>,
     ) -> JoinHandle<Result<Vec<u8>, RawCallError>> {
         let inner = self.inner.clone();
-        let ctx = RpcContext::new(inner.sender.clone(), method, call_id);
+        let ctx = RpcContext::new(inner.sender.clone(), method, call_id)
+            .with_deadline(timeout.and_then(|t| Instant::now().checked_add(t)));
         tokio::spawn(async move {
             inner
                 .router
                 .dispatch(&ctx, &params)
                 .await
-                .map_err(RawCallError::from)
+                // Sorted as a bus client sorts error replies: −32120 is a timeout, −32118 busy.
+                .map_err(|e| {
+                    let (code, data) = e.into_parts();
+                    RawCallError::from_code(code, Some(data))
+                })
         })
     }
 }
@@ -118,7 +126,7 @@ impl RpcTransport for Loopback {
         let mut guard = PendingGuard {
             inner: &self.inner,
             id,
-            task: self.spawn(method, id, params),
+            task: self.spawn(method, id, params, Some(timeout)),
         };
         match tokio::time::timeout(timeout, &mut guard.task).await {
             Err(_elapsed) => Err(RawCallError::Timeout),
@@ -137,7 +145,7 @@ impl RpcTransport for Loopback {
         _timeout: Duration,
     ) -> Result<(), RawCallError> {
         // Fire and forget, like call id 0 on the bus: the handler runs, its result is dropped.
-        drop(self.spawn(method, 0, params));
+        drop(self.spawn(method, 0, params, None));
         Ok(())
     }
 }

@@ -4,13 +4,17 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
+use std::pin::{pin, Pin};
+use std::task::Poll;
+use std::time::Instant;
 
 use serde::Serialize;
 
 use crate::codec::encode_value;
 use crate::context::RpcContext;
-use crate::error::ServerError;
+use crate::deadline;
+use crate::error::{ServerError, CODE_BUSY, CODE_TIMEOUT};
+use crate::middleware::{Next, RpcMiddleware};
 use crate::schema::ServiceSchema;
 
 /// The wire name of the generated introspection method.
@@ -58,10 +62,18 @@ impl std::error::Error for RouterError {}
 
 /// Serves several services on one bus client, routing by wire method name (aliases included),
 /// and answers [`DESCRIBE_METHOD`] with every service's schema.
+///
+/// Every call runs under its context's [`deadline`](RpcContext::deadline) and
+/// [`cancelled`](RpcContext::cancelled) signal: when either fires first, the handler future is
+/// dropped (its destructors run) and the call is answered with −32120 ([`CODE_TIMEOUT`]). With
+/// [`max_in_flight`](Self::max_in_flight), calls beyond the limit are refused at once with
+/// −32118 ([`CODE_BUSY`]).
 #[derive(Default)]
 pub struct RpcRouter {
     services: Vec<Box<dyn RpcService>>,
     methods: HashMap<&'static str, usize>,
+    in_flight: Option<(usize, tokio::sync::Semaphore)>,
+    layers: Vec<Box<dyn RpcMiddleware>>,
 }
 
 #[derive(Serialize)]
@@ -73,6 +85,23 @@ impl RpcRouter {
     /// An empty router (it answers only `rpc.describe`).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Runs at most `limit` calls (and notifications) at once, across all services of this
+    /// router; a call arriving while `limit` run is answered at once with −32118
+    /// ([`CODE_BUSY`], "busy"), which a client reports as a transport error with that code.
+    /// A `limit` of 0 counts as 1.
+    pub fn max_in_flight(mut self, limit: usize) -> Self {
+        let limit = limit.max(1);
+        self.in_flight = Some((limit, tokio::sync::Semaphore::new(limit)));
+        self
+    }
+
+    /// Wraps every call in `middleware` (see [`RpcMiddleware`]); layers run in the order they
+    /// were added, the first outermost.
+    pub fn layer(mut self, middleware: impl RpcMiddleware) -> Self {
+        self.layers.push(Box::new(middleware));
+        self
     }
 
     /// Adds a service.
@@ -124,11 +153,63 @@ impl RpcRouter {
         encode_value(&describe).map_err(ServerError::internal)
     }
 
-    /// Serves one call: finds the service by `ctx.method()` and dispatches to it.
+    /// Serves one call: takes a [`max_in_flight`](Self::max_in_flight) slot (or answers
+    /// −32118), runs the [layers](Self::layer), finds the service by `ctx.method()` and
+    /// dispatches to it, all stopped with −32120 when `ctx` is [cancelled](RpcContext::cancelled).
     ///
     /// The reply payload is `Ok` (empty for `()`); the caller sends nothing back when
     /// `ctx.is_notification()`.
     pub async fn dispatch(&self, ctx: &RpcContext, params: &[u8]) -> Result<Vec<u8>, ServerError> {
+        #[cfg(feature = "tracing")]
+        return crate::traced::server(ctx, self.dispatch_untraced(ctx, params)).await;
+        #[cfg(not(feature = "tracing"))]
+        self.dispatch_untraced(ctx, params).await
+    }
+
+    /// [`dispatch`](Self::dispatch) without its span: the limit, the deadline, the layers.
+    async fn dispatch_untraced(
+        &self,
+        ctx: &RpcContext,
+        params: &[u8],
+    ) -> Result<Vec<u8>, ServerError> {
+        let _permit = match &self.in_flight {
+            Some((limit, slots)) => match slots.try_acquire() {
+                Ok(permit) => Some(permit),
+                Err(_) => {
+                    return Err(ServerError::new(
+                        CODE_BUSY,
+                        format!("busy: {limit} calls in flight, the limit of this server"),
+                    ))
+                }
+            },
+            None => None,
+        };
+        let mut call = pin!(self.run_layer(0, ctx, params));
+        let mut stop = pin!(ctx.cancelled());
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(reply) = call.as_mut().poll(cx) {
+                return Poll::Ready(reply);
+            }
+            stop.as_mut().poll(cx).map(|()| Err(stopped(ctx)))
+        })
+        .await
+    }
+
+    /// Runs the middleware from `layer` on, then the call.
+    pub(crate) fn run_layer<'a>(
+        &'a self,
+        layer: usize,
+        ctx: &'a RpcContext,
+        params: &'a [u8],
+    ) -> BoxFuture<'a, Result<Vec<u8>, ServerError>> {
+        match self.layers.get(layer) {
+            Some(middleware) => middleware.call(ctx, params, Next::new(self, layer + 1)),
+            None => Box::pin(self.route(ctx, params)),
+        }
+    }
+
+    /// Finds the service of `ctx.method()` and runs the call.
+    async fn route(&self, ctx: &RpcContext, params: &[u8]) -> Result<Vec<u8>, ServerError> {
         match self.methods.get(ctx.method()) {
             Some(&index) => self.services[index].dispatch(ctx, params).await,
             None if ctx.method() == DESCRIBE_METHOD => self.describe(),
@@ -139,8 +220,10 @@ impl RpcRouter {
     /// The byte layer's entry point: a request from `sender` for `method` (raw bytes) with
     /// `call_id` (0 = no reply) and `params`.
     ///
-    /// A method name that isn't UTF-8 is answered with −32601. Map `Ok(payload)` to the reply
-    /// (empty = no data) and `Err(e)` to an error reply with `e.code()` and `e.data()`.
+    /// A method name that isn't UTF-8 is answered with −32601. A caller's deadline
+    /// (`rpc.timeout_ms`, see [`RpcCall::send_deadline`](crate::RpcCall::send_deadline)) is
+    /// taken out of the params and becomes the context's deadline. Map `Ok(payload)` to the
+    /// reply (empty = no data) and `Err(e)` to an error reply with `e.code()` and `e.data()`.
     pub async fn handle(
         &self,
         sender: &str,
@@ -148,13 +231,31 @@ impl RpcRouter {
         call_id: u32,
         params: &[u8],
     ) -> Result<Vec<u8>, ServerError> {
+        self.handle_cancellable(sender, method, call_id, params, None)
+            .await
+    }
+
+    /// [`handle`](Self::handle), also stopped when `cancel` turns `true`.
+    pub(crate) async fn handle_cancellable(
+        &self,
+        sender: &str,
+        method: &[u8],
+        call_id: u32,
+        params: &[u8],
+        cancel: Option<tokio::sync::watch::Receiver<bool>>,
+    ) -> Result<Vec<u8>, ServerError> {
         let Ok(method) = std::str::from_utf8(method) else {
             return Err(ServerError::method_not_found(&String::from_utf8_lossy(
                 method,
             )));
         };
-        let ctx = RpcContext::new(sender, method, call_id);
-        self.dispatch(&ctx, params).await
+        let (timeout, params) = deadline::take(params);
+        let mut ctx = RpcContext::new(sender, method, call_id)
+            .with_deadline(timeout.and_then(|t| Instant::now().checked_add(t)));
+        if let Some(cancel) = cancel {
+            ctx = ctx.with_cancel(cancel);
+        }
+        self.dispatch(&ctx, &params).await
     }
 }
 
@@ -165,6 +266,19 @@ impl fmt::Debug for RpcRouter {
                 "services",
                 &self.schemas().map(|s| s.name).collect::<Vec<_>>(),
             )
+            .field(
+                "max_in_flight",
+                &self.in_flight.as_ref().map(|(limit, _)| limit),
+            )
             .finish()
     }
+}
+
+/// The reply of a call stopped by its context: −32120, saying whether its deadline passed.
+fn stopped(ctx: &RpcContext) -> ServerError {
+    let message = match ctx.deadline() {
+        Some(deadline) if Instant::now() >= deadline => "deadline exceeded",
+        _ => "call cancelled: the caller left",
+    };
+    ServerError::new(CODE_TIMEOUT, format!("{}: {message}", ctx.method()))
 }

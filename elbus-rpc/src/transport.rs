@@ -4,6 +4,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
+use elbus::QoS;
 
 use crate::error::RawCallError;
 
@@ -56,4 +57,32 @@ pub trait RpcTransport: Clone + Send + Sync + 'static {
         params: Vec<u8>,
         timeout: Duration,
     ) -> impl Future<Output = Result<(), RawCallError>> + Send;
+
+    /// [`call`](Self::call) with the QoS the call chose ([`RpcCall::qos`](crate::RpcCall::qos)).
+    /// The default ignores `qos` (for transports without one, like [`Loopback`](crate::Loopback));
+    /// the bus RPC client sends the request with it.
+    fn call_qos(
+        &self,
+        target: &str,
+        method: &str,
+        params: Vec<u8>,
+        timeout: Duration,
+        qos: QoS,
+    ) -> impl Future<Output = Result<Bytes, RawCallError>> + Send {
+        let _ = qos;
+        self.call(target, method, params, timeout)
+    }
+
+    /// [`notify`](Self::notify) with the QoS the call chose; the default ignores `qos`.
+    fn notify_qos(
+        &self,
+        target: &str,
+        method: &str,
+        params: Vec<u8>,
+        timeout: Duration,
+        qos: QoS,
+    ) -> impl Future<Output = Result<(), RawCallError>> + Send {
+        let _ = qos;
+        self.notify(target, method, params, timeout)
+    }
 }

@@ -12,6 +12,7 @@
 //! | [`second_uid`] | the system Python as `nobody` through `setpriv`, the ACL peer, ACL files |
 //! | [`rpc`] | an embedded broker for RPC scenarios, the transport matrix, a byte RPC test service |
 //! | [`typed`] | the typed `#[rpc]` services the typed-RPC tests serve |
+//! | [`typed_runtime`] | the slow typed service of the deadline, cancellation and limit tests |
 //! | [`cli`] | running the `elbus` binary and reading its output as it comes |
 //! | [`soak`] | the mixed-load soak run |
 
@@ -26,6 +27,7 @@ pub mod second_uid;
 pub mod soak;
 pub mod tempdir;
 pub mod typed;
+pub mod typed_runtime;
 pub mod wait;
 
 use std::path::{Path, PathBuf};

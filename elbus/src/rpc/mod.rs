@@ -68,6 +68,13 @@ pub use error::{
     RPC_ERROR_CODE_METHOD_NOT_FOUND, RPC_ERROR_CODE_NOT_FOUND, RPC_ERROR_CODE_PARSE,
 };
 pub use handlers::{DummyHandlers, RpcHandlers};
+
+/// The primary name of the client a broker's `unreg` announcement on
+/// [`INFO_TOPIC`](crate::protocol::INFO_TOPIC) is about, if `frame` is one (a server uses it to
+/// stop the calls of a caller that left).
+pub fn unregistered_client(frame: &crate::Frame) -> Option<&str> {
+    faults::unregistered(frame)
+}
 pub use msgpack::{from_msgpack, to_msgpack};
 pub use payload::{InvalidPayload, RpcEvent, RpcEventKind};
 

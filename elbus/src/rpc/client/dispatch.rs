@@ -111,6 +111,7 @@ pub(super) async fn process<C, H>(
     }
     debug!("{}: event channel closed", shared.client.name());
     shared.pending.close();
+    shared.closed.send_replace(true);
 }
 
 /// Runs a call's handler and reply: polled once here, then in a task of its own if it must

@@ -43,7 +43,9 @@ impl Drop for Tasks {
 /// [`RpcHandlers::handle_frame`] untouched. Use [`client`](Self::client) for pub/sub.
 ///
 /// The handle is cheap to clone. When the last clone is dropped, request processing and
-/// pinging stop (handlers already running finish).
+/// pinging stop (handlers already running finish) and the wrapped client is dropped, which
+/// disconnects it: a server must keep a clone for as long as it serves, and a server's `main`
+/// can await [`closed`](Self::closed) to serve until the connection ends.
 ///
 /// ```no_run
 /// # async fn demo(broker: elbus::broker::Broker) -> Result<(), Box<dyn std::error::Error>> {
@@ -55,6 +57,7 @@ impl Drop for Tasks {
 /// println!("{:?}", reply.payload());
 /// # Ok(()) }
 /// ```
+#[must_use = "an RpcClient stops serving and disconnects when its last clone is dropped: keep it (a server's `main` can `.closed().await` it)"]
 pub struct RpcClient<C: AsyncClient> {
     shared: Arc<Shared<C>>,
     tasks: Arc<Tasks>,
@@ -217,6 +220,31 @@ impl<C: AsyncClient + 'static> RpcClient<C> {
     /// Whether the client is connected and its events are still being received.
     pub fn is_connected(&self) -> bool {
         !self.shared.pending.is_closed() && self.shared.client.is_connected()
+    }
+
+    /// Waits until the client's events end (the connection closed or the broker went away) and
+    /// says why. A server's `main` awaits it to keep serving:
+    ///
+    /// ```no_run
+    /// # async fn demo(rpc: elbus::rpc::RpcClient<elbus::ipc::Client>) {
+    /// let reason = rpc.closed().await;
+    /// eprintln!("stopped serving: {reason}");
+    /// # }
+    /// ```
+    ///
+    /// Resolves at once if they already ended. A socket client that reconnects by itself keeps
+    /// its events, so this waits across reconnects.
+    pub async fn closed(&self) -> Error {
+        let mut closed = self.shared.closed.subscribe();
+        // The sender lives in `shared`, which `self` holds, so this only ends once it is set.
+        let _ = closed.wait_for(|closed| *closed).await;
+        Error::new(
+            ErrorKind::Eof,
+            format!(
+                "{}: the client's event channel closed",
+                self.shared.client.name()
+            ),
+        )
     }
 
     /// The options the client runs with.

@@ -23,6 +23,9 @@ pub(super) struct Shared<C> {
     /// Limits the warnings peers can trigger (invalid payloads, orphaned replies, callers gone
     /// before their reply): a peer sending them in a loop must not flood the log.
     pub(super) peer_warnings: LogLimiter,
+    /// Set once the dispatch loop has ended (the event channel closed): what
+    /// [`RpcClient::closed`](super::RpcClient::closed) waits for.
+    pub(super) closed: tokio::sync::watch::Sender<bool>,
 }
 
 impl<C: AsyncClient> Shared<C> {
@@ -35,6 +38,7 @@ impl<C: AsyncClient> Shared<C> {
             orphaned_replies: AtomicU64::new(0),
             options,
             peer_warnings: LogLimiter::with_default_rate("RPC warnings about peers"),
+            closed: tokio::sync::watch::Sender::new(false),
         }
     }
 
