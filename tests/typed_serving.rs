@@ -92,10 +92,9 @@ mod dropping_the_server_fails_callers_fast {
         super::dropping_the_server_fails_callers_fast::<elbus::ipc::Client>(&bus, Via::Tcp).await;
     }
 
-    /// A dropped in-process server's client is unregistered silently once its dispatch task is
-    /// gone; a call that reaches it first is queued into an event channel nobody reads.
+    /// A dropped in-process server's client stays registered while clones of it live, but its
+    /// event channel is gone with the dispatch task: the broker refuses calls to it at once.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "needs the broker fix: an in-process target whose event channel is gone is refused at once"]
     async fn in_process() {
         let bus = Bus::start().await;
         super::dropping_the_server_fails_callers_fast::<elbus::broker::Client>(
