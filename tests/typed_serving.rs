@@ -92,8 +92,8 @@ mod dropping_the_server_fails_callers_fast {
         super::dropping_the_server_fails_callers_fast::<elbus::ipc::Client>(&bus, Via::Tcp).await;
     }
 
-    /// A dropped in-process server's client stays registered while clones of it live, but its
-    /// event channel is gone with the dispatch task: the broker refuses calls to it at once.
+    /// A dropped in-process server's event channel goes with its dispatch task, perhaps before
+    /// the client is unregistered: the broker refuses calls to it at once all the same.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn in_process() {
         let bus = Bus::start().await;
