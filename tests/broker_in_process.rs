@@ -155,11 +155,20 @@ async fn registrations_are_announced_once_the_broker_client_exists() {
     assert_eq!(&payload[..16], b"\x83\xa1s\xa3reg\xa1d\xa4late\xa1t");
     assert_eq!(payload[16], 0xCF);
     assert_eq!(payload.len(), 25);
-    // Secondaries are not announced; unregister is, a silent drop is not.
+    // Secondaries are not announced; unregister is, and so is dropping the last handle.
     let _secondary = late.register_secondary().unwrap();
     late.unregister();
     let frame = next(&mut events).await;
-    assert_eq!(&frame.payload()[..12], b"\x83\xa1s\xa5unreg\xa1d\xa4");
+    assert_eq!(&frame.payload()[..16], b"\x83\xa1s\xa5unreg\xa1d\xa4late");
+    drop(late);
+    let gone = broker.register_client("gone").unwrap();
+    assert_eq!(
+        &next(&mut events).await.payload()[..16],
+        b"\x83\xa1s\xa3reg\xa1d\xa4gone\xa1t"
+    );
+    drop(gone);
+    let frame = next(&mut events).await;
+    assert_eq!(&frame.payload()[..16], b"\x83\xa1s\xa5unreg\xa1d\xa4gone");
     drop(core);
 }
 

@@ -105,25 +105,51 @@ mod dropping_the_server_fails_callers_fast {
     }
 }
 
-/// Dropping what `serve` returned stops the service: a call made afterwards fails with −32113
-/// (refused by the broker, or failed by the `unreg` announcement) long before its timeout.
+/// Dropping what `serve` returned stops the service. A call racing the teardown is answered or
+/// failed with −32113 (by the broker, or by the `unreg` announcement), never left to its
+/// timeout; once the server's `unreg` is announced, every call fails at once with −32113.
 async fn dropping_the_server_fails_callers_fast<C: Connect>(bus: &Bus, via: Via) {
     let _api = announcing(bus);
+    let watcher = bus.local("watcher");
+    let mut announcements = watcher.take_event_channel().unwrap();
+    watcher
+        .subscribe(elbus::protocol::INFO_TOPIC, QoS::Processed)
+        .await
+        .unwrap()
+        .await
+        .unwrap();
     let server = serve(C::connect(bus, via, "svc.calc").await, test_router().0).unwrap();
     let rpc = caller::<C>(bus, via, "caller").await;
     let calc = CalcClient::new(rpc.clone(), "svc.calc");
     assert_eq!(calc.add(1, 2).await, Ok(3));
+    let expect_gone = |outcome: Result<i64, CallError<_>>| match outcome {
+        Err(CallError::Transport(t)) => assert_eq!(t.code(), Some(-32113), "{t}"),
+        other => panic!("expected -32113, got {other:?}"),
+    };
 
     drop(server);
-    let err = within("the call to a dropped server to fail", async {
+    let racing = within("a call racing the server's teardown", async {
         calc.add(1, 2).timeout(FOREVER).await
     })
-    .await
-    .unwrap_err();
-    match err {
-        CallError::Transport(t) => assert_eq!(t.code(), Some(-32113), "{t}"),
-        other => panic!("expected -32113, got {other:?}"),
+    .await;
+    if racing != Ok(3) {
+        expect_gone(racing);
     }
+    within("the server's unreg announcement", async {
+        while let Some(frame) = announcements.recv().await {
+            if elbus::rpc::unregistered_client(&frame) == Some("svc.calc") {
+                return;
+            }
+        }
+        panic!("the watcher's channel closed");
+    })
+    .await;
+    expect_gone(
+        within("the call to a dropped server to fail", async {
+            calc.add(1, 2).timeout(FOREVER).await
+        })
+        .await,
+    );
 }
 
 /// `closed()` resolves when the server's connection ends, with the reason.

@@ -70,12 +70,10 @@ impl<C: AsyncClient + 'static> RpcTransport for RpcClient<C> {
         timeout: Duration,
         qos: QoS,
     ) -> Result<(), RawCallError> {
-        // The call's one deadline. (`call0` also bounds its send by the client's
-        // `RpcOptions::timeout`; it takes no deadline of its own.)
-        match tokio::time::timeout(timeout, self.call0(target, method, &params, qos)).await {
-            Ok(result) => result.map_err(raw_error),
-            Err(_elapsed) => Err(RawCallError::Timeout),
-        }
+        // One timer: the call's deadline bounds the send and its ACK.
+        self.call0_with_timeout(target, method, &params, qos, timeout)
+            .await
+            .map_err(raw_error)
     }
 }
 

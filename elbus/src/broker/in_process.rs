@@ -26,7 +26,9 @@ use crate::{protocol, Error, Frame, QoS};
 /// Operations go straight into the recipients' queues: they never wait, and their result is
 /// known at once (a message to a missing target fails with `NotRegistered` right away, not
 /// through an ACK). The handle is cheap to clone; when the last clone is dropped the client is
-/// unregistered silently. [`Client::unregister`] also announces it. An application that takes
+/// unregistered and its `unreg` announced, as a socket client's disconnect is, so callers
+/// waiting for its replies learn at once that it has gone. [`Client::unregister`] does the
+/// same while clones remain. An application that takes
 /// the [event channel](AsyncClient::take_event_channel) and drops it reads nothing more: frames
 /// for the client are refused from then on, and a message to it fails at once with
 /// `NotRegistered` (`0x71`), as if it had gone (an RPC caller gets -32113, not a timeout).
@@ -48,7 +50,7 @@ struct ClientInner {
 
 impl Drop for ClientInner {
     fn drop(&mut self) {
-        self.broker.unregister_entry(&self.entry, false);
+        self.broker.unregister_entry(&self.entry, true);
         self.forwarder.abort();
     }
 }

@@ -178,27 +178,42 @@ impl<C: AsyncClient + 'static> RpcClient<C> {
         params: &[u8],
         qos: QoS,
     ) -> Result<(), RpcError> {
+        self.call0_with_timeout(target, method, params, qos, self.shared.options.timeout)
+            .await
+    }
+
+    /// [`call0`](Self::call0) with its own bound on the send and its ACK.
+    pub async fn call0_with_timeout(
+        &self,
+        target: &str,
+        method: &str,
+        params: &[u8],
+        qos: QoS,
+        timeout: Duration,
+    ) -> Result<(), RpcError> {
         payload::validate_method(method)?;
         let header = payload::request_header(0, method);
-        self.send_bounded(target, &header, params, qos).await
+        self.send_within(timeout, target, &header, params, qos)
+            .await
     }
 
     /// Sends a notification with `data` to `target`. Resolves once the broker has ACKed it (at
     /// once for QoS without ACK).
     pub async fn notify(&self, target: &str, data: &[u8], qos: QoS) -> Result<(), RpcError> {
-        self.send_bounded(target, &payload::NOTIFICATION_HEADER, data, qos)
+        let timeout = self.shared.options.timeout;
+        self.send_within(timeout, target, &payload::NOTIFICATION_HEADER, data, qos)
             .await
     }
 
-    /// Sends one RPC message, bounding its send and ACK by the client's timeout.
-    async fn send_bounded(
+    /// Sends one RPC message, bounding its send and ACK by `timeout`.
+    async fn send_within(
         &self,
+        timeout: Duration,
         target: &str,
         header: &[u8],
         data: &[u8],
         qos: QoS,
     ) -> Result<(), RpcError> {
-        let timeout = self.shared.options.timeout;
         tokio::time::timeout(timeout, self.shared.send(target, header, data, qos))
             .await
             .unwrap_or_else(|_| Err(call_timed_out(timeout)))
