@@ -81,7 +81,20 @@ pub(crate) fn take(params: &[u8]) -> (Option<Duration>, Cow<'_, [u8]>) {
             rest[1..5].copy_from_slice(&(n - 1).to_be_bytes());
         }
     }
+    // The tail looked like the entry; it is one only if what is left is still one whole map
+    // (a bin or str value that merely ends with the same bytes leaves a cut value behind).
+    if !is_one_value(&rest) {
+        return (None, Cow::Borrowed(params));
+    }
     (Some(Duration::from_millis(millis)), Cow::Owned(rest))
+}
+
+/// Whether `bytes` hold exactly one MessagePack value, nothing missing and nothing after it.
+fn is_one_value(bytes: &[u8]) -> bool {
+    use serde::Deserialize;
+    let mut reader = bytes;
+    let whole = serde::de::IgnoredAny::deserialize(&mut rmp_serde::Deserializer::new(&mut reader));
+    whole.is_ok() && reader.is_empty()
 }
 
 /// The timeout and the byte length of a trailing `TIMEOUT_KEY` entry of a non-empty map.
@@ -118,6 +131,14 @@ fn last_entry(params: &[u8]) -> Option<(u64, usize)> {
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
+
+    /// `{"x": <bin of bytes>}`.
+    fn bin_map(bytes: &[u8]) -> Vec<u8> {
+        let mut out = b"\x81\xa1x\xc4".to_vec();
+        out.push(u8::try_from(bytes.len()).unwrap());
+        out.extend_from_slice(bytes);
+        out
+    }
 
     fn map(entries: usize) -> Vec<u8> {
         let m: BTreeMap<String, u32> = (0..entries).map(|i| (format!("k{i:05}"), 7)).collect();
@@ -171,6 +192,11 @@ mod tests {
         // The key as a value, not as the last key, is not a deadline.
         let as_value = rmp_serde::to_vec_named(&BTreeMap::from([("x", TIMEOUT_KEY)])).unwrap();
         assert_eq!(take(&as_value).0, None);
+        // A value that merely ends with the entry's bytes is not a deadline either.
+        let mut tail = KEY.to_vec();
+        tail.push(0x05);
+        let bin = bin_map(&tail);
+        assert_eq!(take(&bin), (None, Cow::Borrowed(&bin[..])));
         let mut array = b"\x92\x01\x02".to_vec();
         append(&mut array, Duration::from_secs(1));
         assert_eq!(array, b"\x92\x01\x02");
