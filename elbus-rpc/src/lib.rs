@@ -58,6 +58,7 @@ mod client;
 mod codec;
 mod context;
 mod error;
+mod error_data;
 mod loopback;
 mod router;
 mod schema;
@@ -71,6 +72,7 @@ pub use error::{
     TransportError, CODE_INTERNAL_ERROR, CODE_INVALID_PARAMS, CODE_INVALID_REQUEST,
     CODE_METHOD_NOT_FOUND, CODE_PARSE_ERROR, CODE_TIMEOUT, RESERVED_CODES,
 };
+pub use error_data::{split_error_text, ERROR_DATA_MARKER};
 pub use loopback::Loopback;
 pub use router::{BoxFuture, RouterError, RpcRouter, RpcService, DESCRIBE_METHOD};
 pub use schema::{ErrorSchema, MethodSchema, ParamSchema, ServiceSchema};
@@ -91,6 +93,8 @@ pub use elbus_macros::RpcError;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::client::RpcCall;
+    pub use crate::error::RpcErrorCode;
+    pub use crate::error_data::{decode_error_fields, encode_error_text};
     pub use crate::codec::{
         assert_result_decode, decode_params, decode_value, encode_unit, encode_value, ResultEncode,
     };

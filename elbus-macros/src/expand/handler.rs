@@ -58,7 +58,7 @@ pub fn expand_handler(svc: &Service) -> TokenStream {
                 let code =
                     quote_spanned!(err.span()=> <#err as #krate::RpcErrorCode>::code(&__error));
                 let message =
-                    quote_spanned!(err.span()=> <#err as #krate::RpcErrorCode>::message(&__error));
+                    quote_spanned!(err.span()=> <#err as #krate::RpcErrorCode>::wire_message(&__error));
                 let on_err = quote! {
                     #p::core::result::Result::Err(#krate::ServerError::new(#code, #message))
                 };
