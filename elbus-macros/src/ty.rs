@@ -23,6 +23,20 @@ pub fn is_context_type(ty: &Type) -> bool {
     }
 }
 
+/// `RpcContext` by value (any path ending in `RpcContext`): a context param missing its `&`.
+pub fn is_context_by_value(ty: &Type) -> bool {
+    match ty {
+        Type::Path(p) => {
+            p.qself.is_none()
+                && p.path
+                    .segments
+                    .last()
+                    .is_some_and(|s| s.ident == "RpcContext")
+        }
+        _ => false,
+    }
+}
+
 /// The `T` of `Option<T>` (by the last path segment).
 pub fn option_inner(ty: &Type) -> Option<&Type> {
     let Type::Path(p) = ty else { return None };
