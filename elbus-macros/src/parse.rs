@@ -387,13 +387,20 @@ fn parse_param(
     let mut aliases = attrs.aliases;
     let (wire_name, wire_span) = match &attrs.rename {
         Some(r) => {
-            if r.value() != rust_name {
+            if r.value() != rust_name && !aliases.iter().any(|(a, _)| *a == rust_name) {
                 aliases.insert(0, (rust_name.clone(), ident.span()));
             }
             (r.value(), r.span())
         }
         None => (case.apply(&rust_name), ident.span()),
     };
+    // An alias repeating the wire name or another alias adds nothing; the schema lists each once.
+    let mut seen = vec![wire_name.clone()];
+    aliases.retain(|(a, _)| {
+        let new = !seen.contains(a);
+        seen.push(a.clone());
+        new
+    });
     Param {
         ident,
         ty,

@@ -75,7 +75,7 @@ pub use error::{
 pub use error_data::{split_error_text, ERROR_DATA_MARKER};
 pub use loopback::Loopback;
 pub use router::{BoxFuture, RouterError, RpcRouter, RpcService, DESCRIBE_METHOD};
-pub use schema::{ErrorSchema, MethodSchema, ParamSchema, ServiceSchema};
+pub use schema::{ErrorSchema, ErrorTypeSchema, MethodSchema, ParamSchema, ServiceSchema};
 pub use transport::{DefaultTransport, RpcTransport, DEFAULT_TIMEOUT};
 
 /// Turns a trait into a typed RPC service: the trait, a `{Trait}Handler<S>` and a `{Trait}Client<T>`.

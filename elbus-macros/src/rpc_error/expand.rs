@@ -98,7 +98,7 @@ pub fn expand(input: &DeriveInput, krate: &TokenStream, variants: &[Variant]) ->
         let name = v.ident.to_string();
         let code = code_tokens(v.code);
         let docs = &v.docs;
-        let has_message = !matches!(v.message, Message::Fixed(_));
+        let has_message = !matches!(v.message, Message::Fixed(_)) && !v.fields.is_empty();
         quote! {
             #krate::ErrorSchema { name: #name, code: #code, description: #docs, has_message: #has_message }
         }
