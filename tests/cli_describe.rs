@@ -28,7 +28,9 @@ fn describe_shows_the_typed_service_schema() {
     assert!(human.stdout.contains("(notify: no reply)"), "{human:?}");
     // The codes come from the service's one list of error types, under each method using them.
     assert!(
-        human.stdout.contains("error 1002 BadInput  The input was rejected."),
+        human
+            .stdout
+            .contains("error 1002 BadInput  The input was rejected."),
         "{human:?}"
     );
 
@@ -41,7 +43,10 @@ fn describe_shows_the_typed_service_schema() {
     let errors = schema["services"][0]["errors"].as_array().unwrap();
     assert_eq!(errors.len(), 1, "{schema}");
     assert_eq!(errors[0]["name"], "CalcError", "{schema}");
-    assert!(methods.iter().all(|m| m.get("errors").is_none()), "{schema}");
+    assert!(
+        methods.iter().all(|m| m.get("errors").is_none()),
+        "{schema}"
+    );
 
     let missing = elbus(&[&socket, "rpc", "describe", "nobody"], None);
     assert_eq!(missing.code, 3, "{missing:?}");

@@ -66,16 +66,25 @@ mod tests {
 
     #[test]
     fn fields_round_trip_behind_the_message() {
-        let text = encode_error_text("value 12 out of range 0..10".to_owned(), &(12i64, 0i64, 10i64));
+        let text = encode_error_text(
+            "value 12 out of range 0..10".to_owned(),
+            &(12i64, 0i64, 10i64),
+        );
         assert!(text.starts_with("value 12 out of range 0..10\nrpc-data: "));
         assert_eq!(split_error_text(&text).0, "value 12 out of range 0..10");
-        assert_eq!(decode_error_fields::<(i64, i64, i64)>(&text), Some((12, 0, 10)));
+        assert_eq!(
+            decode_error_fields::<(i64, i64, i64)>(&text),
+            Some((12, 0, 10))
+        );
     }
 
     #[test]
     fn a_plain_message_or_bad_hex_carries_no_fields() {
         assert_eq!(split_error_text("just text"), ("just text", None));
-        assert_eq!(split_error_text("a\nrpc-data: zz"), ("a\nrpc-data: zz", None));
+        assert_eq!(
+            split_error_text("a\nrpc-data: zz"),
+            ("a\nrpc-data: zz", None)
+        );
         assert_eq!(decode_error_fields::<(i64,)>("a\nrpc-data: 9"), None);
     }
 }

@@ -158,11 +158,11 @@ pub use elbus_macros::RpcError;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::client::RpcCall;
-    pub use crate::error::RpcErrorCode;
-    pub use crate::error_data::{decode_error_fields, encode_error_text};
     pub use crate::codec::{
         assert_result_decode, decode_params, decode_value, encode_unit, encode_value, ResultEncode,
     };
+    pub use crate::error::RpcErrorCode;
+    pub use crate::error_data::{decode_error_fields, encode_error_text};
     pub use ::core;
     pub use ::rmp_serde;
     pub use ::serde;

@@ -153,11 +153,17 @@ fn rewrite_format(lit: &LitStr, fields: &[Field], errors: &mut Errors) -> LitStr
             continue;
         }
         if c == b'}' {
-            errors.push(lit.span(), "unmatched `}` in `message`: write `}}` for a literal brace");
+            errors.push(
+                lit.span(),
+                "unmatched `}` in `message`: write `}}` for a literal brace",
+            );
             return lit.clone();
         }
         let Some(end) = after.find('}') else {
-            errors.push(lit.span(), "unmatched `{` in `message`: write `{{` for a literal brace");
+            errors.push(
+                lit.span(),
+                "unmatched `{` in `message`: write `{{` for a literal brace",
+            );
             return lit.clone();
         };
         let inner = &after[..end];

@@ -43,7 +43,9 @@ fn carries_data(v: &Variant) -> bool {
 /// struct variant's as a map keyed by field name, a tuple variant's as an array.
 fn wire_arm(p: &TokenStream, serde: &str, v: &Variant) -> TokenStream {
     let pat = pattern(v, true);
-    let names: Vec<_> = (0..v.fields.len()).map(|i| format_ident!("__f{}", i)).collect();
+    let names: Vec<_> = (0..v.fields.len())
+        .map(|i| format_ident!("__f{}", i))
+        .collect();
     let fields = match v.shape {
         Shape::Named => {
             let idents: Vec<_> = v.fields.iter().map(|f| &f.ident).collect();
@@ -65,7 +67,9 @@ fn wire_arm(p: &TokenStream, serde: &str, v: &Variant) -> TokenStream {
 /// The `from_code` value of a variant with data: its fields decoded from the `rpc-data:` line.
 fn from_data(p: &TokenStream, serde: &str, v: &Variant) -> TokenStream {
     let ctor = pattern(v, true);
-    let names: Vec<_> = (0..v.fields.len()).map(|i| format_ident!("__f{}", i)).collect();
+    let names: Vec<_> = (0..v.fields.len())
+        .map(|i| format_ident!("__f{}", i))
+        .collect();
     let tys: Vec<_> = v.fields.iter().map(|f| &f.ty).collect();
     match v.shape {
         Shape::Named => {
@@ -121,7 +125,10 @@ pub fn expand(input: &DeriveInput, krate: &TokenStream, variants: &[Variant]) ->
             quote!(#pat => #p::core::clone::Clone::clone(__f0),)
         }
     });
-    let wire_arms = variants.iter().filter(|v| carries_data(v)).map(|v| wire_arm(&p, &serde, v));
+    let wire_arms = variants
+        .iter()
+        .filter(|v| carries_data(v))
+        .map(|v| wire_arm(&p, &serde, v));
     let from_arms = variants.iter().map(|v| {
         let code = code_tokens(v.code);
         let value = if carries_data(v) {
