@@ -377,6 +377,7 @@ fn parse_param(
     }
 
     let optional = ty::option_inner(&ty).is_some();
+    let bytes_hint = attrs.bytes.is_none() && ty::is_vec_u8(&ty);
     if attrs.default && optional {
         errors.push(
             attrs.default_span.unwrap_or_else(|| ty.span()),
@@ -410,5 +411,7 @@ fn parse_param(
         aliases,
         optional,
         default: attrs.default,
+        bytes: attrs.bytes.unwrap_or(false),
+        bytes_hint,
     }
 }

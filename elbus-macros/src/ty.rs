@@ -115,6 +115,20 @@ pub fn is_unit(ty: &Type) -> bool {
     matches!(ty, Type::Tuple(t) if t.elems.is_empty())
 }
 
+/// `Vec<u8>` (by the last path segments).
+pub fn is_vec_u8(ty: &Type) -> bool {
+    let Type::Path(p) = ty else { return false };
+    let Some(seg) = p.path.segments.last() else {
+        return false;
+    };
+    let PathArguments::AngleBracketed(args) = &seg.arguments else {
+        return false;
+    };
+    seg.ident == "Vec"
+        && matches!(args.args.first(), Some(GenericArgument::Type(Type::Path(t)))
+            if args.args.len() == 1 && t.path.is_ident("u8"))
+}
+
 /// `String` (by the last path segment, without generics).
 pub fn is_string(ty: &Type) -> bool {
     match ty {

@@ -64,6 +64,7 @@
 //! | param | `rename` | `#[rpc(rename = "who")] name: String` (the Rust name stays an alias) |
 //! | param | `alias` | `#[rpc(alias = "n")] name: String` (repeatable) |
 //! | param | `default` | `#[rpc(default)] scale: i64`: missing means `Default::default()` |
+//! | param | `bytes` | `#[rpc(bytes)] data: Vec<u8>`: MessagePack `bin` (Python `bytes`); `bytes = false` silences the hint a plain `Vec<u8>` gets |
 //! | param | `context` | `#[rpc(context)] ctx: &RpcContext` (implied by the type): not on the wire |
 //! | error enum | `crate` | `#[rpc(crate = "::my_reexport::elbus_rpc")]` |
 //! | error variant | `code` | `#[rpc(code = 1001)] Overflow` (required, outside −32768..=−32000) |
@@ -166,6 +167,7 @@ pub mod __private {
     pub use ::core;
     pub use ::rmp_serde;
     pub use ::serde;
+    pub use ::serde_bytes;
     pub use ::std;
 
     /// `Option::is_none` spelled with an absolute path for generated serde attributes.
