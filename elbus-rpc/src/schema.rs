@@ -92,7 +92,7 @@ pub struct ErrorSchema {
     pub code: i16,
     /// The variant's doc comment.
     pub description: &'static str,
-    /// The variant carries a caller-visible message (`String` payload).
+    /// The variant's message depends on its fields (a `String` message, or `{field}` placeholders).
     pub has_message: bool,
 }
 
