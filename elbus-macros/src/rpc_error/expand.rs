@@ -163,8 +163,8 @@ pub fn expand(input: &DeriveInput, krate: &TokenStream, variants: &[Variant]) ->
                 }
             }
 
+            #[allow(unreachable_patterns)]
             fn wire_message(&self) -> #p::std::string::String {
-                #[allow(unreachable_patterns)]
                 match self {
                     #(#wire_arms)*
                     _ => <Self as #p::RpcErrorCode>::message(self),
