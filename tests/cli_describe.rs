@@ -26,12 +26,27 @@ fn describe_shows_the_typed_service_schema() {
         "{human:?}"
     );
     assert!(human.stdout.contains("(notify: no reply)"), "{human:?}");
+    // The codes come from the service's one list of error types, under each method using them.
+    assert!(
+        human
+            .stdout
+            .contains("error 1002 BadInput  The input was rejected."),
+        "{human:?}"
+    );
 
     let json = elbus(&[&socket, "--json", "rpc", "describe", "svc.calc"], None);
     assert_eq!(json.code, 0, "{json:?}");
     let schema: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     let methods = schema["services"][0]["methods"].as_array().unwrap();
     assert!(methods.iter().any(|m| m["name"] == "calc.add"), "{schema}");
+    // Each error type once per service; methods name it and repeat none of its codes.
+    let errors = schema["services"][0]["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{schema}");
+    assert_eq!(errors[0]["name"], "CalcError", "{schema}");
+    assert!(
+        methods.iter().all(|m| m.get("errors").is_none()),
+        "{schema}"
+    );
 
     let missing = elbus(&[&socket, "rpc", "describe", "nobody"], None);
     assert_eq!(missing.code, 3, "{missing:?}");

@@ -86,6 +86,10 @@ pub struct Param {
     pub optional: bool,
     /// `#[rpc(default)]`: may be missing.
     pub default: bool,
+    /// `#[rpc(bytes)]`: encoded as MessagePack `bin`.
+    pub bytes: bool,
+    /// A `Vec<u8>` with no `bytes` key: the expansion hints at `#[rpc(bytes)]`.
+    pub bytes_hint: bool,
 }
 
 impl Method {

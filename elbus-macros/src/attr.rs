@@ -194,14 +194,16 @@ pub struct ParamAttrs {
     pub default: bool,
     /// The span of the `default` key.
     pub default_span: Option<Span>,
+    /// `bytes` / `bytes = false`: MessagePack `bin` (or, explicitly, an array of integers).
+    pub bytes: Option<bool>,
     /// Every key but `context`, with its span (none of them applies to the context param).
     pub wire_keys: Vec<(String, Span)>,
 }
 
 impl ParamAttrs {
-    const KEYS: &'static [&'static str] = &["rename", "alias", "default", "context"];
+    const KEYS: &'static [&'static str] = &["rename", "alias", "default", "context", "bytes"];
     const REPEATABLE: &'static [&'static str] = &["alias"];
-    const UNSUPPORTED: &'static [&'static str] = &["bytes"];
+    const UNSUPPORTED: &'static [&'static str] = &[];
 
     /// Checks the keys of the `#[rpc(...)]` attributes among a param's `attrs`.
     pub fn entries(attrs: &[Attribute], errors: &mut Errors) -> Vec<Entry> {
@@ -229,6 +231,7 @@ impl ParamAttrs {
                         out.aliases.push((a.value(), a.span()));
                     }
                 }
+                "bytes" => out.bytes = entry::flag(entry, errors),
                 "default" => {
                     out.default = entry::flag(entry, errors).unwrap_or(false);
                     out.default_span = Some(entry.key_span);

@@ -158,6 +158,15 @@ fn check_receiver(sig: &Signature, errors: &mut Errors) {
     match sig.inputs.first() {
         Some(FnArg::Receiver(r)) => {
             let by_ref = r.reference.is_some();
+            if let Some((_, Some(lt))) = &r.reference {
+                if lt.ident != "_" && r.mutability.is_none() {
+                    errors.push_spanned(
+                        lt,
+                        format!("remove the lifetime `{lt}`: RPC methods take plain `&self` (the handler owns the service behind an `Arc`)"),
+                    );
+                    return;
+                }
+            }
             let lifetime_ok = r
                 .reference
                 .as_ref()
@@ -241,10 +250,14 @@ fn parse_output(
         }
     } else {
         match ret.as_ref().and_then(ty::result_args) {
-            Some(Ok((ok, err))) => Output::Result {
-                ok: Box::new(ok),
-                err: Box::new(err),
-            },
+            Some(Ok((ok, err))) => {
+                check_result_type(&ok, "result", errors);
+                check_result_type(&err, "error", errors);
+                Output::Result {
+                    ok: Box::new(ok),
+                    err: Box::new(err),
+                }
+            }
             Some(Err(())) => {
                 errors.push(output_span, "spell out both types of the result: `Result<T, E>`, where `E` derives `RpcError`");
                 return None;
@@ -262,6 +275,22 @@ fn parse_output(
     Some((ret, output))
 }
 
+/// A result or error type must be owned and concrete: it is encoded after the handler returns
+/// and decoded into one type on the client.
+fn check_result_type(ty: &Type, what: &str, errors: &mut Errors) {
+    match ty {
+        Type::Reference(r) => errors.push_spanned(
+            r,
+            format!("an RPC {what} can't be a reference: it outlives the handler's borrow on its way to the caller; return an owned type (`String` for `&str`, `Vec<T>` for `&[T]`)"),
+        ),
+        Type::ImplTrait(t) => errors.push_spanned(
+            t,
+            format!("an RPC {what} can't be `impl Trait`: the client decodes it into one concrete type; name the type"),
+        ),
+        _ => {}
+    }
+}
+
 /// A wire name with the service's namespace in front.
 fn full_name(svc: &Service, name: &str) -> String {
     match &svc.rpc_attrs.namespace {
@@ -276,6 +305,13 @@ fn parse_arg(pt: &PatType, case: Case, errors: &mut Errors) -> Option<Arg> {
     let attrs = ParamAttrs::parse(&entries, errors);
     let ty = (*pt.ty).clone();
 
+    if ty::is_context_by_value(&ty) {
+        errors.push_spanned(
+            &ty,
+            "take the call context by reference: write `&RpcContext` (it is lent to the handler for the call, not sent on the wire)",
+        );
+        return Some(Arg::Context { ident, ty });
+    }
     let is_ctx_type = ty::is_context_type(&ty);
     if attrs.context.is_some() || is_ctx_type {
         if attrs.context.is_some() && !is_ctx_type {
@@ -341,6 +377,7 @@ fn parse_param(
     }
 
     let optional = ty::option_inner(&ty).is_some();
+    let bytes_hint = attrs.bytes.is_none() && ty::is_vec_u8(&ty);
     if attrs.default && optional {
         errors.push(
             attrs.default_span.unwrap_or_else(|| ty.span()),
@@ -351,13 +388,20 @@ fn parse_param(
     let mut aliases = attrs.aliases;
     let (wire_name, wire_span) = match &attrs.rename {
         Some(r) => {
-            if r.value() != rust_name {
+            if r.value() != rust_name && !aliases.iter().any(|(a, _)| *a == rust_name) {
                 aliases.insert(0, (rust_name.clone(), ident.span()));
             }
             (r.value(), r.span())
         }
         None => (case.apply(&rust_name), ident.span()),
     };
+    // An alias repeating the wire name or another alias adds nothing; the schema lists each once.
+    let mut seen = vec![wire_name.clone()];
+    aliases.retain(|(a, _)| {
+        let new = !seen.contains(a);
+        seen.push(a.clone());
+        new
+    });
     Param {
         ident,
         ty,
@@ -367,5 +411,7 @@ fn parse_param(
         aliases,
         optional,
         default: attrs.default,
+        bytes: attrs.bytes.unwrap_or(false),
+        bytes_hint,
     }
 }

@@ -23,6 +23,20 @@ pub fn is_context_type(ty: &Type) -> bool {
     }
 }
 
+/// `RpcContext` by value (any path ending in `RpcContext`): a context param missing its `&`.
+pub fn is_context_by_value(ty: &Type) -> bool {
+    match ty {
+        Type::Path(p) => {
+            p.qself.is_none()
+                && p.path
+                    .segments
+                    .last()
+                    .is_some_and(|s| s.ident == "RpcContext")
+        }
+        _ => false,
+    }
+}
+
 /// The `T` of `Option<T>` (by the last path segment).
 pub fn option_inner(ty: &Type) -> Option<&Type> {
     let Type::Path(p) = ty else { return None };
@@ -99,6 +113,20 @@ pub fn future_output(ret: &ReturnType) -> Option<Option<Type>> {
 /// `()`.
 pub fn is_unit(ty: &Type) -> bool {
     matches!(ty, Type::Tuple(t) if t.elems.is_empty())
+}
+
+/// `Vec<u8>` (by the last path segments).
+pub fn is_vec_u8(ty: &Type) -> bool {
+    let Type::Path(p) = ty else { return false };
+    let Some(seg) = p.path.segments.last() else {
+        return false;
+    };
+    let PathArguments::AngleBracketed(args) = &seg.arguments else {
+        return false;
+    };
+    seg.ident == "Vec"
+        && matches!(args.args.first(), Some(GenericArgument::Type(Type::Path(t)))
+            if args.args.len() == 1 && t.path.is_ident("u8"))
 }
 
 /// `String` (by the last path segment, without generics).

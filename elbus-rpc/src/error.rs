@@ -38,8 +38,10 @@ pub const fn is_reserved_code(code: i16) -> bool {
 
 /// A service error type with stable wire codes. Derive it with `#[derive(RpcError)]`.
 ///
-/// The wire form of an error is its [`code`](Self::code) plus its [`message`](Self::message)
-/// as UTF-8; [`from_code`](Self::from_code) rebuilds the value on the client.
+/// The wire form of an error is its [`code`](Self::code) plus its
+/// [`wire_message`](Self::wire_message) as UTF-8: the human [`message`](Self::message), and for
+/// a variant with fields an `rpc-data:` line carrying them (see [`split_error_text`](crate::split_error_text));
+/// [`from_code`](Self::from_code) rebuilds the value on the client from that text.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an RPC error type: it must implement `RpcErrorCode`",
     label = "this error type has no RPC error codes",
@@ -50,9 +52,16 @@ pub trait RpcErrorCode: Sized {
     const ERRORS: &'static [ErrorSchema];
     /// The wire code of this error (outside the reserved range).
     fn code(&self) -> i16;
-    /// The UTF-8 message sent with the code.
+    /// The human-readable message of this error (the first line of the wire text).
     fn message(&self) -> String;
-    /// Rebuilds the error from a wire code and message; `None` for codes this type doesn't know.
+    /// The UTF-8 text sent with the code: [`message`](Self::message), followed by an
+    /// `rpc-data:` line when the variant carries fields. Defaults to the message alone.
+    fn wire_message(&self) -> String {
+        self.message()
+    }
+    /// Rebuilds the error from a wire code and the text sent with it (a plain message, or one
+    /// with an `rpc-data:` line); `None` for codes this type doesn't know, or fields that don't
+    /// decode.
     fn from_code(code: i16, message: &str) -> Option<Self>;
 }
 
@@ -325,7 +334,7 @@ impl ServerError {
 
     /// The wire form of a service's typed error.
     pub fn from_app<E: RpcErrorCode>(error: &E) -> Self {
-        Self::new(error.code(), error.message())
+        Self::new(error.code(), error.wire_message())
     }
 
     /// The error code.

@@ -41,6 +41,64 @@
 //! errors as an `i16` code plus a UTF-8 message) is described in the repository's
 //! `docs/typed-rpc.md` §4, with the attribute keys (§2) and how to call a service from Python.
 //!
+//! ## Attribute keys
+//!
+//! Every key `#[rpc(..)]` and `#[derive(RpcError)]` accept; any other key is a compile error.
+//!
+//! | on | key | example |
+//! |---|---|---|
+//! | trait | `namespace` | `#[rpc(namespace = "calc")]`: wire names `calc.add`, .. |
+//! | trait | `namespace_separator` | `#[rpc(namespace = "calc", namespace_separator = "/")]` |
+//! | trait | `rename_all` | `#[rpc(rename_all = "camelCase")]` (also `snake_case`, `PascalCase`, `kebab-case`, `SCREAMING_SNAKE_CASE`, `lowercase`) |
+//! | trait | `version` | `#[rpc(version = "1.2")]`, shown by `rpc.describe` |
+//! | trait | `timeout` | `#[rpc(timeout = "5s")]` (`ms`, `s`, `m`/`min`, `h`) |
+//! | trait | `crate` | `#[rpc(crate = "::my_reexport::elbus_rpc")]` |
+//! | trait | `server` | `#[rpc(server = false)]`: no `{Trait}Handler` |
+//! | trait | `client` | `#[rpc(client = false)]`: no `{Trait}Client` |
+//! | trait | `deny_unknown_params` | `#[rpc(deny_unknown_params)]`: unknown param keys are -32602 |
+//! | trait, method | `meta` | `#[rpc(meta(owner = "ops"))]`, shown by `rpc.describe` |
+//! | method | `name` | `#[rpc(name = "sum_all")] async fn sum(..)` |
+//! | method | `aliases` | `#[rpc(aliases = ["sum"])] async fn sum(..)` |
+//! | method | `notify` | `#[rpc(notify)] async fn reset(&self);`: call id 0, no reply |
+//! | method | `timeout` | `#[rpc(timeout = "30s")] async fn slow(..)` |
+//! | param | `rename` | `#[rpc(rename = "who")] name: String` (the Rust name stays an alias) |
+//! | param | `alias` | `#[rpc(alias = "n")] name: String` (repeatable) |
+//! | param | `default` | `#[rpc(default)] scale: i64`: missing means `Default::default()` |
+//! | param | `bytes` | `#[rpc(bytes)] data: Vec<u8>`: MessagePack `bin` (Python `bytes`); `bytes = false` silences the hint a plain `Vec<u8>` gets |
+//! | param | `context` | `#[rpc(context)] ctx: &RpcContext` (implied by the type): not on the wire |
+//! | error enum | `crate` | `#[rpc(crate = "::my_reexport::elbus_rpc")]` |
+//! | error variant | `code` | `#[rpc(code = 1001)] Overflow` (required, outside −32768..=−32000) |
+//! | error variant | `message` | `#[rpc(code = 10, message = "value {value} out of range {min}..{max}")] OutOfRange { value: i64, min: i64, max: i64 }` |
+//!
+//! The full rules (wire names, what each key does on the wire) are in the repository's
+//! `docs/typed-rpc.md` §2–§4.
+//!
+//! ## Errors that carry data
+//!
+//! A variant's fields reach the Rust caller with it: the error text is the message, then for a
+//! variant with fields an `rpc-data:` line with the hex of their MessagePack ([`split_error_text`]).
+//!
+//! ```
+//! use elbus_rpc::{RpcError, RpcErrorCode};
+//!
+//! #[derive(Debug, PartialEq, RpcError)]
+//! pub enum GaugeError {
+//!     #[rpc(code = 10, message = "value {value} out of range {min}..{max}")]
+//!     OutOfRange { value: i64, min: i64, max: i64 },
+//!     /// The device failed.
+//!     #[rpc(code = 11)]
+//!     Io(String),
+//! }
+//!
+//! let e = GaugeError::OutOfRange { value: 12, min: 0, max: 10 };
+//! assert_eq!(e.message(), "value 12 out of range 0..10");
+//! let wire = e.wire_message();
+//! assert!(wire.starts_with("value 12 out of range 0..10\nrpc-data: "));
+//! assert_eq!(GaugeError::from_code(10, &wire), Some(e));
+//! // A lone `String` field is the message itself, as before.
+//! assert_eq!(GaugeError::from_code(11, "disk gone"), Some(GaugeError::Io("disk gone".into())));
+//! ```
+//!
 //! ## Over the bus
 //!
 //! * Client side: [`elbus::rpc::RpcClient`] implements [`RpcTransport`], so
@@ -87,6 +145,7 @@ mod codec;
 mod context;
 mod deadline;
 mod error;
+mod error_data;
 mod loopback;
 mod middleware;
 mod router;
@@ -104,21 +163,30 @@ pub use error::{
     TransportError, CODE_BUSY, CODE_INTERNAL_ERROR, CODE_INVALID_PARAMS, CODE_INVALID_REQUEST,
     CODE_METHOD_NOT_FOUND, CODE_PARSE_ERROR, CODE_TIMEOUT, RESERVED_CODES,
 };
+pub use error_data::{split_error_text, ERROR_DATA_MARKER};
 pub use loopback::Loopback;
 pub use middleware::{Next, RpcMiddleware};
 pub use router::{BoxFuture, RouterError, RpcRouter, RpcService, DESCRIBE_METHOD};
-pub use schema::{ErrorSchema, MethodSchema, ParamSchema, ServiceSchema};
+pub use schema::{ErrorSchema, ErrorTypeSchema, MethodSchema, ParamSchema, ServiceSchema};
 pub use transport::{DefaultTransport, RpcTransport, DEFAULT_TIMEOUT};
 
 /// Turns a trait into a typed RPC service: the trait, a `{Trait}Handler<S>` and a `{Trait}Client<T>`.
 ///
-/// See the crate documentation, and the repository's `docs/typed-rpc.md` §2 for the attribute keys.
+/// The trait, method and param keys, each with an example, are listed in the
+/// [crate documentation](crate#attribute-keys).
 pub use elbus_macros::rpc;
 
 /// Derives [`RpcErrorCode`] for a service error enum; every variant needs `#[rpc(code = N)]`.
 ///
-/// Unit variants and variants holding one `String` round-trip through the code and a UTF-8
-/// message. Codes must fit in `i16` and stay outside the reserved range −32768..=−32000.
+/// Unit, tuple and struct variants round-trip with their fields. On the wire an error is its
+/// code and a UTF-8 text: the message (`message = ".."` with `{field}` / `{0}` placeholders,
+/// else the doc comment's first line, else the variant's name), then, for a variant with fields,
+/// a line `rpc-data: HEX` holding the MessagePack of the fields (a map by name for a struct
+/// variant, an array for a tuple variant; see [`split_error_text`]). A variant whose only field
+/// is a `String` and that has no `message` sends that string as its message, without the line.
+/// Field types must implement `serde::Serialize` and `Deserialize`. Codes must fit in `i16` and
+/// stay outside the reserved range −32768..=−32000. Keys: see the
+/// [crate documentation](crate#attribute-keys).
 pub use elbus_macros::RpcError;
 
 /// Re-exports used by the code `#[rpc]` generates; not a public API.
@@ -128,9 +196,12 @@ pub mod __private {
     pub use crate::codec::{
         assert_result_decode, decode_params, decode_value, encode_unit, encode_value, ResultEncode,
     };
+    pub use crate::error::RpcErrorCode;
+    pub use crate::error_data::{decode_error_fields, encode_error_text};
     pub use ::core;
     pub use ::rmp_serde;
     pub use ::serde;
+    pub use ::serde_bytes;
     pub use ::std;
 
     /// `Option::is_none` spelled with an absolute path for generated serde attributes.

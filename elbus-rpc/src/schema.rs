@@ -22,6 +22,19 @@ pub struct ServiceSchema {
     pub meta: &'static [(&'static str, &'static str)],
     /// The methods, in declaration order.
     pub methods: &'static [MethodSchema],
+    /// Each error type the methods answer with, once (by the type as written); a method names
+    /// its type in [`MethodSchema::error`]. Types without codes (`Infallible`) are not listed.
+    #[serde(serialize_with = "error_types")]
+    pub errors: &'static [ErrorTypeSchema],
+}
+
+/// A service error type and its codes, listed once per service in `rpc.describe`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ErrorTypeSchema {
+    /// The Rust type as written in the methods' results (`"CalcError"`).
+    pub name: &'static str,
+    /// Its variants with their codes.
+    pub codes: &'static [ErrorSchema],
 }
 
 /// One method of a service.
@@ -41,7 +54,9 @@ pub struct MethodSchema {
     pub returns: &'static str,
     /// The Rust type of the error, empty for notifications.
     pub error: &'static str,
-    /// The error codes the method may answer with.
+    /// The error codes the method may answer with (not sent by `rpc.describe`, which lists
+    /// them once per service in [`ServiceSchema::errors`]).
+    #[serde(skip)]
     pub errors: &'static [ErrorSchema],
     /// A one-way call: callers send call id 0 and get no reply.
     pub notify: bool,
@@ -77,7 +92,7 @@ pub struct ErrorSchema {
     pub code: i16,
     /// The variant's doc comment.
     pub description: &'static str,
-    /// The variant carries a caller-visible message (`String` payload).
+    /// The variant's message depends on its fields (a `String` message, or `{field}` placeholders).
     pub has_message: bool,
 }
 
@@ -88,6 +103,13 @@ impl ServiceSchema {
             .iter()
             .find(|m| m.name == name || m.aliases.contains(&name))
     }
+}
+
+fn error_types<S: Serializer>(
+    types: &&'static [ErrorTypeSchema],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(types.iter().filter(|t| !t.codes.is_empty()))
 }
 
 fn meta_map<S: Serializer>(

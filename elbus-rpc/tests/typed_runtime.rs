@@ -43,7 +43,8 @@ pub trait Calc {
     /// Greets a caller.
     async fn greet(
         &self,
-        #[rpc(rename = "who")] name: String,
+        // The alias repeats the Rust name the rename keeps anyway: listed once.
+        #[rpc(rename = "who", alias = "name")] name: String,
         greeting: Option<String>,
         ctx: &RpcContext,
     ) -> Result<String, CalcError>;

@@ -35,13 +35,13 @@ pub fn expand_client(svc: &Service) -> TokenStream {
             let (ident, ty) = (&param.ident, &param.ty);
             quote!(#ident: #ty)
         });
-        let lt = if params.is_empty() { TokenStream::new() } else { quote!(<'__a>) };
+        let lt = if params.is_empty() { TokenStream::new() } else { quote!(<'__params>) };
         let fields = params.iter().enumerate().map(|(i, param)| {
             let f = field_ident(i);
             let ty = &param.ty;
-            let attrs = serde_field_attrs(param, false);
+            let attrs = serde_field_attrs(svc, param, false);
             let f = Ident::new(&f.to_string(), ty.span());
-            quote_spanned!(ty.span()=> #attrs #f: &'__a #ty)
+            quote_spanned!(ty.span()=> #attrs #f: &'__params #ty)
         });
         let inits = params.iter().enumerate().map(|(i, param)| {
             let f = Ident::new(&field_ident(i).to_string(), param.ty.span());

@@ -26,7 +26,7 @@ pub fn expand_handler(svc: &Service) -> TokenStream {
         let fields = m.params().enumerate().map(|(i, param)| {
             let f = field_ident(i);
             let ty = &param.ty;
-            let attrs = serde_field_attrs(param, true);
+            let attrs = serde_field_attrs(svc, param, true);
             // Spanned on the user's type, so serde's own bound errors point there.
             let f = Ident::new(&f.to_string(), ty.span());
             quote_spanned!(ty.span()=> #attrs #f: #ty)
@@ -58,7 +58,7 @@ pub fn expand_handler(svc: &Service) -> TokenStream {
                 let code =
                     quote_spanned!(err.span()=> <#err as #krate::RpcErrorCode>::code(&__error));
                 let message =
-                    quote_spanned!(err.span()=> <#err as #krate::RpcErrorCode>::message(&__error));
+                    quote_spanned!(err.span()=> <#err as #krate::RpcErrorCode>::wire_message(&__error));
                 let on_err = quote! {
                     #p::core::result::Result::Err(#krate::ServerError::new(#code, #message))
                 };

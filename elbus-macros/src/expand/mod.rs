@@ -85,13 +85,19 @@ pub fn field_ident(i: usize) -> Ident {
     format_ident!("__p{}", i)
 }
 
-/// `#[serde(rename = .., alias = .., default)]` for a param field.
-pub fn serde_field_attrs(param: &Param, decode: bool) -> TokenStream {
+/// `#[serde(rename = .., alias = .., default, with = ..)]` for a param field.
+pub fn serde_field_attrs(svc: &Service, param: &Param, decode: bool) -> TokenStream {
     let name = &param.wire_name;
     // Spanned on the user's type, so a missing `Default` is reported there.
     let span = param.ty.span();
+    let with = if param.bytes {
+        let path = format!("{}::__private::serde_bytes", svc.rpc_attrs.krate).replace(' ', "");
+        quote_spanned!(span=> , with = #path)
+    } else {
+        TokenStream::new()
+    };
     if !decode {
-        return quote_spanned!(span=> #[serde(rename = #name)]);
+        return quote_spanned!(span=> #[serde(rename = #name #with)]);
     }
     let aliases = param.aliases.iter().map(|(a, _)| quote!(alias = #a));
     let default = if param.optional || param.default {
@@ -99,7 +105,7 @@ pub fn serde_field_attrs(param: &Param, decode: bool) -> TokenStream {
     } else {
         TokenStream::new()
     };
-    quote_spanned!(span=> #[serde(rename = #name #(, #aliases)* #default)])
+    quote_spanned!(span=> #[serde(rename = #name #(, #aliases)* #default #with)])
 }
 
 /// Static assertions spanned on the user's types, so trait-bound failures point there. (Params,
@@ -113,6 +119,26 @@ fn expand_asserts(svc: &Service) -> TokenStream {
                 checks.extend(quote_spanned! {ok.span()=> #p::assert_result_decode::<#ok>(); });
             }
         }
+    }
+    // A `Vec<u8>` param without `bytes`: a deprecation warning on its type is a hint that does
+    // not fail the build (a proc macro can't emit warnings of its own on stable).
+    for param in svc
+        .methods
+        .iter()
+        .flat_map(|m| m.params())
+        .filter(|p| p.bytes_hint)
+    {
+        let note = format!(
+            "the `Vec<u8>` param `{}` travels as a MessagePack array of integers (a list in Python); \
+             mark it `#[rpc(bytes)]` to send MessagePack `bin` (Python `bytes`), or `#[rpc(bytes = false)]` to keep the array",
+            param.ident
+        );
+        checks.extend(quote_spanned! {param.ty.span()=> {
+            #[deprecated(note = #note)]
+            #[allow(non_upper_case_globals)]
+            const plain_vec_u8_param: () = ();
+            plain_vec_u8_param
+        };});
     }
     quote! {
         const _: fn() = || {

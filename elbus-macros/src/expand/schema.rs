@@ -89,8 +89,22 @@ pub fn expand_schema(svc: &Service) -> TokenStream {
             }
         }
     });
+    let mut error_types: Vec<(String, &syn::Type)> = Vec::new();
+    for m in &svc.methods {
+        if let Output::Result { err, .. } = &m.output {
+            let name = type_string(err);
+            if !error_types.iter().any(|(n, _)| *n == name) {
+                error_types.push((name, err));
+            }
+        }
+    }
+    let error_types = error_types.iter().map(|(name, err)| {
+        let codes = quote_spanned!(err.span()=> <#err as #krate::RpcErrorCode>::ERRORS);
+        quote!(#krate::ErrorTypeSchema { name: #name, codes: #codes })
+    });
     quote! {
         #krate::ServiceSchema {
+            errors: &[#(#error_types),*],
             name: #name,
             namespace: #namespace,
             version: #version,

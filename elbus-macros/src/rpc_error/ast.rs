@@ -1,21 +1,42 @@
-//! The IR of an `RpcError` enum (its variants, each with a code and a message), and its parsing
+//! The IR of an `RpcError` enum (its variants, each with a code, fields and a message), and its parsing
 //! from `syn`, recording every problem in source order.
 
-use syn::{Data, DataEnum, DeriveInput, Fields, Ident, Type};
+use syn::{Data, DataEnum, DeriveInput, Fields, Ident, LitStr, Type};
 
 use super::attr::{UsedCodes, VariantAttrs};
 use crate::attr::docs;
 use crate::diag::Errors;
 use crate::ty;
 
-/// What a variant carries.
-pub enum Payload {
-    /// Nothing: the message is fixed.
+/// How a variant's fields are written.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// `V`.
     Unit,
-    /// One unnamed `String`: the message.
+    /// `V(A, B)`.
     Tuple,
-    /// One named `String` field: the message.
-    Named(Ident),
+    /// `V { a: A, b: B }`.
+    Named,
+}
+
+/// One field of a variant: its name (`None` in a tuple variant) and type.
+pub struct Field {
+    /// The field's name in a struct variant.
+    pub ident: Option<Ident>,
+    /// Its type.
+    pub ty: Type,
+}
+
+/// Where a variant's message comes from.
+pub enum Message {
+    /// A fixed text: the doc comment's first line, or the variant's name.
+    Fixed(String),
+    /// `message = ".."` with `{field}` / `{0}` placeholders, rewritten to the bindings
+    /// `__f0`, `__f1`.. of the fields, in order.
+    Format(LitStr),
+    /// The one `String` field of a variant without `message`: it is the message, and the variant
+    /// is rebuilt from the message alone (no `rpc-data:` line).
+    OwnString,
 }
 
 /// One variant with a valid code.
@@ -26,10 +47,12 @@ pub struct Variant {
     pub code: i16,
     /// The variant's doc comment, for the schema.
     pub docs: String,
-    /// The message of a unit variant: `message = ".."`, the doc's first line, or the name.
-    pub message: String,
-    /// What it carries.
-    pub payload: Payload,
+    /// How its fields are written.
+    pub shape: Shape,
+    /// Its fields, in order.
+    pub fields: Vec<Field>,
+    /// Its message.
+    pub message: Message,
 }
 
 /// The enum data of `input`, or `None` (with the error recorded) for a struct or a union.
@@ -78,57 +101,101 @@ fn parse_variant(v: &syn::Variant, used: &mut UsedCodes, errors: &mut Errors) ->
             ),
         );
     }
-    let payload = parse_payload(&v.fields, errors);
-    if attrs.message.is_some() && !matches!(payload, Payload::Unit) {
-        errors.push_spanned(
-            &v.ident,
-            "`message` is only for unit variants; this variant's `String` is its message",
-        );
-    }
+    let (shape, fields) = parse_fields(&v.fields);
     let docs = docs(&v.attrs);
-    let message = attrs.message.unwrap_or_else(|| match docs.lines().next() {
-        Some(line) if !line.is_empty() => line.to_owned(),
-        _ => v.ident.to_string(),
-    });
+    let own_string = fields.len() == 1 && ty::is_string(&fields[0].ty);
+    let message = match attrs.message {
+        Some(lit) => Message::Format(rewrite_format(&lit, &fields, errors)),
+        None if own_string => Message::OwnString,
+        None => Message::Fixed(match docs.lines().next() {
+            Some(line) if !line.is_empty() => line.to_owned(),
+            _ => v.ident.to_string(),
+        }),
+    };
     Some(Variant {
         ident: v.ident.clone(),
         code: attrs.code?,
         docs,
+        shape,
+        fields,
         message,
-        payload,
     })
 }
 
-/// At most one field, a `String`.
-fn parse_payload(fields: &Fields, errors: &mut Errors) -> Payload {
-    match fields {
-        Fields::Unit => Payload::Unit,
-        Fields::Unnamed(f) if f.unnamed.len() == 1 => {
-            check_string(&f.unnamed[0].ty, errors);
-            Payload::Tuple
-        }
-        Fields::Named(f) if f.named.len() == 1 => {
-            check_string(&f.named[0].ty, errors);
-            match &f.named[0].ident {
-                Some(i) => Payload::Named(i.clone()),
-                None => Payload::Unit,
-            }
-        }
-        other => {
-            errors.push_spanned(
-                other,
-                "an `RpcError` variant carries at most one `String` (its message); richer data needs `structured_errors`, which is not supported yet",
-            );
-            Payload::Unit
-        }
-    }
+fn parse_fields(fields: &Fields) -> (Shape, Vec<Field>) {
+    let shape = match fields {
+        Fields::Unit => Shape::Unit,
+        Fields::Unnamed(_) => Shape::Tuple,
+        Fields::Named(_) => Shape::Named,
+    };
+    let fields = fields
+        .iter()
+        .map(|f| Field {
+            ident: f.ident.clone(),
+            ty: f.ty.clone(),
+        })
+        .collect();
+    (shape, fields)
 }
 
-fn check_string(ty: &Type, errors: &mut Errors) {
-    if !ty::is_string(ty) {
-        errors.push_spanned(
-            ty,
-            "the one field of an `RpcError` variant must be a `String` (the message sent with the code)",
-        );
+/// `lit` with each `{field}` or `{0}` placeholder rewritten to `{__fN}`, the binding of field
+/// `N`; an unknown field or an empty `{}` is recorded.
+fn rewrite_format(lit: &LitStr, fields: &[Field], errors: &mut Errors) -> LitStr {
+    let text = lit.value();
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(i) = rest.find(['{', '}']) {
+        out.push_str(&rest[..i]);
+        let (c, after) = (rest.as_bytes()[i], &rest[i + 1..]);
+        if after.starts_with(char::from(c)) {
+            out.push_str(if c == b'{' { "{{" } else { "}}" });
+            rest = &after[1..];
+            continue;
+        }
+        if c == b'}' {
+            errors.push(
+                lit.span(),
+                "unmatched `}` in `message`: write `}}` for a literal brace",
+            );
+            return lit.clone();
+        }
+        let Some(end) = after.find('}') else {
+            errors.push(
+                lit.span(),
+                "unmatched `{` in `message`: write `{{` for a literal brace",
+            );
+            return lit.clone();
+        };
+        let inner = &after[..end];
+        let (name, spec) = inner.split_once(':').map_or((inner, ""), |(n, s)| (n, s));
+        let index = match name.trim().parse::<usize>() {
+            Ok(n) => (n < fields.len()).then_some(n),
+            Err(_) => fields
+                .iter()
+                .position(|f| f.ident.as_ref().is_some_and(|id| id == name.trim())),
+        };
+        match index {
+            Some(n) if spec.is_empty() => out.push_str(&format!("{{__f{n}}}")),
+            Some(n) => out.push_str(&format!("{{__f{n}:{spec}}}")),
+            None => {
+                let known = fields
+                    .iter()
+                    .enumerate()
+                    .map(|(n, f)| f.ident.as_ref().map_or(n.to_string(), |i| i.to_string()))
+                    .collect::<Vec<_>>();
+                let hint = if known.is_empty() {
+                    "this variant has no fields".to_owned()
+                } else {
+                    format!("its fields are {}", known.join(", "))
+                };
+                errors.push(
+                    lit.span(),
+                    format!("`{{{inner}}}` in `message` names no field of this variant: {hint}"),
+                );
+            }
+        }
+        rest = &after[end + 1..];
     }
+    out.push_str(rest);
+    LitStr::new(&out, lit.span())
 }

@@ -52,8 +52,8 @@ pub struct VariantAttrs {
     pub code: Option<i16>,
     /// Whether a `code` key is present at all (valid or not).
     pub has_code: bool,
-    /// `message = ".."`: the message of a unit variant.
-    pub message: Option<String>,
+    /// `message = ".."`: the message, with `{field}` / `{0}` placeholders.
+    pub message: Option<syn::LitStr>,
 }
 
 impl VariantAttrs {
@@ -81,7 +81,7 @@ impl VariantAttrs {
                         out.code = check_code(value, &span, ident, used, errors);
                     }
                 }
-                "message" => out.message = entry::lit_str(entry, errors).map(|s| s.value()),
+                "message" => out.message = entry::lit_str(entry, errors),
                 _ => {}
             }
         }

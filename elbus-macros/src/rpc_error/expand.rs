@@ -1,10 +1,11 @@
-//! The `RpcErrorCode` impl: the error schema, and the code, message and `from_code` matches.
+//! The `RpcErrorCode` impl: the error schema, and the code, message, wire text and `from_code`
+//! matches (or, after errors, a fallback impl that keeps them from cascading).
 
 use proc_macro2::{Literal, TokenStream};
-use quote::quote;
+use quote::{format_ident, quote};
 use syn::DeriveInput;
 
-use super::ast::{Payload, Variant};
+use super::ast::{Message, Shape, Variant};
 
 /// A code as an unsuffixed literal, so it types as the `i16` it is compared with.
 fn code_tokens(code: i16) -> TokenStream {
@@ -16,51 +17,134 @@ fn code_tokens(code: i16) -> TokenStream {
     }
 }
 
+/// `Self::V`, `Self::V(__f0, ..)` or `Self::V { a: __f0, .. }`: a pattern binding every field
+/// (`bind`), or one matching any (`Self::V(..)`); with `bind` it is also the constructor.
+fn pattern(v: &Variant, bind: bool) -> TokenStream {
+    let vi = &v.ident;
+    let names = (0..v.fields.len()).map(|i| format_ident!("__f{}", i));
+    match v.shape {
+        Shape::Unit => quote!(Self::#vi),
+        Shape::Tuple if bind => quote!(Self::#vi(#(#names),*)),
+        Shape::Tuple => quote!(Self::#vi(..)),
+        Shape::Named if bind => {
+            let idents = v.fields.iter().map(|f| &f.ident);
+            quote!(Self::#vi { #(#idents: #names),* })
+        }
+        Shape::Named => quote!(Self::#vi { .. }),
+    }
+}
+
+/// Whether the variant's fields travel in an `rpc-data:` line.
+fn carries_data(v: &Variant) -> bool {
+    !v.fields.is_empty() && !matches!(v.message, Message::OwnString)
+}
+
+/// The `wire_message` arm of a variant with data: its fields encoded behind the message, a
+/// struct variant's as a map keyed by field name, a tuple variant's as an array.
+fn wire_arm(p: &TokenStream, serde: &str, v: &Variant) -> TokenStream {
+    let pat = pattern(v, true);
+    let names: Vec<_> = (0..v.fields.len())
+        .map(|i| format_ident!("__f{}", i))
+        .collect();
+    let fields = match v.shape {
+        Shape::Named => {
+            let idents: Vec<_> = v.fields.iter().map(|f| &f.ident).collect();
+            let tys = v.fields.iter().map(|f| &f.ty);
+            quote! {{
+                #[derive(#p::serde::Serialize)]
+                #[serde(crate = #serde)]
+                struct __Fields<'__a> { #(#idents: &'__a #tys),* }
+                __Fields { #(#idents: #names),* }
+            }}
+        }
+        _ => quote!((#(#names,)*)),
+    };
+    quote! {
+        #pat => #p::encode_error_text(<Self as #p::RpcErrorCode>::message(self), &#fields),
+    }
+}
+
+/// The `from_code` value of a variant with data: its fields decoded from the `rpc-data:` line.
+fn from_data(p: &TokenStream, serde: &str, v: &Variant) -> TokenStream {
+    let ctor = pattern(v, true);
+    let names: Vec<_> = (0..v.fields.len())
+        .map(|i| format_ident!("__f{}", i))
+        .collect();
+    let tys: Vec<_> = v.fields.iter().map(|f| &f.ty).collect();
+    match v.shape {
+        Shape::Named => {
+            let idents: Vec<_> = v.fields.iter().map(|f| &f.ident).collect();
+            quote! {{
+                #[derive(#p::serde::Deserialize)]
+                #[serde(crate = #serde)]
+                struct __Fields { #(#idents: #tys),* }
+                #p::core::option::Option::map(
+                    #p::decode_error_fields::<__Fields>(__message),
+                    |__Fields { #(#idents: #names),* }| #ctor,
+                )
+            }}
+        }
+        _ => quote! {
+            #p::core::option::Option::map(
+                #p::decode_error_fields::<(#(#tys,)*)>(__message),
+                |(#(#names,)*)| #ctor,
+            )
+        },
+    }
+}
+
 /// The impl for `input`, whose checked variants are `variants`.
 pub fn expand(input: &DeriveInput, krate: &TokenStream, variants: &[Variant]) -> TokenStream {
     let p = quote!(#krate::__private);
+    let serde = format!("{krate}::__private::serde").replace(' ', "");
     let ident = &input.ident;
     let schema = variants.iter().map(|v| {
         let name = v.ident.to_string();
         let code = code_tokens(v.code);
         let docs = &v.docs;
-        let has_message = !matches!(v.payload, Payload::Unit);
+        let has_message = !matches!(v.message, Message::Fixed(_)) && !v.fields.is_empty();
         quote! {
             #krate::ErrorSchema { name: #name, code: #code, description: #docs, has_message: #has_message }
         }
     });
     let code_arms = variants.iter().map(|v| {
-        let (vi, code) = (&v.ident, code_tokens(v.code));
-        match &v.payload {
-            Payload::Unit => quote!(Self::#vi => #code,),
-            Payload::Tuple => quote!(Self::#vi(..) => #code,),
-            Payload::Named(_) => quote!(Self::#vi { .. } => #code,),
+        let (pat, code) = (pattern(v, false), code_tokens(v.code));
+        quote!(#pat => #code,)
+    });
+    let message_arms = variants.iter().map(|v| match &v.message {
+        Message::Fixed(msg) => {
+            let pat = pattern(v, false);
+            quote!(#pat => <#p::std::string::String as #p::core::convert::From<&str>>::from(#msg),)
+        }
+        Message::Format(lit) => {
+            let pat = pattern(v, true);
+            quote!(#pat => #p::std::format!(#lit),)
+        }
+        Message::OwnString => {
+            let pat = pattern(v, true);
+            quote!(#pat => #p::core::clone::Clone::clone(__f0),)
         }
     });
-    let message_arms = variants.iter().map(|v| {
-        let vi = &v.ident;
-        let msg = &v.message;
-        match &v.payload {
-            Payload::Unit => quote!(Self::#vi => <#p::std::string::String as #p::core::convert::From<&str>>::from(#msg),),
-            Payload::Tuple => quote!(Self::#vi(__m) => #p::core::clone::Clone::clone(__m),),
-            Payload::Named(f) => quote!(Self::#vi { #f: __m } => #p::core::clone::Clone::clone(__m),),
-        }
-    });
+    let wire_arms = variants
+        .iter()
+        .filter(|v| carries_data(v))
+        .map(|v| wire_arm(&p, &serde, v));
     let from_arms = variants.iter().map(|v| {
-        let (vi, code) = (&v.ident, code_tokens(v.code));
-        let value = match &v.payload {
-            Payload::Unit => quote!(Self::#vi),
-            Payload::Tuple => quote!(Self::#vi(<#p::std::string::String as #p::core::convert::From<&str>>::from(__message))),
-            Payload::Named(f) => quote!(Self::#vi { #f: <#p::std::string::String as #p::core::convert::From<&str>>::from(__message) }),
+        let code = code_tokens(v.code);
+        let value = if carries_data(v) {
+            from_data(&p, &serde, v)
+        } else if matches!(v.message, Message::OwnString) {
+            let ctor = pattern(v, true);
+            quote! {{
+                let __f0 = <#p::std::string::String as #p::core::convert::From<&str>>::from(__message);
+                #p::core::option::Option::Some(#ctor)
+            }}
+        } else {
+            let ctor = pattern(v, false);
+            quote!(#p::core::option::Option::Some(#ctor))
         };
-        quote!(#code => #p::core::option::Option::Some(#value),)
+        quote!(#code => #value,)
     });
-    let uses_message = variants.iter().any(|v| !matches!(v.payload, Payload::Unit));
-    let message_binding = if uses_message {
-        quote!(__message)
-    } else {
-        quote!(_)
-    };
     quote! {
         #[automatically_derived]
         impl #krate::RpcErrorCode for #ident {
@@ -72,17 +156,50 @@ pub fn expand(input: &DeriveInput, krate: &TokenStream, variants: &[Variant]) ->
                 }
             }
 
+            #[allow(unused_variables)]
             fn message(&self) -> #p::std::string::String {
                 match self {
                     #(#message_arms)*
                 }
             }
 
-            fn from_code(__code: i16, #message_binding: &str) -> #p::core::option::Option<Self> {
+            #[allow(unreachable_patterns)]
+            fn wire_message(&self) -> #p::std::string::String {
+                match self {
+                    #(#wire_arms)*
+                    _ => <Self as #p::RpcErrorCode>::message(self),
+                }
+            }
+
+            #[allow(unused_variables)]
+            fn from_code(__code: i16, __message: &str) -> #p::core::option::Option<Self> {
                 match __code {
                     #(#from_arms)*
                     _ => #p::core::option::Option::None,
                 }
+            }
+        }
+    }
+}
+
+/// What `#[derive(RpcError)]` emits after its errors: an impl that does nothing, so that the
+/// derive's own diagnostics are the only ones (uses of the type as an RPC error still resolve).
+pub fn fallback(input: &DeriveInput, krate: &TokenStream) -> TokenStream {
+    let p = quote!(#krate::__private);
+    let ident = &input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics #krate::RpcErrorCode for #ident #ty_generics #where_clause {
+            const ERRORS: &'static [#krate::ErrorSchema] = &[];
+            fn code(&self) -> i16 {
+                0
+            }
+            fn message(&self) -> #p::std::string::String {
+                #p::std::string::String::new()
+            }
+            fn from_code(_: i16, _: &str) -> #p::core::option::Option<Self> {
+                #p::core::option::Option::None
             }
         }
     }

@@ -14,15 +14,14 @@ use crate::diag::Errors;
 pub fn derive(input: &DeriveInput) -> TokenStream {
     let mut errors = Errors::default();
     let attrs = attr::ErrorTypeAttrs::parse(&input.attrs, &mut errors);
-    let Some(data) = ast::enum_data(input, &mut errors) else {
-        return errors
-            .finish()
-            .map(|e| e.to_compile_error())
-            .unwrap_or_default();
+    let variants = match ast::enum_data(input, &mut errors) {
+        Some(data) => ast::parse_variants(input, data, &mut errors),
+        None => Vec::new(),
     };
-    let variants = ast::parse_variants(input, data, &mut errors);
     if let Some(e) = errors.finish() {
-        return e.to_compile_error();
+        let error = e.to_compile_error();
+        let fallback = expand::fallback(input, &attrs.krate);
+        return quote::quote!(#error #fallback);
     }
     expand::expand(input, &attrs.krate, &variants)
 }

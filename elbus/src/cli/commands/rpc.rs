@@ -123,7 +123,14 @@ fn describe_text(schema: &serde_json::Value) -> String {
             if !aliases.is_empty() {
                 let _ = writeln!(out, "      aliases: {}", aliases.join(", "));
             }
-            for error in method["errors"].as_array().into_iter().flatten() {
+            // The service lists each error type once; older services list the codes per method.
+            let codes = service["errors"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|t| t["name"] == method["error"])
+                .map_or(&method["errors"], |t| &t["codes"]);
+            for error in codes.as_array().into_iter().flatten() {
                 let _ = writeln!(
                     out,
                     "      error {} {}  {}",
