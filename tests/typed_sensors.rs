@@ -28,9 +28,10 @@ async fn the_sensors_example_from_rust_and_python() {
             "list: h1=Humidity t1=Temperature",
             "sample: t1 21.75 #1",
             "history: 0,1",
-            "read x9: no sensor \"x9\"",
+            "read x9: unknown sensor x9",
             "slow sample: timed out",
             "calibrate: 3 bytes",
+            "calibrate 100: 100 > 64",
         ]
     );
 
@@ -45,9 +46,10 @@ async fn the_sensors_example_from_rust_and_python() {
         [
             "list: h1=Humidity t1=Temperature",
             "read: t1 Temperature",
-            "read x9: 2001 no sensor \"x9\"",
+            "read x9: 2001 no sensor \"x9\" {'id': 'x9'}",
             "slow sample: -32120",
             "calibrate: 3 bytes",
+            "calibrate 100: 2002 a calibration table of 100 bytes (1 to 64) {'len': 100, 'max': 64}",
         ],
         "{run}"
     );

@@ -7,10 +7,13 @@
 //! | method | params | result |
 //! |---|---|---|
 //! | `sensors.list` | none | `[{"id", "kind", "location"}]` |
-//! | `sensors.read` | `{"id": str}` | `{"sensor", "value", "kind", "seq"}`; error 2001 unknown sensor |
+//! | `sensors.read` | `{"id": str}` | `{"sensor", "value", "kind", "seq"}`; error 2001 unknown sensor, its fields `{"id"}` |
 //! | `sensors.history` | `{"id": str, "limit": int}` (`limit` optional: all) | `[reading]` |
 //! | `sensors.sample` | `{"id": str, "settle_ms": int}`, plus `"rpc.timeout_ms"` last | reading, after `settle_ms` |
-//! | `sensors.calibrate` | `{"id": str, "table": [int]}` (a byte table) | int, the table's length |
+//! | `sensors.calibrate` | `{"id": str, "table": bin}` (1 to 64 bytes) | int, the table's length; error 2002 `{"len", "max"}` |
+//!
+//! An error's text is its message, then (for variants with fields) a line `rpc-data: ` with the
+//! hex of the MessagePack of its fields, which the Rust caller turns back into the variant.
 
 // Each example uses part of the service.
 #![allow(dead_code)]
@@ -60,12 +63,21 @@ pub struct Reading {
     pub seq: u64,
 }
 
+/// The longest calibration table `calibrate` takes.
+pub const MAX_TABLE: u32 = 64;
+
 /// What the station can fail with.
 #[derive(Debug, PartialEq, elbus_rpc::RpcError)]
 pub enum SensorError {
-    /// No sensor has this id (the message names it).
-    #[rpc(code = 2001)]
-    UnknownSensor(String),
+    /// No sensor has this id.
+    #[rpc(code = 2001, message = "no sensor {id:?}")]
+    UnknownSensor { id: String },
+    /// A calibration table that is empty or too long.
+    #[rpc(
+        code = 2002,
+        message = "a calibration table of {len} bytes (1 to {max})"
+    )]
+    TableSize { len: u32, max: u32 },
 }
 
 /// A weather station's sensors.
@@ -80,9 +92,9 @@ pub trait Sensors {
     /// A fresh reading, taken after letting the sensor settle for `settle_ms`: slow, so callers
     /// send their deadline and the server stops it when they stop waiting.
     async fn sample(&self, id: String, settle_ms: u64) -> Result<Reading, SensorError>;
-    /// Loads a calibration table (raw bytes; today a MessagePack array of ints) and returns its
-    /// length.
-    async fn calibrate(&self, id: String, table: Vec<u8>) -> Result<u32, SensorError>;
+    /// Loads a calibration table (raw bytes, MessagePack `bin`) and returns its length.
+    async fn calibrate(&self, id: String, #[rpc(bytes)] table: Vec<u8>)
+        -> Result<u32, SensorError>;
 }
 
 /// The station: two fixed sensors and a sample counter.
@@ -118,7 +130,7 @@ impl Station {
     fn info(&self, id: &str) -> Result<&SensorInfo, SensorError> {
         self.sensors
             .get(id)
-            .ok_or_else(|| SensorError::UnknownSensor(format!("no sensor {id:?}")))
+            .ok_or_else(|| SensorError::UnknownSensor { id: id.to_owned() })
     }
 
     /// A reading of `id` with sample number `seq` (a made-up but stable value).
@@ -166,7 +178,14 @@ impl Sensors for Station {
 
     async fn calibrate(&self, id: String, table: Vec<u8>) -> Result<u32, SensorError> {
         self.info(&id)?;
-        Ok(u32::try_from(table.len()).unwrap_or(u32::MAX))
+        let len = u32::try_from(table.len()).unwrap_or(u32::MAX);
+        if !(1..=MAX_TABLE).contains(&len) {
+            return Err(SensorError::TableSize {
+                len,
+                max: MAX_TABLE,
+            });
+        }
+        Ok(len)
     }
 }
 
@@ -205,8 +224,8 @@ pub async fn tour<T: RpcTransport>(sensors: &SensorsClient<T>) -> Vec<String> {
         Err(e) => lines.push(format!("history failed: {e}")),
     }
     match sensors.read("x9".into()).await {
-        Err(CallError::App(SensorError::UnknownSensor(message))) => {
-            lines.push(format!("read x9: {message}"))
+        Err(CallError::App(SensorError::UnknownSensor { id })) => {
+            lines.push(format!("read x9: unknown sensor {id}"))
         }
         other => lines.push(format!("read x9: unexpected {other:?}")),
     }
@@ -223,6 +242,12 @@ pub async fn tour<T: RpcTransport>(sensors: &SensorsClient<T>) -> Vec<String> {
     match sensors.calibrate("t1".into(), vec![0, 1, 255]).await {
         Ok(len) => lines.push(format!("calibrate: {len} bytes")),
         Err(e) => lines.push(format!("calibrate failed: {e}")),
+    }
+    match sensors.calibrate("t1".into(), vec![7; 100]).await {
+        Err(CallError::App(SensorError::TableSize { len, max })) => {
+            lines.push(format!("calibrate 100: {len} > {max}"))
+        }
+        other => lines.push(format!("calibrate 100: unexpected {other:?}")),
     }
     lines
 }
