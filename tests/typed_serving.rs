@@ -260,7 +260,8 @@ impl RpcHandlers for RealtimeObserver {
 }
 
 /// `RpcCall::qos` sends the request with the chosen QoS: a realtime call arrives as a realtime
-/// frame, the default does not, and a call without ACK (`QoS::No`) still gets its result.
+/// frame, the default does not, and a call without ACK (`QoS::No`) still gets its result. A
+/// client's `with_qos` applies to each of its calls, and a call's own `qos` wins over it.
 async fn the_calls_qos_reaches_the_wire<C: Connect>(bus: &Bus, via: Via) {
     let (seen, mut realtime) = mpsc::unbounded_channel();
     let handlers = RealtimeObserver {
@@ -275,6 +276,12 @@ async fn the_calls_qos_reaches_the_wire<C: Connect>(bus: &Bus, via: Via) {
     assert_eq!(calc.add(2, 3).qos(QoS::RealtimeProcessed).await, Ok(5));
     assert_eq!(within("a request", realtime.recv()).await, Some(true));
     assert_eq!(calc.add(3, 4).qos(QoS::No).await, Ok(7));
+    assert_eq!(within("a request", realtime.recv()).await, Some(false));
+
+    let realtime_calc = calc.clone().with_qos(QoS::Realtime);
+    assert_eq!(realtime_calc.add(4, 5).await, Ok(9));
+    assert_eq!(within("a request", realtime.recv()).await, Some(true));
+    assert_eq!(realtime_calc.add(5, 6).qos(QoS::Processed).await, Ok(11));
     assert_eq!(within("a request", realtime.recv()).await, Some(false));
 }
 

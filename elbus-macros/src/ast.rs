@@ -56,6 +56,10 @@ pub struct Method {
     /// The arguments after `&self`, in declaration order.
     pub args: Vec<Arg>,
     pub output: Output,
+    /// `#[rpc(bytes)]` on the method: the `Ok` result is encoded as MessagePack `bin`.
+    pub bytes_result: bool,
+    /// A `Vec<u8>` result with no `bytes` key: the expansion hints at `#[rpc(bytes)]`.
+    pub bytes_result_hint: bool,
     /// The future's output type as written (`None` for `()`).
     pub ret: Option<Type>,
 }

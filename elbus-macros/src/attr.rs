@@ -155,10 +155,14 @@ pub struct MethodAttrs {
     pub timeout_ms: Option<u64>,
     /// `meta(key = "value", ..)`.
     pub meta: Vec<(String, String)>,
+    /// `bytes` / `bytes = false` on the method: its `Ok` result travels as MessagePack `bin`
+    /// (or, explicitly, as an array of integers), with the key's span.
+    pub bytes: Option<(bool, Span)>,
 }
 
 impl MethodAttrs {
-    const KEYS: &'static [&'static str] = &["name", "aliases", "notify", "timeout", "meta"];
+    const KEYS: &'static [&'static str] =
+        &["name", "aliases", "notify", "timeout", "meta", "bytes"];
     const UNSUPPORTED: &'static [&'static str] = &["stream", "qos", "blocking", "flatten"];
 
     /// Parses the `#[rpc(...)]` attributes among a method's `attrs`.
@@ -173,6 +177,9 @@ impl MethodAttrs {
                 "notify" => out.notify = entry::flag(entry, errors).unwrap_or(false),
                 "timeout" => out.timeout_ms = entry::duration_ms(entry, errors),
                 "meta" => out.meta = entry::meta_pairs(entry, errors),
+                "bytes" => {
+                    out.bytes = entry::flag(entry, errors).map(|b| (b, entry.key_span));
+                }
                 _ => {}
             }
         }

@@ -4,6 +4,7 @@
 //! patterns); the checks that compare items with each other live in `valid.rs`. Problems are
 //! recorded in the order the tokens are read, so diagnostics come out in source order.
 
+use proc_macro2::Span;
 use syn::ext::IdentExt;
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
@@ -94,6 +95,7 @@ fn parse_method(f: &TraitItemFn, svc: &Service, case: Case, errors: &mut Errors)
     check_receiver(sig, errors);
     let args = parse_args(sig, case, errors);
     let (ret, output) = parse_output(sig, attrs.notify, errors)?;
+    let (bytes_result, bytes_result_hint) = bytes_result(&output, attrs.bytes, errors);
 
     // The wire name.
     let base = match &attrs.name {
@@ -120,8 +122,31 @@ fn parse_method(f: &TraitItemFn, svc: &Service, case: Case, errors: &mut Errors)
         meta: attrs.meta,
         args,
         output,
+        bytes_result,
+        bytes_result_hint,
         ret,
     })
+}
+
+/// Whether the `Ok` result travels as `bin` (the method's `bytes` key), and whether a `Vec<u8>`
+/// result without the key earns the hint. The key needs a result to apply to.
+fn bytes_result(output: &Output, key: Option<(bool, Span)>, errors: &mut Errors) -> (bool, bool) {
+    let ok = match output {
+        Output::Result { ok, .. } if !ty::is_unit(ok) => ok,
+        _ => {
+            if let Some((_, span)) = key {
+                errors.push(
+                    span,
+                    "`bytes` on a method applies to its `Ok` result, and this method returns no value; put `#[rpc(bytes)]` on a `Vec<u8>` param instead",
+                );
+            }
+            return (false, false);
+        }
+    };
+    match key {
+        Some((bytes, _)) => (bytes, false),
+        None => (false, ty::is_vec_u8(ok)),
+    }
 }
 
 /// What a signature can't have: `const`, `unsafe`, an ABI, varargs, generics, a default body.

@@ -12,7 +12,14 @@ use crate::diag::Errors;
 /// The introspection method the router answers.
 const DESCRIBE: &str = "rpc.describe";
 /// Inherent items of the generated client that a method of the same name would shadow.
-const CLIENT_ITEMS: &[&str] = &["new", "with_timeout", "target", "transport", "clone"];
+const CLIENT_ITEMS: &[&str] = &[
+    "new",
+    "with_timeout",
+    "with_qos",
+    "target",
+    "transport",
+    "clone",
+];
 /// Provided items of the generated trait.
 const TRAIT_ITEMS: &[&str] = &["schema", "into_handler"];
 

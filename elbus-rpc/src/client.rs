@@ -9,7 +9,7 @@ use bytes::Bytes;
 use elbus::QoS;
 use serde::de::DeserializeOwned;
 
-use crate::codec::decode_value;
+use crate::codec::{decode_bytes, decode_value};
 use crate::deadline;
 use crate::error::{CallError, CodecError, RawCallError, RpcErrorCode};
 use crate::transport::{DefaultTransport, RpcTransport, DEFAULT_TIMEOUT};
@@ -32,6 +32,8 @@ pub struct RpcCall<'a, R, E, T = DefaultTransport> {
     default_timeout: Option<Duration>,
     qos: Option<QoS>,
     send_deadline: bool,
+    /// How the reply is decoded when not as plain MessagePack (`#[rpc(bytes)]` results).
+    decode: Option<fn(&[u8]) -> Result<R, CodecError>>,
     _marker: PhantomData<fn() -> (R, E)>,
 }
 
@@ -58,8 +60,24 @@ impl<'a, R, E, T> RpcCall<'a, R, E, T> {
             default_timeout,
             qos: None,
             send_deadline: false,
+            decode: None,
             _marker: PhantomData,
         }
+    }
+
+    #[doc(hidden)]
+    pub fn __client_qos(mut self, qos: Option<QoS>) -> Self {
+        self.qos = qos;
+        self
+    }
+
+    #[doc(hidden)]
+    pub fn __decode_bytes(mut self) -> Self
+    where
+        R: for<'de> serde_bytes::Deserialize<'de>,
+    {
+        self.decode = Some(decode_bytes::<R>);
+        self
     }
 }
 
@@ -75,8 +93,8 @@ where
         self
     }
 
-    /// Sends the request with `qos` instead of [`DEFAULT_QOS`](crate::DEFAULT_QOS)
-    /// (`Processed`). Without an ACK (`QoS::No`, `QoS::Realtime`) a missing target is not
+    /// Sends the request with `qos` instead of the client's `with_qos` or, without one,
+    /// [`DEFAULT_QOS`](crate::DEFAULT_QOS) (`Processed`). Without an ACK (`QoS::No`, `QoS::Realtime`) a missing target is not
     /// reported at once: the call waits for its timeout. Transports without QoS ignore it.
     pub fn qos(mut self, qos: QoS) -> Self {
         self.qos = Some(qos);
@@ -160,7 +178,11 @@ where
         };
         match reply {
             Err(e) => Err(RawCallError::into_call_error(e)),
-            Ok(payload) => decode_value(&payload).map_err(CallError::Decode),
+            Ok(payload) => match self.decode {
+                Some(decode) => decode(&payload),
+                None => decode_value(&payload),
+            }
+            .map_err(CallError::Decode),
         }
     }
 }

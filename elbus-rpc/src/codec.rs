@@ -32,6 +32,27 @@ pub fn encode_value<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CodecEr
     rmp_serde::to_vec_named(value).map_err(CodecError::from)
 }
 
+/// Decodes a reply payload of a `#[rpc(bytes)]` result: MessagePack `bin` (an array of
+/// integers, or a string, is accepted too, as serde_bytes reads them); empty reads as nil.
+pub fn decode_bytes<T: for<'de> serde_bytes::Deserialize<'de>>(
+    payload: &[u8],
+) -> Result<T, CodecError> {
+    let payload = if payload.is_empty() { NIL } else { payload };
+    let mut de = rmp_serde::Deserializer::from_read_ref(payload);
+    serde_bytes::deserialize(&mut de).map_err(CodecError::from)
+}
+
+/// Encodes a `#[rpc(bytes)]` result as MessagePack `bin`.
+pub fn encode_bytes<T: serde_bytes::Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CodecError> {
+    struct AsBin<'a, T: ?Sized>(&'a T);
+    impl<T: serde_bytes::Serialize + ?Sized> Serialize for AsBin<'_, T> {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            serde_bytes::Serialize::serialize(self.0, serializer)
+        }
+    }
+    encode_value(&AsBin(value))
+}
+
 /// The wire form of `()`: an empty payload.
 pub fn encode_unit() -> Vec<u8> {
     Vec::new()
@@ -62,3 +83,15 @@ impl<T: DeserializeOwned> ResultDecode for T {}
 
 /// Asserts `T: ResultDecode`.
 pub fn assert_result_decode<T: ResultDecode>() {}
+
+/// Static assertion: the server can decode `T` as a param.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be an RPC param: the server can't decode it (no `serde::Deserialize`)",
+    label = "this param type does not implement `Deserialize`",
+    note = "derive `serde::Serialize` and `serde::Deserialize` for it"
+)]
+pub trait ParamDecode {}
+impl<T: DeserializeOwned> ParamDecode for T {}
+
+/// Asserts `T: ParamDecode`.
+pub fn assert_param_decode<T: ParamDecode>() {}

@@ -61,6 +61,7 @@
 //! | method | `aliases` | `#[rpc(aliases = ["sum"])] async fn sum(..)` |
 //! | method | `notify` | `#[rpc(notify)] async fn reset(&self);`: call id 0, no reply |
 //! | method | `timeout` | `#[rpc(timeout = "30s")] async fn slow(..)` |
+//! | method | `bytes` | `#[rpc(bytes)] async fn read(..) -> Result<Vec<u8>, E>`: the `Ok` result as MessagePack `bin`; `bytes = false` silences the hint a plain `Vec<u8>` result gets |
 //! | param | `rename` | `#[rpc(rename = "who")] name: String` (the Rust name stays an alias) |
 //! | param | `alias` | `#[rpc(alias = "n")] name: String` (repeatable) |
 //! | param | `default` | `#[rpc(default)] scale: i64`: missing means `Default::default()` |
@@ -194,11 +195,13 @@ pub use elbus_macros::RpcError;
 pub mod __private {
     pub use crate::client::RpcCall;
     pub use crate::codec::{
-        assert_result_decode, decode_params, decode_value, encode_unit, encode_value, ResultEncode,
+        assert_param_decode, assert_result_decode, decode_bytes, decode_params, decode_value,
+        encode_bytes, encode_unit, encode_value, ResultEncode,
     };
     pub use crate::error::RpcErrorCode;
     pub use crate::error_data::{decode_error_fields, encode_error_text};
     pub use ::core;
+    pub use ::elbus::QoS;
     pub use ::rmp_serde;
     pub use ::serde;
     pub use ::serde_bytes;

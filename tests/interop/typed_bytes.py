@@ -1,5 +1,6 @@
 """Calls the typed Rust store service of tests/typed_bytes.rs with the PyPI `busrt` sync client:
-Python `bytes` (msgpack `bin`) reach its `#[rpc(bytes)]` params whole.
+Python `bytes` (msgpack `bin`) reach its `#[rpc(bytes)]` params whole, and its `#[rpc(bytes)]`
+results arrive as Python `bytes`.
 
 Usage: typed_bytes.py PATH NAME TARGET
 
@@ -20,15 +21,20 @@ rpc = rpc_mod.Rpc(client)
 client.connect()
 
 
-def put(params):
-    reply = rpc.call(target, rpc_mod.Request('store.put', msgpack.dumps(params))).wait_completed(
+def call(method, params):
+    reply = rpc.call(target, rpc_mod.Request(method, msgpack.dumps(params))).wait_completed(
         timeout=TIMEOUT)
     return msgpack.loads(reply.get_payload())
 
 
 blob = bytes(range(256))
-assert put({'data': blob, 'tag': b'\x00'}) == [list(blob), [0]]
-assert put({'data': b''}) == [[], None]
+assert call('store.put', {'data': blob, 'tag': b'\x00'}) == [list(blob), [0]]
+assert call('store.put', {'data': b''}) == [[], None]
+
+filled = call('store.fill', {'len': 300})
+assert isinstance(filled, bytes) and filled == bytes(i % 256 for i in range(300)), filled
+assert call('store.echo', {'data': blob}) == blob
+assert call('store.echo', {'data': b''}) is None
 
 client.disconnect()
 print('OK', flush=True)

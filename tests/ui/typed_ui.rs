@@ -26,6 +26,7 @@ fn ui() {
         t.compile_fail("method/*.rs");
         t.compile_fail("param/*.rs");
         t.compile_fail("error/*.rs");
+        t.compile_fail("serve/*.rs");
     } else {
         eprintln!("skipping the compile-fail cases: their .stderr files belong to {PINNED_RUSTC}");
     }

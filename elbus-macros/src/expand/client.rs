@@ -53,6 +53,7 @@ pub fn expand_client(svc: &Service) -> TokenStream {
             Output::Unit => (quote!(()), quote!(#p::core::convert::Infallible)),
         };
         let notify = m.notify;
+        let decode = if m.bytes_result { quote!(.__decode_bytes()) } else { TokenStream::new() };
         let timeout = match m.timeout_ms.or(svc.rpc_attrs.timeout_ms) {
             Some(ms) => quote!(#p::core::option::Option::Some(#p::core::time::Duration::from_millis(#ms))),
             None => quote!(#p::core::option::Option::None),
@@ -75,6 +76,7 @@ pub fn expand_client(svc: &Service) -> TokenStream {
                     self.timeout,
                     #timeout,
                 )
+                .__client_qos(self.qos)#decode
             }
         }
     });
@@ -92,6 +94,7 @@ pub fn expand_client(svc: &Service) -> TokenStream {
             transport: __T,
             target: #p::std::sync::Arc<str>,
             timeout: #p::core::option::Option<#p::core::time::Duration>,
+            qos: #p::core::option::Option<#p::QoS>,
         }
 
         impl<__T: #p::core::clone::Clone> #p::core::clone::Clone for #client<__T> {
@@ -100,6 +103,7 @@ pub fn expand_client(svc: &Service) -> TokenStream {
                     transport: #p::core::clone::Clone::clone(&self.transport),
                     target: #p::core::clone::Clone::clone(&self.target),
                     timeout: self.timeout,
+                    qos: self.qos,
                 }
             }
         }
@@ -112,12 +116,20 @@ pub fn expand_client(svc: &Service) -> TokenStream {
                     transport,
                     target: target.into(),
                     timeout: #p::core::option::Option::None,
+                    qos: #p::core::option::Option::None,
                 }
             }
 
             /// Sets the timeout of every call of this client (a call's own `.timeout(d)` still wins).
             pub fn with_timeout(mut self, timeout: #p::core::time::Duration) -> Self {
                 self.timeout = #p::core::option::Option::Some(timeout);
+                self
+            }
+
+            /// Sends every call of this client with `qos` (a call's own `.qos(q)` still wins);
+            /// without it calls use `Processed`.
+            pub fn with_qos(mut self, qos: #p::QoS) -> Self {
+                self.qos = #p::core::option::Option::Some(qos);
                 self
             }
 

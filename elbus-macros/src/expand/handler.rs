@@ -45,6 +45,9 @@ pub fn expand_handler(svc: &Service) -> TokenStream {
             Output::Result { ok, .. } if is_unit(ok) => {
                 quote!(#p::core::result::Result::Ok(#p::encode_unit()))
             }
+            Output::Result { .. } if m.bytes_result => {
+                quote!(#p::encode_bytes(&__value).map_err(#krate::ServerError::internal))
+            }
             Output::Result { ok, .. } => {
                 let ok_ty = quote_spanned!(ok.span()=> <#ok as #p::ResultEncode>::Type);
                 quote! {

@@ -114,14 +114,27 @@ fn expand_asserts(svc: &Service) -> TokenStream {
     let p = private(svc);
     let mut checks = TokenStream::new();
     if svc.rpc_attrs.client {
-        for m in &svc.methods {
+        for m in svc.methods.iter().filter(|m| !m.bytes_result) {
             if let Output::Result { ok, .. } = &m.output {
                 checks.extend(quote_spanned! {ok.span()=> #p::assert_result_decode::<#ok>(); });
             }
         }
     }
-    // A `Vec<u8>` param without `bytes`: a deprecation warning on its type is a hint that does
-    // not fail the build (a proc macro can't emit warnings of its own on stable).
+    // Serde's own errors about a param come from the derived params struct; this one names
+    // the param and says what to do.
+    if svc.rpc_attrs.server {
+        for param in svc
+            .methods
+            .iter()
+            .flat_map(|m| m.params())
+            .filter(|p| !p.bytes)
+        {
+            let ty = &param.ty;
+            checks.extend(quote_spanned! {ty.span()=> #p::assert_param_decode::<#ty>(); });
+        }
+    }
+    // A `Vec<u8>` param or result without `bytes`: a deprecation warning on its type is a hint
+    // that does not fail the build (a proc macro can't emit warnings of its own on stable).
     for param in svc
         .methods
         .iter()
@@ -138,6 +151,22 @@ fn expand_asserts(svc: &Service) -> TokenStream {
             #[allow(non_upper_case_globals)]
             const plain_vec_u8_param: () = ();
             plain_vec_u8_param
+        };});
+    }
+    for m in svc.methods.iter().filter(|m| m.bytes_result_hint) {
+        let Output::Result { ok, .. } = &m.output else {
+            continue;
+        };
+        let note = format!(
+            "the `Vec<u8>` result of `{}` travels as a MessagePack array of integers (a list in Python); \
+             mark the method `#[rpc(bytes)]` to send MessagePack `bin` (Python `bytes`), or `#[rpc(bytes = false)]` to keep the array",
+            m.ident
+        );
+        checks.extend(quote_spanned! {ok.span()=> {
+            #[deprecated(note = #note)]
+            #[allow(non_upper_case_globals)]
+            const plain_vec_u8_result: () = ();
+            plain_vec_u8_result
         };});
     }
     quote! {
