@@ -14,6 +14,9 @@ use crate::deadline;
 use crate::error::{CallError, CodecError, RawCallError, RpcErrorCode};
 use crate::transport::{DefaultTransport, RpcTransport, DEFAULT_TIMEOUT};
 
+/// Decodes a reply payload into the call's result.
+type Decoder<R> = fn(&[u8]) -> Result<R, CodecError>;
+
 /// One pending typed call: set per-call options, then `.await` it (or call [`send`](Self::send)).
 ///
 /// Resolves to `Result<R, CallError<E>>`. The timeout is taken from, in order: [`timeout`](Self::timeout)
@@ -33,7 +36,7 @@ pub struct RpcCall<'a, R, E, T = DefaultTransport> {
     qos: Option<QoS>,
     send_deadline: bool,
     /// How the reply is decoded when not as plain MessagePack (`#[rpc(bytes)]` results).
-    decode: Option<fn(&[u8]) -> Result<R, CodecError>>,
+    decode: Option<Decoder<R>>,
     _marker: PhantomData<fn() -> (R, E)>,
 }
 
