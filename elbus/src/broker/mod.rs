@@ -52,6 +52,7 @@
 mod access;
 mod busy_poll;
 mod config;
+mod gauges;
 mod in_process;
 mod limits;
 mod listener;
@@ -63,7 +64,7 @@ mod registry;
 mod router;
 mod session;
 mod sink;
-mod stats;
+pub(crate) mod stats;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -88,7 +89,7 @@ use peer::Peer;
 use queue::{OutQueue, QueueBudget};
 use registry::{ClientEntry, Registry};
 use router::{Delivery, RouteScratch};
-use stats::Counters;
+use stats::{ApiCounters, Counters, OpCounters};
 
 pub use crate::protocol::{BROKER_NAME, INFO_TOPIC, WARN_TOPIC};
 
@@ -122,6 +123,15 @@ pub(crate) struct BrokerInner {
     registry: Registry,
     options: BrokerOptions,
     counters: Counters,
+    /// Broker-wide counters by operation, ACK code and drop reason (the metrics).
+    ops: OpCounters,
+    /// Counters of the `.broker` API, kept here so they outlive (and need not know) the
+    /// `BrokerApi` handle.
+    #[cfg_attr(
+        not(any(feature = "broker-api", feature = "metrics")),
+        allow(dead_code)
+    )]
+    pub(crate) api: ApiCounters,
     next_id: AtomicU64,
     started: Instant,
     drop_log: LogLimiter,
@@ -175,6 +185,8 @@ impl Broker {
                 registry: Registry::default(),
                 options,
                 counters: Counters::default(),
+                ops: OpCounters::default(),
+                api: ApiCounters::default(),
                 next_id: AtomicU64::new(1),
                 started: Instant::now(),
                 drop_log: LogLimiter::with_default_rate("queue drops"),
@@ -387,9 +399,33 @@ impl Broker {
     pub fn uptime(&self) -> Duration {
         self.inner.started.elapsed()
     }
+
+    /// The shared state, for the modules that read its counters (`broker_api`, `metrics`).
+    #[cfg_attr(
+        not(any(feature = "broker-api", feature = "metrics")),
+        allow(dead_code)
+    )]
+    pub(crate) fn inner(&self) -> &BrokerInner {
+        &self.inner
+    }
 }
 
 impl BrokerInner {
+    /// Every broker-wide counter and gauge the metrics read, at one instant (each value read
+    /// with a relaxed load: no lock is taken).
+    #[cfg(feature = "metrics")]
+    pub(crate) fn metrics_snapshot(&self) -> stats::MetricsSnapshot {
+        stats::MetricsSnapshot {
+            counters: self.counters.snapshot(),
+            ops: self.ops.snapshot(),
+            api: self.api.snapshot(),
+            registry: self.registry.gauges.snapshot(),
+            queued_bytes: self.queue_budget.used(),
+            max_queued_bytes: self.options.max_queued_bytes,
+            uptime: self.started.elapsed(),
+        }
+    }
+
     fn lock_listeners(&self) -> std::sync::MutexGuard<'_, Vec<ListenerHandle>> {
         crate::sync::recover(self.listeners.lock())
     }

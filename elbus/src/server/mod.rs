@@ -5,6 +5,7 @@ mod args;
 mod bind;
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tracing::{error, info, warn};
@@ -172,6 +173,18 @@ async fn serve(args: ServerArgs, binds: Vec<BindAddress>, mut config: ServerConf
         broker.stop_listeners();
         return ExitCode::FAILURE;
     }
+    // Held until the process exits; dropping it would stop the endpoint.
+    let _metrics = match &args.metrics {
+        Some(addr) => match start_metrics(&broker, addr, args.metrics_per_client).await {
+            Ok(endpoint) => Some(endpoint),
+            Err(err) => {
+                error!("{err}");
+                broker.stop_listeners();
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
     if let Some(pid_file) = &args.pid_file {
         if let Err(err) = std::fs::write(pid_file, std::process::id().to_string()) {
             error!("unable to write the pid file {}: {err}", pid_file.display());
@@ -192,6 +205,32 @@ async fn serve(args: ServerArgs, binds: Vec<BindAddress>, mut config: ServerConf
     let deadline = Instant::now() + SHUTDOWN_GRACE;
     broker.wait_queues_drained(deadline).await;
     ExitCode::SUCCESS
+}
+
+/// Serves the broker's metrics at `addr` and logs the bound address.
+async fn start_metrics(
+    broker: &Broker,
+    addr: &str,
+    per_client: bool,
+) -> Result<crate::metrics::endpoint::MetricsEndpoint, String> {
+    use crate::metrics::endpoint::{EndpointLimits, MetricsEndpoint};
+    let mut registry = prometheus_client::registry::Registry::default();
+    crate::metrics::BrokerMetrics::new(broker)
+        .per_client(per_client)
+        .register(&mut registry);
+    let endpoint = MetricsEndpoint::bind(addr, Arc::new(registry), EndpointLimits::default())
+        .await
+        .map_err(|err| format!("unable to bind the metrics endpoint {addr}: {err}"))?;
+    let per_client = if per_client {
+        ", per-client series on"
+    } else {
+        ""
+    };
+    info!(
+        "metrics endpoint listening on {} (GET /metrics, /healthz{per_client})",
+        endpoint.local_addr()
+    );
+    Ok(endpoint)
 }
 
 async fn start(

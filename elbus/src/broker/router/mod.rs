@@ -14,6 +14,7 @@ pub(crate) use scratch::RouteScratch;
 use super::access::AccessRule;
 use super::queue::{DroppedOldest, Outgoing, PushOutcome};
 use super::registry::ClientEntry;
+use super::stats::{DropReason, Op};
 use super::BrokerInner;
 use crate::frame::{encode_delivery, FrameLayout};
 use crate::protocol::{self, FrameKind};
@@ -202,6 +203,7 @@ impl BrokerInner {
         let layout = FrameLayout::of(&sender.name, None);
         self.deliver(
             &target,
+            Op::Message,
             Outgoing::frame(frame, layout, out.counted),
             scratch,
         )
@@ -267,35 +269,50 @@ impl BrokerInner {
             return protocol::ERR_DATA;
         };
         let layout = FrameLayout::of(&sender.name, topic);
+        let op = match kind {
+            FrameKind::Broadcast => Op::Broadcast,
+            FrameKind::Message => Op::Message,
+            _ => Op::Publish,
+        };
         let mut targets = std::mem::take(&mut scratch.targets);
         for target in targets.drain(..) {
             let item = Outgoing::frame(frame.clone(), layout, out.counted);
-            self.deliver(&target, item, scratch);
+            self.deliver(&target, op, item, scratch);
         }
         scratch.targets = targets;
         protocol::RESPONSE_OK
     }
 
-    /// Queues one delivered frame ([`Outgoing::Frame`]) to `target` and returns the result a
-    /// direct sender would get.
-    fn deliver(&self, target: &Arc<ClientEntry>, item: Outgoing, scratch: &mut RouteScratch) -> u8 {
+    /// Queues one delivered frame ([`Outgoing::Frame`]) of `op` (the frame's kind) to `target`
+    /// and returns the result a direct sender would get.
+    fn deliver(
+        &self,
+        target: &Arc<ClientEntry>,
+        op: Op,
+        item: Outgoing,
+        scratch: &mut RouteScratch,
+    ) -> u8 {
         let (frames, bytes) = item.counted();
         match scratch.pushed(target, target.queue.push(item)) {
             PushOutcome::Queued => {
                 self.count_written(target, frames, bytes);
+                self.ops.count_delivered(op, bytes as usize);
                 protocol::RESPONSE_OK
             }
             PushOutcome::QueuedDroppingOldest(dropped) => {
                 self.count_written(target, frames, bytes);
+                self.ops.count_delivered(op, bytes as usize);
                 self.count_dropped_oldest(target, dropped);
                 protocol::RESPONSE_OK
             }
             PushOutcome::Dropped => {
-                self.count_dropped(target, 1, "queue full, dropped newest");
+                let reason = DropReason::DropNewest;
+                self.count_dropped(target, 1, reason, "queue full, dropped newest");
                 protocol::ERR_NOT_DELIVERED
             }
             PushOutcome::Overflow => {
-                self.count_dropped(target, 1, "queue full, disconnecting");
+                let reason = DropReason::Disconnect;
+                self.count_dropped(target, 1, reason, "queue full, disconnecting");
                 self.force_disconnect_entry(target, "queue is full");
                 protocol::ERR_NOT_DELIVERED
             }
@@ -314,6 +331,7 @@ impl BrokerInner {
         code: u8,
         scratch: &mut RouteScratch,
     ) -> bool {
+        self.ops.count_ack(code);
         let item = Outgoing::Ack { op_id, code };
         let (frames, bytes) = item.counted();
         match scratch.pushed(sender, sender.queue.push(item)) {
@@ -327,7 +345,8 @@ impl BrokerInner {
                 true
             }
             PushOutcome::Dropped => {
-                self.count_dropped(sender, 1, "queue full, ACK dropped");
+                let reason = DropReason::DropNewest;
+                self.count_dropped(sender, 1, reason, "queue full, ACK dropped");
                 true
             }
             PushOutcome::Overflow => {
@@ -351,12 +370,14 @@ impl BrokerInner {
             .uncount_written(dropped.counted_frames, dropped.counted_bytes);
         self.counters
             .uncount_written(dropped.counted_frames, dropped.counted_bytes);
-        self.count_dropped(target, dropped.items, "queue full, dropped oldest");
+        let reason = DropReason::DropOldest;
+        self.count_dropped(target, dropped.items, reason, "queue full, dropped oldest");
     }
 
-    fn count_dropped(&self, target: &ClientEntry, frames: u64, reason: &str) {
+    fn count_dropped(&self, target: &ClientEntry, frames: u64, why: DropReason, reason: &str) {
         target.counters.count_dropped(frames);
         self.counters.count_dropped(frames);
+        self.ops.count_dropped(why, frames);
         if self.drop_log.allow() {
             warn!(
                 client = %target.name,
