@@ -246,7 +246,8 @@ async fn per_client_series_only_with_the_option() {
     );
     assert_eq!(
         scraped.value("elbus_client_received_bytes_total", &labels),
-        2.0 * "pc/nobody\01".len() as f64
+        // The topic, a NUL and the one-byte payload, twice.
+        2.0 * ("pc/nobody".len() + 1 + 1) as f64
     );
     assert_eq!(scraped.value("elbus_client_queued_frames", &labels), 0.0);
     let broker_labels = [("client", ".broker"), ("transport", "in_process")];

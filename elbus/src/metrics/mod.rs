@@ -12,7 +12,7 @@
 //! use std::sync::Arc;
 //! use elbus::broker::Broker;
 //! use elbus::metrics::{endpoint, BrokerMetrics};
-//! use prometheus_client::registry::Registry;
+//! use elbus::metrics::prometheus_client::registry::Registry;
 //!
 //! let broker = Broker::new();
 //! let mut registry = Registry::default();
@@ -45,6 +45,9 @@ use prometheus_client::registry::Registry;
 
 use crate::broker::Broker;
 
+/// The `prometheus-client` crate these metrics are built on, so a caller's registry and
+/// metrics are of the same version.
+pub use prometheus_client;
 pub use prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
 /// The broker's metrics as a [`Collector`]: every scrape reads the broker's counters anew.
