@@ -1,6 +1,7 @@
 //! `elbusd --metrics`: the real broker serves Prometheus metrics that PyPI `prometheus-client`
 //! parses, with exact counts of known traffic driven by real clients; `/healthz`, 404, 405, an
-//! oversized request head refused while the bus carries on, per-client series only with
+//! oversized request head refused while the bus carries on, the bound on connections at once
+//! (a fifth waits for a slot; a silent one gets 408), per-client series only with
 //! `--metrics-per-client`, and bad `--metrics` values refused like every other option.
 
 use std::net::SocketAddr;
@@ -339,4 +340,41 @@ fn bad_metrics_values_are_one_line_errors() {
     );
     assert!(!stdout.contains("elbus broker started"), "{stdout}");
     assert!(!socket.exists(), "the refused start left its socket");
+}
+
+#[test]
+fn connections_past_the_bound_wait_and_silent_ones_get_408() {
+    use std::io::Read;
+    let broker = Broker::start_with_args(&elbusd(), &["--metrics", "127.0.0.1:0"]);
+    let addr = metrics::endpoint(&broker);
+    // Four connections that send nothing hold every slot (accepted in order, before the fifth).
+    let mut held: Vec<std::net::TcpStream> = (0..4)
+        .map(|_| std::net::TcpStream::connect(addr).unwrap())
+        .collect();
+    // The fifth is answered only once a slot is free: after a held one got its 408.
+    let fifth = metrics::get(addr, "/healthz");
+    assert_eq!(
+        (fifth.status.as_str(), fifth.body.as_str()),
+        ("HTTP/1.1 200 OK", "ok")
+    );
+    let answered_before = held.iter().any(|stream| {
+        stream.set_nonblocking(true).unwrap();
+        let mut byte = [0u8; 1];
+        let ready = matches!(stream.peek(&mut byte), Ok(n) if n > 0);
+        stream.set_nonblocking(false).unwrap();
+        ready
+    });
+    assert!(
+        answered_before,
+        "the fifth connection was served while four held the slots"
+    );
+    for stream in &mut held {
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).unwrap();
+        assert!(
+            reply.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
+            "{reply}"
+        );
+    }
 }

@@ -2,8 +2,8 @@
 //! `GET /healthz` (`ok`), over plain HTTP/1.1, one request per connection.
 //!
 //! A local user may connect to it, so every resource it holds is bounded
-//! ([`EndpointLimits`]): connections served at once (more are answered 503 and closed
-//! without being read), the bytes of a request head (431 past it), the time to send the head
+//! ([`EndpointLimits`]): connections served at once (more are not accepted until one ends:
+//! they wait in the kernel's listen backlog), the bytes of a request head (431 past it), the time to send the head
 //! (408 past it) and to take the reply. The connection is closed after the reply. It runs on
 //! tasks of its own and reads only atomics and the client table, so a scrape never holds up
 //! routing; a request never reaches the broker.
@@ -25,8 +25,9 @@ use crate::logging::LogLimiter;
 /// The bounds of the endpoint; every field has its default in [`EndpointLimits::default`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EndpointLimits {
-    /// Connections served at once (default 4). One more is answered `503 Service
-    /// Unavailable` with a single non-blocking write and closed.
+    /// Connections served at once (default 4). The endpoint accepts no more until one ends:
+    /// a further client waits in the kernel's listen backlog (its connect succeeds, its
+    /// request is answered once a slot is free), so a flood costs the broker nothing.
     pub max_connections: usize,
     /// Longest request head: request line and headers with their line ends (default 8 KiB).
     /// A longer one is answered `431 Request Header Fields Too Large`.
@@ -67,10 +68,6 @@ const LINGER: Duration = Duration::from_secs(1);
 /// Most headers a request may have (431 past it).
 const MAX_HEADERS: usize = 64;
 
-/// The answer to a connection over [`EndpointLimits::max_connections`].
-const BUSY: &[u8] =
-    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-
 /// A running metrics endpoint; dropping it stops accepting (connections being served finish
 /// within their bounds).
 #[derive(Debug)]
@@ -109,6 +106,12 @@ async fn accept_loop(listener: TcpListener, registry: Arc<Registry>, limits: End
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let errors = LogLimiter::with_default_rate("metrics endpoint errors");
     loop {
+        // A slot first, then a connection: past the bound, clients wait in the backlog
+        // instead of being accepted and refused (closing a socket with its request unread
+        // would reset it, and the client would not even read a refusal).
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
             Err(err) => {
@@ -120,19 +123,11 @@ async fn accept_loop(listener: TcpListener, registry: Arc<Registry>, limits: End
                 continue;
             }
         };
-        match slots.clone().try_acquire_owned() {
-            Ok(slot) => {
-                let registry = registry.clone();
-                tokio::spawn(async move {
-                    serve(stream, &registry, limits).await;
-                    drop(slot);
-                });
-            }
-            Err(_) => {
-                // Never waits: what the socket does not take at once is not sent.
-                let _ = stream.try_write(BUSY);
-            }
-        }
+        let registry = registry.clone();
+        tokio::spawn(async move {
+            serve(stream, &registry, limits).await;
+            drop(slot);
+        });
     }
 }
 
