@@ -152,4 +152,40 @@ mod tests {
             "{text}"
         );
     }
+    #[tokio::test]
+    async fn drops_are_counted_by_the_policy_that_dropped_them() {
+        use crate::broker::{BrokerOptions, OverflowPolicy, QueueLimits};
+        let options = BrokerOptions {
+            internal_queue: QueueLimits {
+                max_frames: 1,
+                max_bytes: QueueLimits::MIN_MAX_BYTES,
+                overflow: OverflowPolicy::DropNewest,
+            },
+            internal_channel_size: 1,
+            ..BrokerOptions::default()
+        };
+        let broker = Broker::with_options(options);
+        // Never read: one frame fills its channel, one its queue, the rest are dropped.
+        let stuck = broker.register_client("t.stuck").unwrap();
+        let _events = stuck.take_event_channel().unwrap();
+        let sender = broker.register_client("t.sender").unwrap();
+        let mut refused = 0;
+        for _ in 0..5 {
+            if sender.send("t.stuck", b"x", QoS::Processed).await.is_err() {
+                refused += 1;
+            }
+        }
+        let text = BrokerMetrics::new(&broker).render();
+        let line = format!("elbus_dropped_frames_total{{policy=\"drop-newest\"}} {refused}");
+        assert!(
+            refused > 0 && text.contains(&line),
+            "{refused} refused:\n{text}"
+        );
+        assert!(text.contains("elbus_dropped_frames_total{policy=\"drop-oldest\"} 0"));
+        let delivered = format!(
+            "elbus_delivered_frames_total{{op=\"message\"}} {}",
+            5 - refused
+        );
+        assert!(text.contains(&delivered), "{text}");
+    }
 }
