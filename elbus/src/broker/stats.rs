@@ -230,15 +230,18 @@ impl OpCounters {
         self.received_bytes[op as usize].fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
-    /// Counts one routed copy of `kind` (`Message`, `Broadcast` or `Publish`) of `bytes` wire
-    /// bytes queued to a recipient.
-    pub(crate) fn count_delivered(&self, kind: Op, bytes: usize) {
+    /// Counts `frames` routed copies of `kind` (`Message`, `Broadcast` or `Publish`) queued to
+    /// recipients, `bytes` in all (counted as `w_bytes` counts them).
+    pub(crate) fn count_delivered(&self, kind: Op, frames: usize, bytes: usize) {
+        if frames == 0 {
+            return;
+        }
         let index = match kind {
             Op::Message => 0,
             Op::Broadcast => 1,
             _ => 2,
         };
-        self.delivered_frames[index].fetch_add(1, Ordering::Relaxed);
+        self.delivered_frames[index].fetch_add(frames as u64, Ordering::Relaxed);
         self.delivered_bytes[index].fetch_add(bytes as u64, Ordering::Relaxed);
     }
 

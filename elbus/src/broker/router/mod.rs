@@ -201,12 +201,15 @@ impl BrokerInner {
         };
         debug!(from = %sender.name, to = %target.name, "message");
         let layout = FrameLayout::of(&sender.name, None);
-        self.deliver(
+        let code = self.deliver(
             &target,
-            Op::Message,
             Outgoing::frame(frame, layout, out.counted),
             scratch,
-        )
+        );
+        if code == protocol::RESPONSE_OK {
+            self.ops.count_delivered(Op::Message, 1, out.counted);
+        }
+        code
     }
 
     /// Routes a broadcast; the ACK is OK whatever the number of recipients.
@@ -275,33 +278,31 @@ impl BrokerInner {
             _ => Op::Publish,
         };
         let mut targets = std::mem::take(&mut scratch.targets);
+        let mut queued = 0;
         for target in targets.drain(..) {
             let item = Outgoing::frame(frame.clone(), layout, out.counted);
-            self.deliver(&target, op, item, scratch);
+            if self.deliver(&target, item, scratch) == protocol::RESPONSE_OK {
+                queued += 1;
+            }
         }
         scratch.targets = targets;
+        // Once per routed frame, not per copy: a fan-out costs one update of the shared
+        // counters.
+        self.ops.count_delivered(op, queued, queued * out.counted);
         protocol::RESPONSE_OK
     }
 
-    /// Queues one delivered frame ([`Outgoing::Frame`]) of `op` (the frame's kind) to `target`
-    /// and returns the result a direct sender would get.
-    fn deliver(
-        &self,
-        target: &Arc<ClientEntry>,
-        op: Op,
-        item: Outgoing,
-        scratch: &mut RouteScratch,
-    ) -> u8 {
+    /// Queues one delivered frame ([`Outgoing::Frame`]) to `target` and returns the result a
+    /// direct sender would get (OK exactly when the frame was queued).
+    fn deliver(&self, target: &Arc<ClientEntry>, item: Outgoing, scratch: &mut RouteScratch) -> u8 {
         let (frames, bytes) = item.counted();
         match scratch.pushed(target, target.queue.push(item)) {
             PushOutcome::Queued => {
                 self.count_written(target, frames, bytes);
-                self.ops.count_delivered(op, bytes as usize);
                 protocol::RESPONSE_OK
             }
             PushOutcome::QueuedDroppingOldest(dropped) => {
                 self.count_written(target, frames, bytes);
-                self.ops.count_delivered(op, bytes as usize);
                 self.count_dropped_oldest(target, dropped);
                 protocol::RESPONSE_OK
             }
