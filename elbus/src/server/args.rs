@@ -65,6 +65,11 @@ pub enum OverflowArg {
                   non-zero."
 )]
 pub struct ServerArgs {
+    /// Read the settings from this TOML file first (see deploy/elbusd.toml): its keys are the
+    /// long options below; the command line overrides it (one -B replaces all its listeners).
+    #[arg(long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
     /// Where to listen: a UNIX socket path (starts with `/` or ends with .sock, .socket or
     /// .ipc), HOST:PORT for TCP, or fifo:PATH for a FIFO command channel. Repeatable.
     /// The FIFO is a privileged channel: its lines run as .broker, unchecked by --acl, so
@@ -304,15 +309,7 @@ impl ServerArgs {
 
     /// The gid of `--socket-group` (a group name or a number).
     pub fn socket_gid(&self) -> Result<Option<u32>, String> {
-        let Some(group) = &self.socket_group else {
-            return Ok(None);
-        };
-        if let Ok(gid) = group.parse::<u32>() {
-            return Ok(Some(gid));
-        }
-        lookup_group(group)
-            .map(Some)
-            .ok_or_else(|| format!("unknown group {group:?}"))
+        self.socket_group.as_deref().map(group_id).transpose()
     }
 
     /// The broker-wide options these arguments describe.
@@ -360,6 +357,14 @@ impl ServerArgs {
         }
         config
     }
+}
+
+/// The gid of a `--socket-group` value: a number, or a group name looked up.
+pub(super) fn group_id(group: &str) -> Result<u32, String> {
+    if let Ok(gid) = group.parse::<u32>() {
+        return Ok(gid);
+    }
+    lookup_group(group).ok_or_else(|| format!("unknown group {group:?}"))
 }
 
 /// The gid of the group `name`, through the system's group database (NSS).
