@@ -14,6 +14,7 @@ use std::ffi::OsString;
 use std::ops::Range;
 use std::path::Path;
 
+use clap::error::{ContextKind, ContextValue};
 use clap::parser::ValueSource;
 use clap::{ArgAction, ArgMatches, Command};
 use serde::Deserialize;
@@ -165,7 +166,11 @@ fn check_value(command: &Command, key: &str, text: &str) -> Result<(), String> {
             // clap's first line says what is wrong; usage and hints follow.
             let rendered = err.render().to_string();
             let first = rendered.lines().next().unwrap_or("invalid value");
-            first.trim_start_matches("error: ").to_owned()
+            let mut line = first.trim_start_matches("error: ").to_owned();
+            if let Some(ContextValue::Strings(values)) = err.get(ContextKind::ValidValue) {
+                line.push_str(&format!(" (expected one of: {})", values.join(", ")));
+            }
+            line
         })?;
     match LATER_CHECKS.iter().find(|(name, _)| *name == key) {
         Some((_, check)) => check(text),

@@ -110,10 +110,18 @@ fn run_with(args: ServerArgs, inline_acl: Option<AccessControl>, systemd: System
         },
         None => Vec::new(),
     };
-    // Passed sockets replace the default socket, not the -B ones.
+    // Passed sockets replace the default socket, not the -B ones; a -B address a passed
+    // socket already serves is not bound again (one config serves with and without the unit).
     if !passed.is_empty() && args.bind.is_empty() {
         binds.clear();
     }
+    binds.retain(|bind| match systemd::already_passed(bind, &passed) {
+        Some(name) => {
+            info!("{bind} is passed by systemd (name {name}), not bound again");
+            false
+        }
+        None => true,
+    });
     let notifier = Notifier::new(systemd.notify_socket);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.workers.max(1))

@@ -119,6 +119,31 @@ pub enum PassedListener {
     Tcp(std::net::TcpListener, String),
 }
 
+/// The `LISTEN_FDNAMES` name of the passed socket that listens at `bind`, if one does.
+pub fn already_passed<'a>(
+    bind: &super::BindAddress,
+    passed: &'a [PassedListener],
+) -> Option<&'a str> {
+    use super::BindAddress;
+    passed.iter().find_map(|listener| {
+        let same = match (bind, listener) {
+            (BindAddress::Unix(path), PassedListener::Unix(socket, _)) => socket
+                .local_addr()
+                .ok()
+                .and_then(|addr| addr.as_pathname().map(|bound| bound == path))
+                .unwrap_or(false),
+            (BindAddress::Tcp(addr), PassedListener::Tcp(socket, _)) => {
+                let bound = socket.local_addr().ok();
+                addr.parse::<std::net::SocketAddr>().ok().is_some_and(|addr| Some(addr) == bound)
+            }
+            _ => false,
+        };
+        same.then(|| match listener {
+            PassedListener::Unix(_, name) | PassedListener::Tcp(_, name) => name.as_str(),
+        })
+    })
+}
+
 /// The listening sockets of `LISTEN_FDS` (`fds`, `names` from [`SystemdEnv::listen`]), each
 /// checked to be a listening UNIX or TCP stream socket and made close-on-exec. A malformed
 /// variable or a descriptor of another kind is one line saying which and why.
