@@ -54,10 +54,15 @@ async fn a_listener_and_limits_from_the_file_take_effect() {
     let daemon = Daemon::spawn(command);
     daemon.wait_for_log(READY, 1);
     daemon.wait_for_log("queue size: 100 frames", 1);
-    let client = connect(&socket, "short").await.expect("the file's listener serves");
+    let client = connect(&socket, "short")
+        .await
+        .expect("the file's listener serves");
     assert!(client.is_connected());
     let refused = connect(&socket, "a.name.longer.than.8").await;
-    assert!(refused.is_err(), "max-name-bytes = 8 from the file is enforced");
+    assert!(
+        refused.is_err(),
+        "max-name-bytes = 8 from the file is enforced"
+    );
 }
 
 #[tokio::test]
@@ -76,7 +81,9 @@ async fn the_command_line_overrides_the_file() {
     let daemon = Daemon::spawn(command);
     daemon.wait_for_log(READY, 1);
     daemon.wait_for_log("queue size: 7 frames", 1);
-    connect(&on_command_line, "c").await.expect("the -B listener serves");
+    connect(&on_command_line, "c")
+        .await
+        .expect("the -B listener serves");
     assert!(
         !in_file.exists(),
         "one -B replaces the file's listeners:\n{}",
@@ -118,17 +125,32 @@ fn unknown_keys_and_bad_values_name_the_file_line_and_key() {
         "{line}"
     );
     let (_, line) = refused("timeout = 100000\n");
-    assert!(line.contains(":1: key `timeout`: ") && line.contains("86400"), "{line}");
+    assert!(
+        line.contains(":1: key `timeout`: ") && line.contains("86400"),
+        "{line}"
+    );
     let (_, line) = refused("overflow = \"drop-everything\"\n");
     assert!(line.contains(":1: key `overflow`: "), "{line}");
     let (_, line) = refused("bind = [\"/tmp/ok.sock\",\n  \"not-an-address\"]\n");
-    assert!(line.contains(":2: key `bind`: invalid bind address"), "{line}");
+    assert!(
+        line.contains(":2: key `bind`: invalid bind address"),
+        "{line}"
+    );
     let (_, line) = refused("verbose = 1\n");
-    assert!(line.contains("key `verbose`: expected true or false"), "{line}");
+    assert!(
+        line.contains("key `verbose`: expected true or false"),
+        "{line}"
+    );
     let (_, line) = refused("[federation]\nupstream = \"x\"\n");
-    assert!(line.contains(":1: key `federation`: federation is not built yet"), "{line}");
+    assert!(
+        line.contains(":1: key `federation`: federation is not built yet"),
+        "{line}"
+    );
     let (_, line) = refused("[[acl.client]]\nname = \"a\"\nadmn = true\n");
-    assert!(line.contains(":3: key `acl`: ") && line.contains("admn"), "{line}");
+    assert!(
+        line.contains(":3: key `acl`: ") && line.contains("admn"),
+        "{line}"
+    );
     let (_, line) = refused("queue-size = = 3\n");
     assert!(line.contains(":1: invalid TOML"), "{line}");
 }
@@ -140,7 +162,10 @@ fn a_missing_config_file_is_a_one_line_error() {
     command.arg("--config").arg(dir.join("absent.toml"));
     let (status, output) = Daemon::run_to_exit(command);
     assert_eq!(status.code(), Some(2), "{output}");
-    assert!(output.starts_with("elbusd: error: unable to read "), "{output}");
+    assert!(
+        output.starts_with("elbusd: error: unable to read "),
+        "{output}"
+    );
 }
 
 #[tokio::test]
@@ -159,17 +184,26 @@ async fn inline_rules_apply_and_reload_on_sighup() {
     let daemon = Daemon::spawn(command);
     daemon.wait_for_log(READY, 1);
     daemon.wait_for_log("access control: 1 rules from the [acl] tables of", 1);
-    connect(&socket, "first.a").await.expect("the inline rule admits first.*");
-    assert!(connect(&socket, "second.a").await.is_err(), "no rule for second.*");
+    connect(&socket, "first.a")
+        .await
+        .expect("the inline rule admits first.*");
+    assert!(
+        connect(&socket, "second.a").await.is_err(),
+        "no rule for second.*"
+    );
     std::fs::write(&path, rules_for("second.*")).unwrap();
     daemon.signal("HUP");
     daemon.wait_for_log("access control reloaded: 1 rules", 1);
-    connect(&socket, "second.a").await.expect("the reloaded rule admits second.*");
+    connect(&socket, "second.a")
+        .await
+        .expect("the reloaded rule admits second.*");
     // A broken file keeps the rules in force.
     std::fs::write(&path, "[[acl.client]]\nnam = \"x\"\n").unwrap();
     daemon.signal("HUP");
     daemon.wait_for_log("access control not reloaded, the old rules stay", 1);
-    connect(&socket, "second.b").await.expect("the old rules stay");
+    connect(&socket, "second.b")
+        .await
+        .expect("the old rules stay");
 }
 
 /// The example config, `deploy/elbusd.toml`.
@@ -182,10 +216,16 @@ async fn the_example_config_loads_and_serves() {
     let dir = TempDir::new("cfg-example");
     let socket = dir.join("example.sock");
     let mut command = elbusd();
-    command.arg("--config").arg(example()).arg("-B").arg(&socket);
+    command
+        .arg("--config")
+        .arg(example())
+        .arg("-B")
+        .arg(&socket);
     let daemon = Daemon::spawn(command);
     daemon.wait_for_log(READY, 1);
-    connect(&socket, "example").await.expect("serves with the example settings");
+    connect(&socket, "example")
+        .await
+        .expect("serves with the example settings");
 }
 
 #[test]
@@ -222,8 +262,12 @@ fn the_example_config_lists_every_option_with_a_valid_value() {
     );
     let dir = TempDir::new("cfg-every");
     let socket = dir.join("every.sock");
-    let uncommented = uncommented.replace("/run/elbus/elbus.sock", socket.to_str().unwrap())
-        .replace("/run/elbus/elbusd.pid", dir.join("elbusd.pid").to_str().unwrap())
+    let uncommented = uncommented
+        .replace("/run/elbus/elbus.sock", socket.to_str().unwrap())
+        .replace(
+            "/run/elbus/elbusd.pid",
+            dir.join("elbusd.pid").to_str().unwrap(),
+        )
         .replace("acl = \"/etc/elbus/acl.toml\"", "");
     let path = config_file(&dir, &uncommented);
     let mut command = elbusd();

@@ -42,7 +42,10 @@ async fn ready_then_stopping(notify: &NotifySocket, dir: &TempDir) {
     assert!(client.is_connected());
     daemon.signal("TERM");
     let stopping = notify.wait_for("STOPPING=1");
-    assert!(stopping.contains("STATUS=stopping on SIGTERM"), "{stopping:?}");
+    assert!(
+        stopping.contains("STATUS=stopping on SIGTERM"),
+        "{stopping:?}"
+    );
     assert!(daemon.wait_exit().success(), "{}", daemon.log());
 }
 
@@ -75,7 +78,11 @@ async fn passed_unix_and_tcp_sockets_serve_clients() {
     );
     // The file's `bind` names the passed socket: it is served once, not bound again.
     let config = dir.join("elbusd.toml");
-    std::fs::write(&config, format!("bind = [{:?}]\n", unix_path.to_str().unwrap())).unwrap();
+    std::fs::write(
+        &config,
+        format!("bind = [{:?}]\n", unix_path.to_str().unwrap()),
+    )
+    .unwrap();
     command
         .arg("--config")
         .arg(&config)
@@ -85,7 +92,11 @@ async fn passed_unix_and_tcp_sockets_serve_clients() {
     let ready = notify.wait_for("READY=1");
     // Our copies are not needed any more: elbusd serves its own.
     drop((unix, tcp));
-    assert!(ready.contains("STATUS=serving 2 listeners"), "{ready:?}\n{}", daemon.log());
+    assert!(
+        ready.contains("STATUS=serving 2 listeners"),
+        "{ready:?}\n{}",
+        daemon.log()
+    );
     daemon.wait_for_log("not bound again", 1);
     let over_unix = connect(unix_path.to_str().unwrap(), "via.unix").await;
     let over_tcp = connect(&tcp_addr, "via.tcp").await;
@@ -95,7 +106,10 @@ async fn passed_unix_and_tcp_sockets_serve_clients() {
         Client::connect(&Config::new(&tcp_addr, "a.name.longer.than.16").timeout(CLIENT_TIMEOUT)),
     )
     .await;
-    assert!(refused.is_err(), "--max-name-bytes applies to a passed socket");
+    assert!(
+        refused.is_err(),
+        "--max-name-bytes applies to a passed socket"
+    );
     // A message from one transport to the other.
     let mut rx = over_tcp.take_event_channel().expect("events");
     over_unix
@@ -113,13 +127,18 @@ fn a_passed_socket_that_is_not_listening_is_refused() {
     let (status, output) = Daemon::run_to_exit(command);
     assert!(!status.success(), "{output}");
     assert!(
-        output.contains("socket activation: passed descriptor 3 (name \"bad\"): not a listening stream socket"),
+        output.contains(
+            "socket activation: passed descriptor 3 (name \"bad\"): not a listening stream socket"
+        ),
         "{output}"
     );
     let unlistened = socket2_unlistened();
     let command = socket_activated(elbusd_path(), &[(raw(&unlistened), "idle")]);
     let (status, output) = Daemon::run_to_exit(command);
-    assert!(!status.success() && output.contains("not a listening stream socket"), "{output}");
+    assert!(
+        !status.success() && output.contains("not a listening stream socket"),
+        "{output}"
+    );
 }
 
 /// A TCP stream socket that is connected, not listening.

@@ -194,7 +194,10 @@ pub fn socket_activated(program: &Path, fds: &[(RawFd, &str)]) -> Command {
         .env("LISTEN_FDS", fds.len().to_string())
         .env(
             "LISTEN_FDNAMES",
-            fds.iter().map(|(_, name)| *name).collect::<Vec<_>>().join(":"),
+            fds.iter()
+                .map(|(_, name)| *name)
+                .collect::<Vec<_>>()
+                .join(":"),
         );
     let sources: Vec<RawFd> = fds.iter().map(|(fd, _)| *fd).collect();
     // Allocated before the fork: the child may not allocate.

@@ -262,12 +262,16 @@ pub(crate) fn adopt_unix(
     listener: std::os::unix::net::UnixListener,
     config: ServerConfig,
 ) -> Result<(JoinHandle<()>, Arc<str>), Error> {
-    let adopt_error = |err: std::io::Error| Error::io(format!("unable to serve a passed UNIX socket: {err}"));
+    let adopt_error =
+        |err: std::io::Error| Error::io(format!("unable to serve a passed UNIX socket: {err}"));
     listener.set_nonblocking(true).map_err(adopt_error)?;
     let name = listener
         .local_addr()
         .ok()
-        .and_then(|addr| addr.as_pathname().map(|path| path.to_string_lossy().into_owned()))
+        .and_then(|addr| {
+            addr.as_pathname()
+                .map(|path| path.to_string_lossy().into_owned())
+        })
         .unwrap_or_else(|| "unnamed UNIX socket".to_owned());
     let listener = UnixListener::from_std(listener).map_err(adopt_error)?;
     let listener_name: Arc<str> = Arc::from(name);
@@ -283,7 +287,8 @@ pub(crate) fn adopt_tcp(
     listener: std::net::TcpListener,
     config: ServerConfig,
 ) -> Result<(JoinHandle<()>, std::net::SocketAddr), Error> {
-    let adopt_error = |err: std::io::Error| Error::io(format!("unable to serve a passed TCP socket: {err}"));
+    let adopt_error =
+        |err: std::io::Error| Error::io(format!("unable to serve a passed TCP socket: {err}"));
     listener.set_nonblocking(true).map_err(adopt_error)?;
     let local = listener.local_addr().map_err(adopt_error)?;
     let listener = TcpListener::from_std(listener).map_err(adopt_error)?;

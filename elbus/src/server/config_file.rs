@@ -36,11 +36,14 @@ const ACL_KEY: &str = "acl";
 /// A table reserved for a feature that is not built yet.
 const FEDERATION_KEY: &str = "federation";
 
+/// A check of one value: `Err` says what is wrong with it.
+type ValueCheck = fn(&str) -> Result<(), String>;
+
 /// Checks of values the option parser takes as plain strings and [`ServerArgs::validate`]
 /// judges later, run here too so a bad value in the file is reported at its line.
 ///
 /// [`ServerArgs::validate`]: super::ServerArgs::validate
-const LATER_CHECKS: &[(&str, fn(&str) -> Result<(), String>)] = &[
+const LATER_CHECKS: &[(&str, ValueCheck)] = &[
     ("bind", |value| BindAddress::parse(value).map(drop)),
     ("socket-group", |value| {
         super::args::group_id(value).map(drop)

@@ -352,7 +352,11 @@ async fn start(
 
 /// Serves a socket passed by systemd with the listener settings of `-B` sockets (their file
 /// mode and group excepted: the socket unit sets those).
-fn serve_passed(broker: &Broker, passed: PassedListener, config: &ServerConfig) -> Result<(), String> {
+fn serve_passed(
+    broker: &Broker,
+    passed: PassedListener,
+    config: &ServerConfig,
+) -> Result<(), String> {
     match passed {
         PassedListener::Unix(listener, name) => {
             let path = broker

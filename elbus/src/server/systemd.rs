@@ -36,7 +36,12 @@ impl SystemdEnv {
         let pid = std::env::var("LISTEN_PID").ok();
         let fds = std::env::var("LISTEN_FDS").ok();
         let names = std::env::var("LISTEN_FDNAMES").ok();
-        for var in ["NOTIFY_SOCKET", "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] {
+        for var in [
+            "NOTIFY_SOCKET",
+            "LISTEN_PID",
+            "LISTEN_FDS",
+            "LISTEN_FDNAMES",
+        ] {
             std::env::remove_var(var);
         }
         // sd_listen_fds(3): the descriptors are ours only if LISTEN_PID is our pid.
@@ -134,13 +139,16 @@ pub fn already_passed<'a>(
                 .unwrap_or(false),
             (BindAddress::Tcp(addr), PassedListener::Tcp(socket, _)) => {
                 let bound = socket.local_addr().ok();
-                addr.parse::<std::net::SocketAddr>().ok().is_some_and(|addr| Some(addr) == bound)
+                addr.parse::<std::net::SocketAddr>()
+                    .ok()
+                    .is_some_and(|addr| Some(addr) == bound)
             }
             _ => false,
         };
-        same.then(|| match listener {
+        let name = match listener {
             PassedListener::Unix(_, name) | PassedListener::Tcp(_, name) => name.as_str(),
-        })
+        };
+        same.then_some(name)
     })
 }
 
@@ -174,7 +182,8 @@ pub fn passed_listeners(fds: &str, names: Option<&str>) -> Result<Vec<PassedList
     (LISTEN_FDS_START..)
         .zip(names)
         .map(|(fd, name)| {
-            adopt(fd).map_err(|err| format!("passed descriptor {fd} (name {name:?}): {err}"))
+            adopt(fd)
+                .map_err(|err| format!("passed descriptor {fd} (name {name:?}): {err}"))
                 .map(|kind| match kind {
                     Adopted::Unix(fd) => PassedListener::Unix(fd.into(), name),
                     Adopted::Tcp(fd) => PassedListener::Tcp(fd.into(), name),
@@ -257,7 +266,9 @@ mod tests {
 
     #[test]
     fn malformed_listen_variables_are_refused() {
-        assert!(passed_listeners("x", None).unwrap_err().contains("LISTEN_FDS"));
+        assert!(passed_listeners("x", None)
+            .unwrap_err()
+            .contains("LISTEN_FDS"));
         assert!(passed_listeners("100000", None).is_err());
         assert!(passed_listeners("2", Some("a"))
             .unwrap_err()
