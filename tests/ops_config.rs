@@ -269,9 +269,26 @@ fn the_example_config_lists_every_option_with_a_valid_value() {
             dir.join("elbusd.pid").to_str().unwrap(),
         )
         .replace("acl = \"/etc/elbus/acl.toml\"", "");
+    // A TCP address in an example (a listener, an endpoint) gets a free port here.
+    let uncommented = free_ports(&uncommented);
     let path = config_file(&dir, &uncommented);
     let mut command = elbusd();
     command.arg("--config").arg(&path);
     let daemon = Daemon::spawn(command);
     daemon.wait_for_log(READY, 1);
+}
+
+/// `text` with every `127.0.0.1:PORT` turned into `127.0.0.1:0` (any free port).
+fn free_ports(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("127.0.0.1:") {
+        let (head, tail) = rest.split_at(at + "127.0.0.1:".len());
+        out.push_str(head);
+        let digits = tail.len() - tail.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        out.push_str(if digits > 0 { "0" } else { "" });
+        rest = &tail[digits..];
+    }
+    out.push_str(rest);
+    out
 }

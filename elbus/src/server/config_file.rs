@@ -67,7 +67,10 @@ pub fn load(path: &Path, command: &Command, given: &ArgMatches) -> Result<FileSe
     let file = Located { path, text: &text };
     let table = file.parse()?;
     let mut settings = FileSettings::default();
-    for (key, value) in table.get_ref() {
+    // In file order, so the first problem reported is the first in the file.
+    let mut entries: Vec<_> = table.get_ref().iter().collect();
+    entries.sort_by_key(|(key, _)| key.span().start);
+    for (key, value) in entries {
         let name = key.get_ref().as_ref();
         let at = |message: String| file.error(key.span(), name, &message);
         if name == FEDERATION_KEY {

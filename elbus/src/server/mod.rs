@@ -248,6 +248,9 @@ async fn serve(
         None => None,
     };
     info!("starting elbus server");
+    if let Some(path) = &args.config {
+        info!("config file: {}", path.display());
+    }
     info!("workers: {}", args.workers);
     match args.busy_poll {
         0 => info!("busy poll: off"),

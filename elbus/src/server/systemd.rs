@@ -98,7 +98,10 @@ fn notify_target(socket: &OsString) -> std::io::Result<(UnixDatagram, SocketAddr
             ))
         }
     };
-    Ok((UnixDatagram::unbound()?, addr))
+    let socket = UnixDatagram::unbound()?;
+    // A receiver that does not read must not stall the broker: a full queue is an error.
+    socket.set_nonblocking(true)?;
+    Ok((socket, addr))
 }
 
 #[cfg(target_os = "linux")]

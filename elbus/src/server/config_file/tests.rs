@@ -90,6 +90,9 @@ fn errors_name_the_file_line_and_key() {
         err.contains(":2: key `federation`: federation is not built yet"),
         "{err}"
     );
+    // The first problem in the file is the one reported, whatever the keys' order.
+    let err = error_of("queue-size = 0\nbind = [\"nonsense\"]\n");
+    assert!(err.contains(":1: key `queue-size`"), "{err}");
     let err = error_of("timeout = \n");
     assert!(err.contains(":1: invalid TOML"), "{err}");
 }
