@@ -244,6 +244,44 @@ impl Broker {
         Ok(local)
     }
 
+    /// Serves clients on a UNIX listening socket bound by someone else, such as one passed by
+    /// systemd's socket activation. The socket's file, mode and group are left as they are
+    /// ([`ServerConfig::unix_mode`] and [`ServerConfig::unix_group`] do not apply) and no path
+    /// lock is taken; [`Broker::stop_listeners`] stops accepting but does not remove the file.
+    /// Returns the listener's name in the client table (its path). Settings are checked as by
+    /// [`Broker::spawn_unix_server`]. Must be called inside a Tokio runtime.
+    pub fn serve_unix_listener(
+        &self,
+        listener: std::os::unix::net::UnixListener,
+        config: ServerConfig,
+    ) -> Result<String, Error> {
+        self.check_config(&config)?;
+        let (task, name) = listener::adopt_unix(self.inner.clone(), listener, config)?;
+        self.inner.start_busy_poll();
+        self.inner.add_listener(ListenerHandle {
+            task,
+            path_lock: None,
+        });
+        Ok(name.to_string())
+    }
+
+    /// Serves clients on a TCP listening socket bound by someone else (see
+    /// [`Broker::serve_unix_listener`]). Returns its local address.
+    pub fn serve_tcp_listener(
+        &self,
+        listener: std::net::TcpListener,
+        config: ServerConfig,
+    ) -> Result<std::net::SocketAddr, Error> {
+        self.check_config(&config)?;
+        let (task, local) = listener::adopt_tcp(self.inner.clone(), listener, config)?;
+        self.inner.start_busy_poll();
+        self.inner.add_listener(ListenerHandle {
+            task,
+            path_lock: None,
+        });
+        Ok(local)
+    }
+
     /// Refuses a listener whose settings are outside their bounds or not usable with this
     /// broker's options.
     fn check_config(&self, config: &ServerConfig) -> Result<(), Error> {
