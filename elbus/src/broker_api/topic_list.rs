@@ -70,9 +70,9 @@ pub(super) fn topic_list(broker: &Broker, params: &[u8]) -> Result<Vec<u8>, Meth
     stats
         .topics
         .sort_unstable_by(|(a, x), (b, y)| y.bytes.cmp(&x.bytes).then_with(|| a.cmp(b)));
-    let limit = params
-        .limit
-        .map_or(usize::MAX, |limit| usize::try_from(limit).unwrap_or(usize::MAX));
+    let limit = params.limit.map_or(usize::MAX, |limit| {
+        usize::try_from(limit).unwrap_or(usize::MAX)
+    });
     stats.topics.truncate(limit);
     encode(&TopicListReply {
         topics: stats
@@ -105,7 +105,10 @@ mod tests {
         let call = |params: &[u8]| crate::broker_api::methods::call(&broker, b"topic.list", params);
         let value: rmpv::Value = rmp_serde::from_slice(&call(b"").unwrap()).unwrap();
         let topics = value["topics"].as_array().unwrap();
-        let names: Vec<&str> = topics.iter().map(|t| t["topic"].as_str().unwrap()).collect();
+        let names: Vec<&str> = topics
+            .iter()
+            .map(|t| t["topic"].as_str().unwrap())
+            .collect();
         assert_eq!(names, ["b", "a"]);
         assert_eq!(topics[1]["publications"].as_u64(), Some(1));
         assert_eq!(topics[1]["bytes"].as_u64(), Some(2));
@@ -115,8 +118,7 @@ mod tests {
         assert_eq!(value["max_tracked"].as_u64(), Some(1024));
         assert_eq!(value["other"]["publications"].as_u64(), Some(0));
         let limit = rmp_serde::to_vec_named(&std::collections::BTreeMap::from([("limit", 1)]));
-        let value: rmpv::Value =
-            rmp_serde::from_slice(&call(&limit.unwrap()).unwrap()).unwrap();
+        let value: rmpv::Value = rmp_serde::from_slice(&call(&limit.unwrap()).unwrap()).unwrap();
         assert_eq!(value["topics"].as_array().unwrap().len(), 1);
         assert_eq!(call(&[0x91, 0x01]).unwrap_err().code, -32700);
     }

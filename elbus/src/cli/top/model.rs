@@ -311,7 +311,10 @@ impl Sort {
     /// Applies `key`: q, Esc, Ctrl-C quit; Left/Right and `<` `>` move the sort column; r
     /// reverses it.
     pub fn on_key(&mut self, key: Key) -> KeyAction {
-        let index = Column::ALL.iter().position(|c| *c == self.column).unwrap_or(0);
+        let index = Column::ALL
+            .iter()
+            .position(|c| *c == self.column)
+            .unwrap_or(0);
         let count = Column::ALL.len();
         match key {
             Key::Char('q') | Key::Esc | Key::CtrlC => return KeyAction::Quit,

@@ -1,5 +1,6 @@
 //! The `top` screen as a pure function of the [`Model`] and the [`Sort`]: totals, the clients
-//! table, the topics table and the help line.
+//! table, the topics table and the help line. Names and topics are shown with their control
+//! characters escaped, as in the broker's logs.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
@@ -10,7 +11,8 @@ use ratatui::Frame;
 use super::model::{Column, Model, Sort, TopicRow};
 
 /// The help line at the bottom of the screen.
-pub(crate) const HELP: &str = "q/Esc/Ctrl-C quit   \u{2190}/\u{2192} or </> sort column   r reverse";
+pub(crate) const HELP: &str =
+    "q/Esc/Ctrl-C quit   \u{2190}/\u{2192} or </> sort column   r reverse";
 
 /// Draws the whole screen for `broker` (the PATH shown in the title).
 pub(crate) fn render(frame: &mut Frame<'_>, model: &Model, sort: &Sort, broker: &str) {
@@ -59,7 +61,11 @@ fn totals_lines(model: &Model, broker: &str) -> Vec<Line<'static>> {
 }
 
 fn render_clients(frame: &mut Frame<'_>, area: Rect, model: &Model, sort: &Sort) {
-    let marker = if sort.reversed { '\u{25b2}' } else { '\u{25bc}' };
+    let marker = if sort.reversed {
+        '\u{25b2}'
+    } else {
+        '\u{25bc}'
+    };
     let header = Row::new(Column::ALL.iter().map(|column| {
         if *column == sort.column {
             format!("{}{marker}", column.header())
@@ -71,13 +77,14 @@ fn render_clients(frame: &mut Frame<'_>, area: Rect, model: &Model, sort: &Sort)
     let opt = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), count);
     let rows = sort.apply(&model.clients).into_iter().map(|c| {
         Row::new([
-            c.name.clone(),
+            shown(&c.name),
             rate(c.r_frames),
             bytes(c.r_bytes),
             rate(c.w_frames),
             bytes(c.w_bytes),
             count(c.queue),
-            c.queue_bytes.map_or_else(|| "-".to_owned(), |b| bytes(b as f64)),
+            c.queue_bytes
+                .map_or_else(|| "-".to_owned(), |b| bytes(b as f64)),
             opt(c.dropped_frames),
             opt(c.denied),
         ])
@@ -103,7 +110,7 @@ fn render_topics(frame: &mut Frame<'_>, area: Rect, model: &Model) {
         .style(Style::new().add_modifier(Modifier::BOLD));
     let row = |t: &TopicRow| {
         Row::new([
-            t.topic.clone(),
+            shown(&t.topic),
             rate(t.publications),
             bytes(t.bytes),
             rate(t.deliveries),
@@ -125,6 +132,12 @@ fn render_topics(frame: &mut Frame<'_>, area: Rect, model: &Model) {
         .header(header)
         .block(Block::new().borders(Borders::TOP).title(title));
     frame.render_widget(table, area);
+}
+
+/// A name or topic a client chose, its control characters escaped: terminal escape sequences
+/// in it must not reach the terminal.
+fn shown(text: &str) -> String {
+    crate::logging::Escaped(text).to_string()
 }
 
 /// A count with `_` thousands separators.
@@ -280,5 +293,6 @@ mod tests {
         assert_eq!(bytes(3.0 * 1024.0 * 1024.0 * 1024.0), "3.0GiB");
         assert_eq!(uptime(3_725), "01:02:05");
         assert_eq!(uptime(90_000), "1d01h00m");
+        assert_eq!(shown("a\u{1b}[2J"), "a\\u{1b}[2J");
     }
 }
