@@ -1,6 +1,7 @@
 //! `elbus top` and the `.broker` data behind it, over a real `elbusd`: `top --once --json` with
 //! known traffic (UNIX socket and TCP), `topic.list` exact per topic and bounded at 1024 topics,
-//! `queue_bytes` in `client.list` for a client that stops reading, and the usage errors.
+//! `queue_bytes` in `client.list` for a client that stops reading, busrtd (no topics, no
+//! `queue_bytes`), and the usage errors.
 
 use std::collections::BTreeMap;
 
@@ -274,4 +275,20 @@ fn usage_errors() {
     let run = elbus(&[&path, "top", "--interval", "0"], None);
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("from 0.1 to 3600"), "{run:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn top_once_json_against_busrtd() {
+    // busrtd has no `topic.list` and no `queue_bytes`: null, not an error.
+    let broker = Broker::busrtd();
+    let path = broker.path(Transport::Unix);
+    let idle = connect(&path, "idle").await;
+    let top = top_once(&path).await;
+    assert!(top["topics"].is_null(), "{top}");
+    assert!(top["topics_other"].is_null(), "{top}");
+    let client = find(&top["clients"], "name", "idle");
+    assert!(client["queue_bytes"].is_null(), "{client}");
+    assert_eq!(client["queue"], 0, "{client}");
+    assert_eq!(client["r_frames_per_s"], 0.0, "{client}");
+    idle.disconnect().await;
 }

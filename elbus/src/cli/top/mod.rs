@@ -38,7 +38,8 @@ pub(crate) async fn run(ctx: &Context<'_>, args: &TopArgs) -> Result<(), CliErro
     if args.once && !json {
         return Err(CliError::usage("top --once prints JSON: add --json"));
     }
-    if !args.once && !(std::io::stdout().is_terminal() && std::io::stdin().is_terminal()) {
+    let on_terminal = std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
+    if !args.once && !on_terminal {
         return Err(CliError::usage(
             "top needs a terminal; for scripts use top --once --json",
         ));

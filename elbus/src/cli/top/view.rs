@@ -35,12 +35,17 @@ pub(crate) fn render(frame: &mut Frame<'_>, model: &Model, sort: &Sort, broker: 
 fn totals_lines(model: &Model, broker: &str) -> Vec<Line<'static>> {
     let t = &model.totals;
     let opt = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), count);
+    let over = if model.secs > 0.0 {
+        format!("rates over {:.1}s", model.secs)
+    } else {
+        "rates from the next sample".to_owned()
+    };
     vec![
         Line::from(format!(
-            "elbus top {broker}   uptime {}   clients {}   every {:.1}s",
+            "elbus top {}   uptime {}   clients {}   {over}",
+            shown(broker),
             uptime(t.totals.uptime),
             opt(t.totals.clients),
-            model.secs
         )),
         Line::from(format!(
             "in  {} fr/s {}/s   out {} fr/s {}/s",
