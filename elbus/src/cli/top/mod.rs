@@ -4,7 +4,8 @@
 //! | module | what it is |
 //! |---|---|
 //! | `sample` | one reading of `.broker` `stats`, `client.list` and `topic.list` |
-//! | `model` | rates from two samples, the sort state and its keys, the JSON snapshot |
+//! | `model` | rates from two samples, the JSON snapshot |
+//! | `sort` | the clients' sort column and order, and the keys that change them |
 //! | `view` | the screen, a pure function of the model and the sort |
 //!
 //! The terminal is put back (raw mode off, main screen, cursor shown) when the view ends for
@@ -12,6 +13,7 @@
 
 mod model;
 mod sample;
+mod sort;
 mod view;
 
 use std::io::IsTerminal;
@@ -23,8 +25,9 @@ use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers
 use ratatui::DefaultTerminal;
 use tokio::sync::mpsc;
 
-use model::{Key, KeyAction, Model, Sort};
+use model::Model;
 use sample::Sample;
+use sort::{Key, KeyAction, Sort};
 
 use super::args::TopArgs;
 use super::context::Context;

@@ -8,7 +8,8 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Table};
 use ratatui::Frame;
 
-use super::model::{Column, Model, Sort, TopicRow};
+use super::model::{Model, TopicRow};
+use super::sort::{Column, Sort};
 
 /// The help line at the bottom of the screen.
 pub(crate) const HELP: &str =
@@ -191,8 +192,9 @@ mod tests {
     use ratatui::backend::TestBackend;
     use ratatui::Terminal;
 
-    use super::super::model::{Key, Model};
+    use super::super::model::Model;
     use super::super::sample::{ClientSample, Sample, TopicSample, Topics, Traffic};
+    use super::super::sort::Key;
     use super::*;
 
     fn sample(frames: u64, bytes: u64, topic_bytes: u64) -> Sample {
