@@ -1,7 +1,8 @@
 //! `elbus top` and the `.broker` data behind it, over a real `elbusd`: `top --once --json` with
 //! known traffic (UNIX socket and TCP), `topic.list` exact per topic and bounded at 1024 topics,
 //! `queue_bytes` in `client.list` for a client that stops reading, busrtd (no topics, no
-//! `queue_bytes`), and the usage errors.
+//! `queue_bytes`), the live view in a pseudo-terminal (drawn, quit on `q`, terminal restored)
+//! and the usage errors.
 
 use std::collections::BTreeMap;
 
@@ -9,7 +10,7 @@ use elbus::ipc::{Client, Config};
 use elbus::rpc::{DummyHandlers, RpcClient};
 use elbus::{AsyncClient, QoS};
 use elbus_suite::broker::{Broker, BrokerKind, Transport};
-use elbus_suite::cli::{assert_fails, elbus};
+use elbus_suite::cli::{assert_fails, elbus, run};
 use elbus_suite::raw::Raw;
 use elbus_suite::wait::{within, CLIENT_TIMEOUT};
 use serde_json::Value as Json;
@@ -291,4 +292,40 @@ async fn top_once_json_against_busrtd() {
     assert_eq!(client["queue"], 0, "{client}");
     assert_eq!(client["r_frames_per_s"], 0.0, "{client}");
     idle.disconnect().await;
+}
+
+/// The live view in a pseudo-terminal from util-linux `script`: the screen is drawn, `q` (typed
+/// at once; the terminal holds it until the view reads keys) quits with 0, and the terminal is
+/// put back: the alternate screen left after it was entered, the cursor shown.
+#[test]
+fn the_live_view_quits_on_q_and_restores_the_terminal() {
+    let broker = elbusd(&[]);
+    let path = broker.path(Transport::Unix);
+    let elbus_bin = elbus_suite::workspace_bin("elbus");
+    let command = format!(
+        "stty rows 24 cols 100 && exec '{}' '{path}' top",
+        elbus_bin.display()
+    );
+    let script = std::path::Path::new("script");
+    let probe = std::process::Command::new(script).arg("--version").output();
+    assert!(
+        probe.is_ok(),
+        "this test needs `script` from util-linux (apt-get install util-linux)"
+    );
+    let run = run(script, &["-qec", &command, "/dev/null"], Some(b"q"));
+    assert_eq!(run.code, 0, "{run:?}");
+    let screen = &run.stdout;
+    let entered = screen
+        .find("\x1b[?1049h")
+        .expect("alternate screen entered");
+    let left = screen.rfind("\x1b[?1049l").expect("alternate screen left");
+    assert!(entered < left, "{screen:?}");
+    assert!(
+        screen.contains("q/Esc/Ctrl-C quit"),
+        "help line drawn: {screen:?}"
+    );
+    assert!(
+        screen[entered..].contains("\x1b[?25h"),
+        "cursor shown: {screen:?}"
+    );
 }
