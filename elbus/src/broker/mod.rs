@@ -64,6 +64,7 @@ mod router;
 mod session;
 mod sink;
 mod stats;
+mod topic_stats;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -81,6 +82,7 @@ pub(crate) use path_lock::PathLock;
 pub use peer::ClientKind;
 pub use registry::ClientInfo;
 pub use stats::CounterSnapshot;
+pub use topic_stats::{TopicStats, TopicTraffic, MAX_TRACKED_TOPICS};
 
 use crate::logging::{Escaped, LogLimiter};
 use crate::{protocol, Error};
@@ -122,6 +124,8 @@ pub(crate) struct BrokerInner {
     registry: Registry,
     options: BrokerOptions,
     counters: Counters,
+    /// Publications per topic ([`Broker::topic_stats`]).
+    topics: topic_stats::TopicTable,
     next_id: AtomicU64,
     started: Instant,
     drop_log: LogLimiter,
@@ -175,6 +179,7 @@ impl Broker {
                 registry: Registry::default(),
                 options,
                 counters: Counters::default(),
+                topics: topic_stats::TopicTable::default(),
                 next_id: AtomicU64::new(1),
                 started: Instant::now(),
                 drop_log: LogLimiter::with_default_rate("queue drops"),
@@ -363,6 +368,12 @@ impl Broker {
             counters: self.inner.counters.snapshot(),
             clients: self.inner.registry.len(),
         }
+    }
+
+    /// Publication traffic per topic (the `.broker` `topic.list` method): the first
+    /// [`MAX_TRACKED_TOPICS`] topics published one by one, later ones together as `other`.
+    pub fn topic_stats(&self) -> TopicStats {
+        self.inner.topics.snapshot()
     }
 
     /// The client registered under the full name `name` (a secondary too), if any.
