@@ -296,7 +296,8 @@ fn client_list_shows_unix_peer_credentials() {
             "uid",
             "gid",
             "pid",
-            "denied"
+            "denied",
+            "queue_bytes"
         ]
     );
     drop(guest.stdin.take());

@@ -3,11 +3,9 @@
 //! results (checked on the raw reply), and a Python `busrt` peer calling through `elbusd` sends
 //! Python `bytes` that arrive whole and gets `bytes` back (`tests/interop/typed_bytes.py`).
 
-use elbus::ipc;
 use elbus_rpc::{rpc, serve, RpcRouter};
-use elbus_suite::broker::{Broker, BrokerKind, Transport};
-use elbus_suite::python::{run_script, script};
 use elbus_suite::rpc::{within, Bus};
+use elbus_suite::typed::python_calls_router;
 use std::convert::Infallible;
 
 /// The bus name the store service is registered under.
@@ -122,24 +120,11 @@ async fn bytes_results_travel_as_bin() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn python_bytes_arrive_whole() {
-    let broker = tokio::task::block_in_place(|| {
-        Broker::start(&BrokerKind::elbusd(env!("CARGO_BIN_EXE_elbusd")))
-    });
-    let path = broker.path(Transport::Unix);
-    let client = within(
-        "connecting to elbusd",
-        ipc::Client::connect(&ipc::Config::new(&path, SVC)),
+    python_calls_router(
+        env!("CARGO_BIN_EXE_elbusd"),
+        "typed_bytes.py",
+        SVC,
+        router(),
     )
-    .await
-    .unwrap();
-    let _server = serve(client, router()).unwrap();
-    let run = tokio::task::block_in_place(|| {
-        run_script(
-            &script("typed_bytes.py"),
-            &[&path, "py.caller", SVC],
-            std::time::Duration::from_secs(60),
-        )
-    });
-    assert!(run.success(), "{run:?}");
-    assert_eq!(run.stdout.trim(), "OK", "{run:?}");
+    .await;
 }

@@ -3,12 +3,10 @@
 //! through `elbusd` reads the human message on the first line of the error text and the fields
 //! from its `rpc-data:` line (`tests/interop/typed_error_data.py`).
 
-use elbus::ipc;
 use elbus::rpc::{DummyHandlers, RpcClient};
 use elbus_rpc::{rpc, serve, CallError, RpcError, RpcRouter};
-use elbus_suite::broker::{Broker, BrokerKind, Transport};
-use elbus_suite::python::{run_script, script};
 use elbus_suite::rpc::{within, Bus};
+use elbus_suite::typed::python_calls_router;
 
 /// The bus name the gauge service is registered under.
 const SVC: &str = "svc.gauge";
@@ -126,24 +124,11 @@ fn serde_json_like(which: &str) -> std::collections::BTreeMap<&'static str, &str
 
 #[tokio::test(flavor = "multi_thread")]
 async fn python_peer_reads_the_message_and_the_fields() {
-    let broker = tokio::task::block_in_place(|| {
-        Broker::start(&BrokerKind::elbusd(env!("CARGO_BIN_EXE_elbusd")))
-    });
-    let path = broker.path(Transport::Unix);
-    let client = within(
-        "connecting to elbusd",
-        ipc::Client::connect(&ipc::Config::new(&path, SVC)),
+    python_calls_router(
+        env!("CARGO_BIN_EXE_elbusd"),
+        "typed_error_data.py",
+        SVC,
+        router(),
     )
-    .await
-    .unwrap();
-    let _server = serve(client, router()).unwrap();
-    let run = tokio::task::block_in_place(|| {
-        run_script(
-            &script("typed_error_data.py"),
-            &[&path, "py.caller", SVC],
-            std::time::Duration::from_secs(60),
-        )
-    });
-    assert!(run.success(), "{run:?}");
-    assert_eq!(run.stdout.trim(), "OK", "{run:?}");
+    .await;
 }

@@ -147,6 +147,7 @@ mod context;
 mod deadline;
 mod error;
 mod error_data;
+mod future;
 mod loopback;
 mod middleware;
 mod router;
@@ -165,9 +166,10 @@ pub use error::{
     CODE_METHOD_NOT_FOUND, CODE_PARSE_ERROR, CODE_TIMEOUT, RESERVED_CODES,
 };
 pub use error_data::{split_error_text, ERROR_DATA_MARKER};
+pub use future::BoxFuture;
 pub use loopback::Loopback;
 pub use middleware::{Next, RpcMiddleware};
-pub use router::{BoxFuture, RouterError, RpcRouter, RpcService, DESCRIBE_METHOD};
+pub use router::{RouterError, RpcRouter, RpcService, DESCRIBE_METHOD};
 pub use schema::{ErrorSchema, ErrorTypeSchema, MethodSchema, ParamSchema, ServiceSchema};
 pub use transport::{DefaultTransport, RpcTransport, DEFAULT_TIMEOUT};
 

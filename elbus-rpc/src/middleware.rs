@@ -89,9 +89,9 @@
 
 use crate::context::RpcContext;
 use crate::error::ServerError;
-use crate::router::{BoxFuture, RpcRouter};
+use crate::future::BoxFuture;
 
-/// Wraps every call of an [`RpcRouter`] ([`RpcRouter::layer`]).
+/// Wraps every call of an [`RpcRouter`](crate::RpcRouter) ([`RpcRouter::layer`](crate::RpcRouter::layer)).
 pub trait RpcMiddleware: Send + Sync + 'static {
     /// Serves one call: usually does something, awaits `next.run(ctx, params)`, and returns its
     /// result (possibly changed). Runs inside the router's deadline and `max_in_flight` slot.
@@ -103,15 +103,26 @@ pub trait RpcMiddleware: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Vec<u8>, ServerError>>;
 }
 
+/// What runs a chain from one of its layers on: the router, seen from its middleware.
+pub(crate) trait Chain: Sync {
+    /// Runs layer `layer` (the service once past the last layer) with `ctx` and `params`.
+    fn run_layer<'a>(
+        &'a self,
+        layer: usize,
+        ctx: &'a RpcContext,
+        params: &'a [u8],
+    ) -> BoxFuture<'a, Result<Vec<u8>, ServerError>>;
+}
+
 /// The rest of a middleware chain: the next layers, then the service.
 pub struct Next<'a> {
-    router: &'a RpcRouter,
+    chain: &'a dyn Chain,
     layer: usize,
 }
 
 impl<'a> Next<'a> {
-    pub(crate) fn new(router: &'a RpcRouter, layer: usize) -> Self {
-        Self { router, layer }
+    pub(crate) fn new(chain: &'a dyn Chain, layer: usize) -> Self {
+        Self { chain, layer }
     }
 
     /// Runs the rest of the chain with `ctx` and `params` (a layer may pass on other params).
@@ -120,6 +131,6 @@ impl<'a> Next<'a> {
         ctx: &'a RpcContext,
         params: &'a [u8],
     ) -> BoxFuture<'a, Result<Vec<u8>, ServerError>> {
-        self.router.run_layer(self.layer, ctx, params)
+        self.chain.run_layer(self.layer, ctx, params)
     }
 }

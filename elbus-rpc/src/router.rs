@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::pin::{pin, Pin};
+use std::pin::pin;
 use std::task::Poll;
 use std::time::Instant;
 
@@ -14,14 +14,12 @@ use crate::codec::encode_value;
 use crate::context::RpcContext;
 use crate::deadline;
 use crate::error::{ServerError, CODE_BUSY, CODE_TIMEOUT};
-use crate::middleware::{Next, RpcMiddleware};
+use crate::future::BoxFuture;
+use crate::middleware::{Chain, Next, RpcMiddleware};
 use crate::schema::ServiceSchema;
 
 /// The wire name of the generated introspection method.
 pub const DESCRIBE_METHOD: &str = "rpc.describe";
-
-/// A boxed, `Send` future: the one type-erasure point of dispatch.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A typed service behind a type-erased, object-safe interface. `#[rpc]` implements it for the
 /// generated `{Trait}Handler<S>`; the router holds services as `Box<dyn RpcService>`.
@@ -195,19 +193,6 @@ impl RpcRouter {
         .await
     }
 
-    /// Runs the middleware from `layer` on, then the call.
-    pub(crate) fn run_layer<'a>(
-        &'a self,
-        layer: usize,
-        ctx: &'a RpcContext,
-        params: &'a [u8],
-    ) -> BoxFuture<'a, Result<Vec<u8>, ServerError>> {
-        match self.layers.get(layer) {
-            Some(middleware) => middleware.call(ctx, params, Next::new(self, layer + 1)),
-            None => Box::pin(self.route(ctx, params)),
-        }
-    }
-
     /// Finds the service of `ctx.method()` and runs the call.
     async fn route(&self, ctx: &RpcContext, params: &[u8]) -> Result<Vec<u8>, ServerError> {
         match self.methods.get(ctx.method()) {
@@ -256,6 +241,21 @@ impl RpcRouter {
             ctx = ctx.with_cancel(cancel);
         }
         self.dispatch(&ctx, &params).await
+    }
+}
+
+impl Chain for RpcRouter {
+    /// Runs the middleware from `layer` on, then the call.
+    fn run_layer<'a>(
+        &'a self,
+        layer: usize,
+        ctx: &'a RpcContext,
+        params: &'a [u8],
+    ) -> BoxFuture<'a, Result<Vec<u8>, ServerError>> {
+        match self.layers.get(layer) {
+            Some(middleware) => middleware.call(ctx, params, Next::new(self, layer + 1)),
+            None => Box::pin(self.route(ctx, params)),
+        }
     }
 }
 

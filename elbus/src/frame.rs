@@ -69,6 +69,7 @@ impl Frame {
     /// Builds a frame the broker routed, whose layout the router knows from the strings it
     /// encoded ([`FrameLayout::of`]): no NUL scan or UTF-8 check per recipient, only the
     /// 6-byte header's.
+    #[cfg(feature = "broker")]
     pub(crate) fn from_routed(wire: Bytes, layout: FrameLayout) -> Result<Frame, Error> {
         let header = header_of(&wire)?;
         let body = wire.slice(DELIVERY_HEADER_LEN..);
@@ -152,6 +153,7 @@ fn header_of(wire: &[u8]) -> Result<DeliveryHeader, Error> {
 
 /// Where the sender and the topic end in the body of a frame the broker encoded: what an
 /// in-process recipient needs to read the frame without parsing it again.
+#[cfg(feature = "broker")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct FrameLayout {
     sender_end: u32,
@@ -159,6 +161,7 @@ pub(crate) struct FrameLayout {
     topic_end: u32,
 }
 
+#[cfg(feature = "broker")]
 impl FrameLayout {
     /// The layout of `encode_delivery(_, sender, topic, ..)`; `None` when an offset does not
     /// fit in 32 bits (such a frame is parsed instead).

@@ -12,7 +12,7 @@
 //! | [`frame`] | [`Frame`], a message/broadcast/publication delivered to a client |
 //! | [`error`] | [`Error`] and [`ErrorKind`], which map one-to-one to wire result codes |
 //! | [`broker`] | the embeddable broker: registry, routing, listeners, in-process clients |
-//! | [`server`] | the standalone server `elbusd`: options, logging, graceful shutdown |
+//! | [`server`] | the standalone server `elbusd`: options and config file, logging, systemd (readiness, socket activation), graceful shutdown |
 //! | [`broker_api`] | the broker's own `.broker` client: announcements, RPC API, FIFO channel |
 //! | [`client`] | the [`AsyncClient`] trait shared by all clients, [`OpConfirm`] |
 //! | [`logging`] | log lines clients cannot forge or flood: escaping of their text, rate limits |

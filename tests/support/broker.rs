@@ -389,7 +389,7 @@ fn free_tcp_port() -> u16 {
 /// Appends every line of `stream` to `log` in a thread; signals `ready` once when a line ends
 /// with its text. The thread ends at EOF (the sender is dropped then, which tells a waiting
 /// starter that the process is gone).
-fn collect_lines(
+pub(crate) fn collect_lines(
     stream: impl Read + Send + 'static,
     (log, log_grew): (Arc<Mutex<String>>, Arc<Condvar>),
     ready: Option<(&'static str, mpsc::Sender<()>)>,

@@ -7,6 +7,7 @@
 //! | [`broker`] | `elbusd` and `busrtd` processes started for a test, over UNIX and TCP |
 //! | [`raw`] | a hand-driven protocol client for wire-level and hostile tests |
 //! | [`bystander`] | a client that checks the broker keeps serving others during an attack |
+//! | [`daemon`] | an `elbusd` started from a test-built command; a fake systemd (notify socket, passed fds) |
 //! | [`procstat`] | a process's memory and CPU time from `/proc` |
 //! | [`python`] | the Python peers of `tests/interop/`, run with the venv's interpreter |
 //! | [`second_uid`] | the system Python as `nobody` through `setpriv`, the ACL peer, ACL files |
@@ -20,6 +21,7 @@
 pub mod broker;
 pub mod bystander;
 pub mod cli;
+pub mod daemon;
 pub mod metrics;
 pub mod procstat;
 pub mod python;

@@ -134,3 +134,30 @@ pub fn test_router() -> (RpcRouter, mpsc::UnboundedReceiver<Seen>) {
         .service(EchoHandler::from_arc(service));
     (router, rx)
 }
+
+/// Serves `router` as `service` on a fresh `elbusd` (at `elbusd`, the binary under test) and
+/// runs the Python caller `tests/interop/<script>` with `PATH py.caller SERVICE`; asserts
+/// it exits 0 and prints `OK`. Run it from a multi-threaded runtime (`block_in_place`).
+pub async fn python_calls_router(elbusd: &str, script: &str, service: &str, router: RpcRouter) {
+    use crate::broker::{Broker, BrokerKind, Transport};
+    use crate::wait::within;
+
+    let broker = tokio::task::block_in_place(|| Broker::start(&BrokerKind::elbusd(elbusd)));
+    let path = broker.path(Transport::Unix);
+    let client = within(
+        "connecting to elbusd",
+        elbus::ipc::Client::connect(&elbus::ipc::Config::new(&path, service)),
+    )
+    .await
+    .unwrap();
+    let _server = elbus_rpc::serve(client, router).unwrap();
+    let run = tokio::task::block_in_place(|| {
+        crate::python::run_script(
+            &crate::python::script(script),
+            &[&path, "py.caller", service],
+            std::time::Duration::from_secs(60),
+        )
+    });
+    assert!(run.success(), "{run:?}");
+    assert_eq!(run.stdout.trim(), "OK", "{run:?}");
+}

@@ -253,3 +253,45 @@ pub(crate) async fn spawn_tcp(
     let task = spawn_accept_loop(broker, listener, listener_name, config);
     Ok((task, local))
 }
+
+/// Spawns the accept loop of a UNIX listener bound elsewhere (a socket passed by systemd's
+/// socket activation, say). No path lock is taken and nothing is removed on stop: the socket
+/// file belongs to whoever bound it.
+pub(crate) fn adopt_unix(
+    broker: Arc<BrokerInner>,
+    listener: std::os::unix::net::UnixListener,
+    config: ServerConfig,
+) -> Result<(JoinHandle<()>, Arc<str>), Error> {
+    let adopt_error =
+        |err: std::io::Error| Error::io(format!("unable to serve a passed UNIX socket: {err}"));
+    listener.set_nonblocking(true).map_err(adopt_error)?;
+    let name = listener
+        .local_addr()
+        .ok()
+        .and_then(|addr| {
+            addr.as_pathname()
+                .map(|path| path.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "unnamed UNIX socket".to_owned());
+    let listener = UnixListener::from_std(listener).map_err(adopt_error)?;
+    let listener_name: Arc<str> = Arc::from(name);
+    Ok((
+        spawn_accept_loop(broker, listener, listener_name.clone(), config),
+        listener_name,
+    ))
+}
+
+/// Spawns the accept loop of a TCP listener bound elsewhere; see [`adopt_unix`].
+pub(crate) fn adopt_tcp(
+    broker: Arc<BrokerInner>,
+    listener: std::net::TcpListener,
+    config: ServerConfig,
+) -> Result<(JoinHandle<()>, std::net::SocketAddr), Error> {
+    let adopt_error =
+        |err: std::io::Error| Error::io(format!("unable to serve a passed TCP socket: {err}"));
+    listener.set_nonblocking(true).map_err(adopt_error)?;
+    let local = listener.local_addr().map_err(adopt_error)?;
+    let listener = TcpListener::from_std(listener).map_err(adopt_error)?;
+    let task = spawn_accept_loop(broker, listener, Arc::from(local.to_string()), config);
+    Ok((task, local))
+}

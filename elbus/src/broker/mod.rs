@@ -65,6 +65,7 @@ mod router;
 mod session;
 mod sink;
 pub(crate) mod stats;
+mod topic_stats;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -82,6 +83,7 @@ pub(crate) use path_lock::PathLock;
 pub use peer::ClientKind;
 pub use registry::ClientInfo;
 pub use stats::CounterSnapshot;
+pub use topic_stats::{TopicStats, TopicTraffic, MAX_TRACKED_TOPICS};
 
 use crate::logging::{Escaped, LogLimiter};
 use crate::{protocol, Error};
@@ -132,6 +134,8 @@ pub(crate) struct BrokerInner {
         allow(dead_code)
     )]
     pub(crate) api: ApiCounters,
+    /// Publications per topic ([`Broker::topic_stats`]).
+    topics: topic_stats::TopicTable,
     next_id: AtomicU64,
     started: Instant,
     drop_log: LogLimiter,
@@ -187,6 +191,7 @@ impl Broker {
                 counters: Counters::default(),
                 ops: OpCounters::default(),
                 api: ApiCounters::default(),
+                topics: topic_stats::TopicTable::default(),
                 next_id: AtomicU64::new(1),
                 started: Instant::now(),
                 drop_log: LogLimiter::with_default_rate("queue drops"),
@@ -248,6 +253,44 @@ impl Broker {
     ) -> Result<std::net::SocketAddr, Error> {
         self.check_config(&config)?;
         let (task, local) = listener::spawn_tcp(self.inner.clone(), addr, config).await?;
+        self.inner.start_busy_poll();
+        self.inner.add_listener(ListenerHandle {
+            task,
+            path_lock: None,
+        });
+        Ok(local)
+    }
+
+    /// Serves clients on a UNIX listening socket bound by someone else, such as one passed by
+    /// systemd's socket activation. The socket's file, mode and group are left as they are
+    /// ([`ServerConfig::unix_mode`] and [`ServerConfig::unix_group`] do not apply) and no path
+    /// lock is taken; [`Broker::stop_listeners`] stops accepting but does not remove the file.
+    /// Returns the listener's name in the client table (its path). Settings are checked as by
+    /// [`Broker::spawn_unix_server`]. Must be called inside a Tokio runtime.
+    pub fn serve_unix_listener(
+        &self,
+        listener: std::os::unix::net::UnixListener,
+        config: ServerConfig,
+    ) -> Result<String, Error> {
+        self.check_config(&config)?;
+        let (task, name) = listener::adopt_unix(self.inner.clone(), listener, config)?;
+        self.inner.start_busy_poll();
+        self.inner.add_listener(ListenerHandle {
+            task,
+            path_lock: None,
+        });
+        Ok(name.to_string())
+    }
+
+    /// Serves clients on a TCP listening socket bound by someone else (see
+    /// [`Broker::serve_unix_listener`]). Returns its local address.
+    pub fn serve_tcp_listener(
+        &self,
+        listener: std::net::TcpListener,
+        config: ServerConfig,
+    ) -> Result<std::net::SocketAddr, Error> {
+        self.check_config(&config)?;
+        let (task, local) = listener::adopt_tcp(self.inner.clone(), listener, config)?;
         self.inner.start_busy_poll();
         self.inner.add_listener(ListenerHandle {
             task,
@@ -337,6 +380,12 @@ impl Broker {
             counters: self.inner.counters.snapshot(),
             clients: self.inner.registry.len(),
         }
+    }
+
+    /// Publication traffic per topic (the `.broker` `topic.list` method): the first
+    /// [`MAX_TRACKED_TOPICS`] topics published one by one, later ones together as `other`.
+    pub fn topic_stats(&self) -> TopicStats {
+        self.inner.topics.snapshot()
     }
 
     /// The client registered under the full name `name` (a secondary too), if any.

@@ -84,13 +84,15 @@ fn shrink_map_if_sparse<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>) {
 
 impl ClientSlot {
     fn info(&self) -> ClientInfo {
+        let (queue, queue_bytes) = self.entry.queue.depth();
         ClientInfo {
             name: self.entry.name.to_string(),
             kind: self.entry.peer.kind,
             source: self.entry.peer.address.map(|address| address.to_string()),
             port: self.entry.peer.listener.as_deref().map(str::to_owned),
             counters: self.entry.counters.snapshot(),
-            queue: self.entry.queue.len(),
+            queue,
+            queue_bytes,
             instances: 1 + self.secondaries.len(),
             credentials: self.entry.peer.credentials,
             admin: self.entry.access.as_ref().is_some_and(|rule| rule.admin),
@@ -164,6 +166,10 @@ pub struct ClientInfo {
     pub counters: super::stats::CounterSnapshot,
     /// Frames in its outbound queue now.
     pub queue: usize,
+    /// What the frames in its outbound queue cost now: their wire bytes plus 112 each, as
+    /// counted against `--queue-bytes`
+    /// ([`QueueLimits::max_bytes`](super::QueueLimits::max_bytes)).
+    pub queue_bytes: usize,
     /// 1 + the number of its secondaries.
     pub instances: usize,
     /// The peer's uid, gid and pid for UNIX clients.

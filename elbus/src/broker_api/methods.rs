@@ -1,6 +1,6 @@
 //! The `.broker` RPC methods (`protocol.md` §8.8): `test`, `info`, `stats`, `client.list` and
-//! `benchmark.test`, with results byte-compatible with the original broker, and elbus's
-//! administrative `client.disconnect`.
+//! `benchmark.test`, with results byte-compatible with the original broker, elbus's
+//! administrative `client.disconnect` and its `topic.list` (in `topic_list`).
 //!
 //! `client.disconnect` takes `{"name": "<client name>"}`, force-disconnects that socket client
 //! (with its secondaries; [`Broker::force_disconnect`]) and answers `{"ok": true}`; an unknown
@@ -94,6 +94,8 @@ struct ClientEntryReply<'a> {
     pid: Option<i32>,
     /// Operations refused by the access-control rules.
     denied: u64,
+    /// What the frames counted in `queue` cost, wire bytes plus 112 each (`--queue-bytes`).
+    queue_bytes: u64,
 }
 
 #[derive(Serialize)]
@@ -170,6 +172,7 @@ pub(crate) fn call_with_stats(
             })
         }
         "client.list" => client_list(broker, params),
+        "topic.list" => super::topic_list::topic_list(broker, params),
         "client.disconnect" => {
             if !caller.is_none_or(|caller| may_administer(broker, caller)) {
                 return Err(MethodError::new(
@@ -197,13 +200,13 @@ fn no_params(params: &[u8]) -> Result<(), MethodError> {
     }
 }
 
-fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, MethodError> {
+pub(super) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, MethodError> {
     rmp_serde::to_vec_named(value)
         .map_err(|err| MethodError::new(INTERNAL_ERROR, Some(err.to_string())))
 }
 
 /// Whether `bytes` starts with a MessagePack map marker.
-fn is_msgpack_map(bytes: &[u8]) -> bool {
+pub(super) fn is_msgpack_map(bytes: &[u8]) -> bool {
     matches!(bytes.first(), Some(0x80..=0x8f | 0xde | 0xdf))
 }
 
@@ -253,6 +256,7 @@ fn client_list(broker: &Broker, params: &[u8]) -> Result<Vec<u8>, MethodError> {
                 gid: c.credentials.map(|cred| cred.gid),
                 pid: c.credentials.and_then(|cred| cred.pid),
                 denied: c.counters.denied,
+                queue_bytes: c.queue_bytes as u64,
             })
             .collect(),
     })

@@ -5,8 +5,9 @@
 //! registrations on `.broker/info` and its shutdown on `.broker/warn`, and answers the methods of
 //! [`methods`]. Keep the returned handle: dropping it unregisters `.broker`.
 //!
-//! The cheap methods are answered where the request arrives. `client.list`, whose cost grows with
-//! the number of clients, is queued per caller and run one call at a time, in turn between
+//! The cheap methods are answered where the request arrives. `client.list` and `topic.list`,
+//! whose cost grows with the number of clients (of topics, up to
+//! [`MAX_TRACKED_TOPICS`](crate::broker::MAX_TRACKED_TOPICS)), are queued per caller and run one call at a time, in turn between
 //! callers: at most [`MAX_QUEUED_CALLS_PER_CALLER`] per connection and [`MAX_QUEUED_CALLS`] (and
 //! [`MAX_QUEUED_PARAMS_BYTES`]) in all, beyond which a call is answered -32118 (or dropped, with
 //! call id 0); the queued calls of a caller that has disconnected are dropped unrun. `stats`
@@ -15,6 +16,7 @@
 pub mod fifo;
 pub mod methods;
 mod scheduler;
+mod topic_list;
 
 use std::path::Path;
 
@@ -42,7 +44,7 @@ impl std::fmt::Debug for BrokerApi {
 
 /// The methods whose cost grows with the broker (the number of clients): they go through the
 /// fair, bounded [`Scheduler`] instead of being answered where the request arrives.
-const SCHEDULED_METHODS: &[&[u8]] = &[b"client.list"];
+const SCHEDULED_METHODS: &[&[u8]] = &[b"client.list", b"topic.list"];
 
 /// Answers calls to `.broker` with [`methods::call_from`]: the cheap methods at once, the
 /// expensive ones through the fair, bounded [`Scheduler`]. Notifications and frames are

@@ -134,6 +134,41 @@ pub enum Command {
     /// on stderr when it is a terminal; failures are counted per stage, and the first one is
     /// reported after the table (with its exit code).
     Benchmark(BenchmarkArgs),
+
+    /// A live view of the broker, refreshed every --interval: clients with their frame and
+    /// byte rates in and out and their queue depths, topics by traffic, drops and denials,
+    /// broker-wide totals. Keys (shown on screen): q, Esc or Ctrl-C quit; Left/Right (or < >)
+    /// change the sort column; r reverses it. `--once --json` prints one snapshot for scripts
+    /// (two samples one interval apart, so the rates are real) without touching the terminal.
+    Top(TopArgs),
+}
+
+/// `top` options.
+#[derive(Debug, Clone, ClapArgs)]
+pub struct TopArgs {
+    /// Seconds between samples (0.1 to 3600).
+    #[arg(long = "interval", default_value_t = 1.0, value_name = "SECS",
+          value_parser = parse_interval)]
+    pub interval: f64,
+
+    /// Take two samples one interval apart, print the snapshot and exit (needs --json).
+    #[arg(long = "once")]
+    pub once: bool,
+}
+
+impl TopArgs {
+    /// The `--interval` as a duration.
+    pub fn interval(&self) -> Duration {
+        Duration::from_secs_f64(self.interval)
+    }
+}
+
+/// Accepts a `top --interval`: 0.1 to 3600 seconds.
+fn parse_interval(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(secs) if (0.1..=3600.0).contains(&secs) => Ok(secs),
+        _ => Err(format!("`{value}` must be seconds from 0.1 to 3600")),
+    }
 }
 
 /// `broker …`: the `.broker` RPC methods.
@@ -324,5 +359,17 @@ mod tests {
         assert!(
             Args::try_parse_from(["elbus", "--queue-size", "0", "p", "broker", "test"]).is_err()
         );
+        for interval in ["0", "0.05", "3601", "nan", "x"] {
+            assert!(
+                Args::try_parse_from(["elbus", "p", "top", "--interval", interval]).is_err(),
+                "{interval}"
+            );
+        }
+        let args = Args::try_parse_from(["elbus", "p", "top", "--once", "--json"]).unwrap();
+        let Command::Top(top) = args.command else {
+            panic!("not top")
+        };
+        assert!(top.once && args.json);
+        assert_eq!(top.interval(), Duration::from_secs(1));
     }
 }

@@ -12,6 +12,7 @@
 //! | `context` | what every command shares: options, printer, client name, connecting |
 //! | `commands` | `send`, `publish`, `listen`, `rpc …`, `broker …` |
 //! | `benchmark` | the seven throughput stages and the latency stages |
+//! | `top` | `top`: the live view of a broker (samples, rates, the terminal view) |
 //!
 //! The thin main is `src/bin/elbus.rs`, built by the workspace root package.
 
@@ -24,10 +25,13 @@ mod output;
 mod params;
 mod render;
 mod table;
+mod top;
 
 use std::process::ExitCode;
 
-pub use args::{Args, BenchmarkArgs, BrokerCommand, CallArgs, Command, ListenArgs, RpcCommand};
+pub use args::{
+    Args, BenchmarkArgs, BrokerCommand, CallArgs, Command, ListenArgs, RpcCommand, TopArgs,
+};
 pub use error::{CliError, Failure};
 
 use output::{Output, Style};

@@ -58,13 +58,19 @@ pub enum OverflowArg {
     about = "elbus broker server: one-to-one messages, broadcasts and pub/sub over UNIX \
              sockets and TCP, wire-compatible with BUS/RT protocol v1",
     after_help = "Stops gracefully on SIGINT or SIGTERM: announces the shutdown on \
-                  .broker/warn, removes its socket, FIFO and pid files, and exits 0. With --acl, \
-                  SIGHUP reloads the access-control file for new connections; without it, \
-                  SIGHUP is logged and ignored. Each socket or FIFO PATH is owned through \
+                  .broker/warn, removes its socket, FIFO and pid files, and exits 0. With --acl \
+                  (or rules in the --config file), SIGHUP reloads the access-control rules for \
+                  new connections; without them, SIGHUP is logged and ignored. Each socket or FIFO PATH is owned through \
                   an flock'ed PATH.lock beside it: a second elbusd on the same path exits \
-                  non-zero."
+                  non-zero. Under systemd, READY=1 and STOPPING=1 go to NOTIFY_SOCKET, and \
+                  sockets passed by socket activation (LISTEN_FDS) are served like -B ones."
 )]
 pub struct ServerArgs {
+    /// Read the settings from this TOML file first (see deploy/elbusd.toml): its keys are the
+    /// long options below; the command line overrides it (one -B replaces all its listeners).
+    #[arg(long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
     /// Where to listen: a UNIX socket path (starts with `/` or ends with .sock, .socket or
     /// .ipc), HOST:PORT for TCP, or fifo:PATH for a FIFO command channel. Repeatable.
     /// The FIFO is a privileged channel: its lines run as .broker, unchecked by --acl, so
@@ -174,7 +180,8 @@ pub struct ServerArgs {
     /// Access-control rules (TOML; see elbus/examples/acl.toml): which peers may register which
     /// names and what each client may do. A broadcast mask or subscription pattern must be
     /// contained in a rule pattern; a rule with uids/gids but no networks refuses TCP peers.
-    /// Reloaded on SIGHUP for new connections. Without it, nothing is checked.
+    /// Reloaded on SIGHUP for new connections. Without it (and without `[[acl.client]]`
+    /// tables in the --config file), nothing is checked.
     #[arg(long = "acl", value_name = "FILE")]
     pub acl: Option<PathBuf>,
 
@@ -330,15 +337,7 @@ impl ServerArgs {
 
     /// The gid of `--socket-group` (a group name or a number).
     pub fn socket_gid(&self) -> Result<Option<u32>, String> {
-        let Some(group) = &self.socket_group else {
-            return Ok(None);
-        };
-        if let Ok(gid) = group.parse::<u32>() {
-            return Ok(Some(gid));
-        }
-        lookup_group(group)
-            .map(Some)
-            .ok_or_else(|| format!("unknown group {group:?}"))
+        self.socket_group.as_deref().map(group_id).transpose()
     }
 
     /// The broker-wide options these arguments describe.
@@ -386,6 +385,14 @@ impl ServerArgs {
         }
         config
     }
+}
+
+/// The gid of a `--socket-group` value: a number, or a group name looked up.
+pub(super) fn group_id(group: &str) -> Result<u32, String> {
+    if let Ok(gid) = group.parse::<u32>() {
+        return Ok(gid);
+    }
+    lookup_group(group).ok_or_else(|| format!("unknown group {group:?}"))
 }
 
 /// The gid of the group `name`, through the system's group database (NSS).

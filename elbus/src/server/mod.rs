@@ -3,20 +3,28 @@
 
 mod args;
 mod bind;
+mod config_file;
+mod signals;
+mod systemd;
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tracing::{error, info, warn};
+use tracing::{error, info};
 
 pub use args::ServerArgs;
 pub use bind::BindAddress;
+pub use config_file::MAX_CONFIG_BYTES;
+pub use systemd::MAX_LISTEN_FDS;
 
 use crate::broker::{AccessControl, Broker, ServerConfig, SharedAccessControl};
 use crate::logging::EscapingWriter;
+use signals::{warn_about_rules, AclSource, Signals};
+use systemd::{Notifier, PassedListener, SystemdEnv};
 
-/// The UNIX socket `elbusd` serves when no `-B` is given.
+/// The UNIX socket `elbusd` serves when no `-B` is given (and no socket is passed by systemd).
 pub const DEFAULT_SOCKET: &str = "/tmp/elbus.sock";
 
 /// How long the shutdown announcement may take to reach the clients before the process exits.
@@ -25,30 +33,68 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 /// The exit code of a command line `elbusd` refuses (a bad option value, say), as clap's.
 const USAGE_ERROR: u8 = 2;
 
-/// The whole of `elbusd`: parses the command line and runs the server. A command line it
-/// refuses is one line on stderr (`elbusd: error: ...`) and exit code 2, never a panic;
-/// `--help` and `--version` print to stdout and exit 0.
+/// The whole of `elbusd`: parses the command line (and `--config` file) and runs the server. A
+/// command line or config file it refuses is one line on stderr (`elbusd: error: ...`) and exit
+/// code 2, never a panic; `--help` and `--version` print to stdout and exit 0.
 pub fn main() -> ExitCode {
-    match <ServerArgs as clap::Parser>::try_parse() {
-        Ok(args) => run(args),
-        Err(err) if !err.use_stderr() => {
-            let _ = err.print();
-            ExitCode::SUCCESS
-        }
-        Err(err) => {
-            // clap adds usage and a hint on further lines; the first says what is wrong.
-            let rendered = err.render().to_string();
-            let first = rendered.lines().next().unwrap_or("invalid command line");
-            eprintln!("elbusd: {first}");
-            ExitCode::from(USAGE_ERROR)
-        }
+    // Before any thread exists: the variables are removed from the environment.
+    let systemd = SystemdEnv::take();
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    match parse_command_line(&argv) {
+        Ok((args, inline_acl)) => run_with(args, inline_acl, systemd),
+        Err(code) => code,
     }
+}
+
+/// The options of `argv` merged with its `--config` file, and the file's inline rules; or the
+/// exit code after the error (or `--help`) is printed.
+fn parse_command_line(argv: &[OsString]) -> Result<(ServerArgs, Option<AccessControl>), ExitCode> {
+    use clap::{CommandFactory, FromArgMatches, Parser};
+    let command = ServerArgs::command();
+    let matches = command
+        .clone()
+        .try_get_matches_from(argv)
+        .map_err(clap_exit)?;
+    let mut args = ServerArgs::from_arg_matches(&matches).map_err(clap_exit)?;
+    let Some(path) = args.config.clone() else {
+        return Ok((args, None));
+    };
+    let file = config_file::load(&path, &command, &matches).map_err(|err| {
+        eprintln!("elbusd: error: {err}");
+        ExitCode::from(USAGE_ERROR)
+    })?;
+    // The file's options first: the command line's come after and are never in the file's.
+    let merged = argv
+        .iter()
+        .take(1)
+        .chain(&file.args)
+        .chain(argv.iter().skip(1));
+    args = ServerArgs::try_parse_from(merged).map_err(clap_exit)?;
+    Ok((args, file.inline_acl))
+}
+
+/// Prints a clap outcome: `--help`/`--version` to stdout (exit 0), an error as one line.
+fn clap_exit(err: clap::Error) -> ExitCode {
+    if !err.use_stderr() {
+        let _ = err.print();
+        return ExitCode::SUCCESS;
+    }
+    // clap adds usage and a hint on further lines; the first says what is wrong.
+    let rendered = err.render().to_string();
+    let first = rendered.lines().next().unwrap_or("invalid command line");
+    eprintln!("elbusd: {first}");
+    ExitCode::from(USAGE_ERROR)
 }
 
 /// Runs `elbusd` with parsed arguments until SIGINT or SIGTERM; returns the process exit code.
 /// Arguments that fail [`ServerArgs::validate`] are one line on stderr and exit code 2.
+/// systemd's variables are ignored (see [`main`]).
 pub fn run(args: ServerArgs) -> ExitCode {
-    let (binds, config) = match args.validate() {
+    run_with(args, None, SystemdEnv::default())
+}
+
+fn run_with(args: ServerArgs, inline_acl: Option<AccessControl>, systemd: SystemdEnv) -> ExitCode {
+    let (mut binds, config) = match args.validate() {
         Ok(valid) => valid,
         Err(err) => {
             eprintln!("elbusd: error: {err}");
@@ -56,6 +102,29 @@ pub fn run(args: ServerArgs) -> ExitCode {
         }
     };
     init_logging(args.verbose);
+    let passed = match &systemd.listen {
+        Some((fds, names)) => match systemd::passed_listeners(fds, names.as_deref()) {
+            Ok(passed) => passed,
+            Err(err) => {
+                error!("socket activation: {err}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => Vec::new(),
+    };
+    // Passed sockets replace the default socket, not the -B ones; a -B address a passed
+    // socket already serves is not bound again (one config serves with and without the unit).
+    if !passed.is_empty() && args.bind.is_empty() {
+        binds.clear();
+    }
+    binds.retain(|bind| match systemd::already_passed(bind, &passed) {
+        Some(name) => {
+            info!("{bind} is passed by systemd (name {name}), not bound again");
+            false
+        }
+        None => true,
+    });
+    let notifier = Notifier::new(systemd.notify_socket);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.workers.max(1))
         .enable_all()
@@ -67,7 +136,19 @@ pub fn run(args: ServerArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(serve(args, binds, config))
+    let acl = match (&args.acl, inline_acl, &args.config) {
+        (Some(path), _, _) => Some(AclSource::File(path.clone())),
+        (None, Some(rules), Some(config)) => Some(AclSource::Inline(config.clone(), rules)),
+        _ => None,
+    };
+    let listeners = Listeners { binds, passed };
+    runtime.block_on(serve(args, listeners, config, acl, notifier))
+}
+
+/// Everything `elbusd` listens on: `-B` addresses and sockets passed by systemd.
+struct Listeners {
+    binds: Vec<BindAddress>,
+    passed: Vec<PassedListener>,
 }
 
 /// Logs to stdout, one line per event: every field of an event (its message included) is
@@ -98,38 +179,46 @@ fn init_logging(verbose: bool) {
         .try_init();
 }
 
-/// Logs, one line each, the rules of `rules` that may be wider than they look.
-fn warn_about_rules(rules: &AccessControl) {
-    for warning in rules.warnings() {
-        warn!("{warning}");
-    }
-}
-
-async fn serve(args: ServerArgs, binds: Vec<BindAddress>, mut config: ServerConfig) -> ExitCode {
+async fn serve(
+    args: ServerArgs,
+    listeners: Listeners,
+    mut config: ServerConfig,
+    acl: Option<AclSource>,
+    notifier: Notifier,
+) -> ExitCode {
     // Installed before anything is bound: a supervisor may signal as soon as it sees the
     // ready line, and a signal that found no handler would kill the process outright.
     let signals = Signals::install();
-    let access = match &args.acl {
-        Some(path) => match AccessControl::from_file(path) {
-            Ok(rules) => {
-                warn_about_rules(&rules);
-                info!(
-                    "access control: {} rules from {}",
-                    rules.rules.len(),
-                    path.display()
-                );
-                let shared = SharedAccessControl::new(rules);
-                config = config.access_control(shared.clone());
-                Some((path.as_path(), shared))
+    let access = match acl {
+        Some(source) => {
+            let loaded = match &source {
+                AclSource::Inline(_, rules) => Ok(rules.clone()),
+                AclSource::File(_) => source.read(),
+            };
+            match loaded {
+                Ok(rules) => {
+                    warn_about_rules(&rules);
+                    info!(
+                        "access control: {} rules from {}",
+                        rules.rules.len(),
+                        source.describe()
+                    );
+                    let shared = SharedAccessControl::new(rules);
+                    config = config.access_control(shared.clone());
+                    Some((source, shared))
+                }
+                Err(err) => {
+                    error!("{err}");
+                    return ExitCode::FAILURE;
+                }
             }
-            Err(err) => {
-                error!("{err}");
-                return ExitCode::FAILURE;
-            }
-        },
+        }
         None => None,
     };
     info!("starting elbus server");
+    if let Some(path) = &args.config {
+        info!("config file: {}", path.display());
+    }
     info!("workers: {}", args.workers);
     match args.busy_poll {
         0 => info!("busy poll: off"),
@@ -162,7 +251,7 @@ async fn serve(args: ServerArgs, binds: Vec<BindAddress>, mut config: ServerConf
             return ExitCode::FAILURE;
         }
     };
-    if let Err(err) = start(&broker, &binds, &config, |path| {
+    if let Err(err) = start(&broker, &listeners.binds, &config, |path| {
         // `server` enables `broker-api`, so a FIFO can always be served.
         api.spawn_fifo_with(path, crate::broker_api::fifo::FifoPermissions::of(&config))
             .map_err(|err| err.to_string())
@@ -185,6 +274,14 @@ async fn serve(args: ServerArgs, binds: Vec<BindAddress>, mut config: ServerConf
         },
         None => None,
     };
+    let listener_count = listeners.binds.len() + listeners.passed.len();
+    for passed in listeners.passed {
+        if let Err(err) = serve_passed(&broker, passed, &config) {
+            error!("{err}");
+            broker.stop_listeners();
+            return ExitCode::FAILURE;
+        }
+    }
     if let Some(pid_file) = &args.pid_file {
         if let Err(err) = std::fs::write(pid_file, std::process::id().to_string()) {
             error!("unable to write the pid file {}: {err}", pid_file.display());
@@ -193,7 +290,11 @@ async fn serve(args: ServerArgs, binds: Vec<BindAddress>, mut config: ServerConf
         }
     }
     info!("elbus broker started");
-    let signal = signals.wait(access).await;
+    notifier.notify(&format!(
+        "READY=1\nSTATUS=serving {listener_count} listeners"
+    ));
+    let signal = signals.wait(access.as_ref()).await;
+    notifier.notify(&format!("STOPPING=1\nSTATUS=stopping on {signal}"));
     if signal == "SIGTERM" {
         info!("terminating");
     }
@@ -258,77 +359,26 @@ async fn start(
     Ok(())
 }
 
-/// The signal streams of the server, installed by [`Signals::install`].
-struct Signals {
-    term: Option<tokio::signal::unix::Signal>,
-    int: Option<tokio::signal::unix::Signal>,
-    hup: Option<tokio::signal::unix::Signal>,
-}
-
-impl Signals {
-    /// Installs the SIGTERM, SIGINT and SIGHUP handlers (a failure is logged).
-    fn install() -> Signals {
-        use tokio::signal::unix::{signal, SignalKind};
-        let (term, int) = match (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) {
-            (Ok(term), Ok(int)) => (Some(term), Some(int)),
-            _ => {
-                error!("unable to install signal handlers; stop with SIGKILL");
-                (None, None)
-            }
-        };
-        let hup = match signal(SignalKind::hangup()) {
-            Ok(hup) => Some(hup),
-            Err(err) => {
-                error!("unable to install the SIGHUP handler, no reloads: {err}");
-                None
-            }
-        };
-        Signals { term, int, hup }
-    }
-
-    /// Waits for SIGTERM or SIGINT. With an access-control file, SIGHUP reloads it meanwhile
-    /// (new connections get the new rules; a file that fails to load keeps the old ones).
-    /// Without one, SIGHUP is logged and ignored: there is nothing to reload, and a stray
-    /// hang-up (a closed terminal, a `kill -HUP` meant as "reload") must not take the bus down
-    /// (busrtd dies of it).
-    async fn wait(self, access: Option<(&std::path::Path, SharedAccessControl)>) -> &'static str {
-        let Signals {
-            term: Some(mut term),
-            int: Some(mut int),
-            mut hup,
-        } = self
-        else {
-            return std::future::pending().await;
-        };
-        loop {
-            let reload = async {
-                match hup.as_mut() {
-                    Some(hup) => hup.recv().await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                _ = term.recv() => return "SIGTERM",
-                _ = int.recv() => return "SIGINT",
-                _ = reload => {
-                    if let Some((path, shared)) = &access {
-                        match AccessControl::from_file(path) {
-                            Ok(rules) => {
-                                let count = rules.rules.len();
-                                warn_about_rules(&rules);
-                                shared.replace(rules);
-                                info!("access control reloaded: {count} rules from {}", path.display());
-                            }
-                            Err(err) => warn!("access control not reloaded, the old rules stay: {err}"),
-                        }
-                    } else {
-                        info!("SIGHUP: nothing to reload (no --acl file), ignored");
-                    }
-                }
-            }
+/// Serves a socket passed by systemd with the listener settings of `-B` sockets (their file
+/// mode and group excepted: the socket unit sets those).
+fn serve_passed(
+    broker: &Broker,
+    passed: PassedListener,
+    config: &ServerConfig,
+) -> Result<(), String> {
+    match passed {
+        PassedListener::Unix(listener, name) => {
+            let path = broker
+                .serve_unix_listener(listener, config.clone())
+                .map_err(|err| err.to_string())?;
+            info!("serving the passed socket {path} (name {name})");
+        }
+        PassedListener::Tcp(listener, name) => {
+            let addr = broker
+                .serve_tcp_listener(listener, config.clone())
+                .map_err(|err| err.to_string())?;
+            info!("serving the passed socket {addr} (name {name})");
         }
     }
+    Ok(())
 }

@@ -363,6 +363,13 @@ impl OutQueue {
     pub(crate) fn len(&self) -> usize {
         self.lock().items.len()
     }
+
+    /// The items queued now and their cost ([`Outgoing::cost`]), as counted against
+    /// [`QueueLimits::max_bytes`]; a batch a writer has taken is no longer in either.
+    pub(crate) fn depth(&self) -> (usize, usize) {
+        let state = self.lock();
+        (state.items.len(), state.bytes)
+    }
 }
 
 impl Drop for OutQueue {

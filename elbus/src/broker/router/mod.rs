@@ -246,14 +246,20 @@ impl BrokerInner {
         scratch.targets.clear();
         self.registry
             .subscribers(topic, receiver, &mut scratch.ids, &mut scratch.targets);
-        self.deliver_all(
+        let deliveries = scratch.targets.len();
+        let code = self.deliver_all(
             sender,
             FrameKind::Publish,
             Some(topic),
             payload,
             out,
             scratch,
-        )
+        );
+        // After routing, so the table's lock is never held while queues are.
+        if code == protocol::RESPONSE_OK {
+            self.topics.count(topic, out.counted, deliveries);
+        }
+        code
     }
 
     fn deliver_all(

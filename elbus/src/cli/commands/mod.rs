@@ -28,6 +28,7 @@ pub(crate) async fn execute(args: &Args, out: Output) -> Result<(), CliError> {
         Command::Publish { topic, payload } => bus::publish(&ctx, topic, payload.as_deref()).await,
         Command::Rpc(command) => rpc::run(&ctx, command).await,
         Command::Benchmark(bench) => super::benchmark::run(&ctx, bench).await,
+        Command::Top(top) => super::top::run(&ctx, top).await,
     }
 }
 
