@@ -16,6 +16,7 @@
 //! | [`broker_api`] | the broker's own `.broker` client: announcements, RPC API, FIFO channel |
 //! | [`client`] | the [`AsyncClient`] trait shared by all clients, [`OpConfirm`] |
 //! | [`logging`] | log lines clients cannot forge or flood: escaping of their text, rate limits |
+//! | [`metrics`] | the broker's counters as Prometheus metrics, and the `/metrics` endpoint (feature `metrics`) |
 //! | [`matching`] | topic (`+`, `#`) and name-mask (`?`, `*`) matching, and the routing indexes |
 //! | [`rpc`] | the byte RPC layer: calls, replies, errors and notifications over messages |
 //! | `sync` | the one helper that recovers a poisoned lock (crate-private) |
@@ -47,6 +48,9 @@ pub mod frame;
 pub mod ipc;
 pub mod logging;
 pub mod matching;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
 pub mod protocol;
 #[cfg(feature = "rpc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rpc")))]

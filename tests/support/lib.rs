@@ -14,6 +14,7 @@
 //! | [`rpc`] | an embedded broker for RPC scenarios, the transport matrix, a byte RPC test service |
 //! | [`typed`] | the typed `#[rpc]` services the typed-RPC tests serve |
 //! | [`typed_runtime`] | the slow typed service of the deadline, cancellation and limit tests |
+//! | [`metrics`] | the `elbusd --metrics` endpoint: its address, raw HTTP, parsed scrapes |
 //! | [`cli`] | running the `elbus` binary and reading its output as it comes |
 //! | [`soak`] | the mixed-load soak run |
 
@@ -21,6 +22,7 @@ pub mod broker;
 pub mod bystander;
 pub mod cli;
 pub mod daemon;
+pub mod metrics;
 pub mod procstat;
 pub mod python;
 pub mod raw;

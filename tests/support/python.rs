@@ -1,5 +1,6 @@
 //! The Python side of the interop tests: locating the venv interpreter that has the published
-//! clients (`busrt`, `busrt-async`, `elbus`, `msgpack`) and running a scenario script from
+//! clients (`busrt`, `busrt-async`, `elbus`, `msgpack`) and the metrics parser
+//! (`prometheus-client`), and running a scenario script from
 //! `tests/interop/` with a time bound, capturing its output.
 
 use std::fmt;
@@ -27,7 +28,7 @@ pub fn interpreter() -> PathBuf {
         path.is_file(),
         "no Python interpreter at {} ({origin}). Run `.ci/run` once to create `.venv` with the \
          published clients (or `python3 -m venv .venv && .venv/bin/pip install busrt busrt-async \
-         elbus msgpack`), or point ELBUS_PYTHON at a python that has them",
+         elbus msgpack prometheus-client`), or point ELBUS_PYTHON at a python that has them",
         path.display()
     );
     path

@@ -17,6 +17,7 @@ use super::queue::{ChannelSink, DirectSink, Outgoing, Taken};
 use super::registry::ClientEntry;
 use super::router::PatternSet;
 use super::router::{Delivery, RouteScratch};
+use super::stats::Op;
 use super::BrokerInner;
 use crate::client::{AsyncClient, EventChannel, OpConfirm};
 use crate::{protocol, Error, Frame, QoS};
@@ -114,9 +115,10 @@ impl Client {
         }
     }
 
-    fn count_read(&self, bytes: usize) {
+    fn count_read(&self, op: Op, bytes: usize) {
         self.inner.entry.counters.count_read(bytes);
         self.inner.broker.counters.count_read(bytes);
+        self.inner.broker.ops.count_received(op, bytes);
     }
 
     fn finish(&self, code: u8) -> Result<OpConfirm, Error> {
@@ -125,7 +127,8 @@ impl Client {
 
     fn route_message(&self, target: &str, payload: &[&[u8]], qos: QoS) -> Result<OpConfirm, Error> {
         self.check_registered()?;
-        self.count_read(target.len() + 1 + payload.iter().map(|p| p.len()).sum::<usize>());
+        let bytes = target.len() + 1 + payload.iter().map(|p| p.len()).sum::<usize>();
+        self.count_read(Op::Message, bytes);
         let code = self.inner.broker.send_message(
             &self.inner.entry,
             target,
@@ -144,7 +147,11 @@ impl Client {
         qos: QoS,
     ) -> Result<OpConfirm, Error> {
         self.check_registered()?;
-        self.count_read(topic.len() + 1 + payload.len());
+        let op = match receiver {
+            Some(_) => Op::PublishFor,
+            None => Op::Publish,
+        };
+        self.count_read(op, topic.len() + 1 + payload.len());
         let code = self.inner.broker.publish(
             &self.inner.entry,
             topic,
@@ -158,7 +165,11 @@ impl Client {
 
     fn add_patterns(&self, set: PatternSet, topics: &[&str]) -> Result<OpConfirm, Error> {
         self.check_registered()?;
-        self.count_read(topics.iter().map(|t| t.len() + 1).sum());
+        let op = match set {
+            PatternSet::Subscriptions => Op::Subscribe,
+            PatternSet::Exclusions => Op::Exclude,
+        };
+        self.count_read(op, topics.iter().map(|t| t.len() + 1).sum());
         let max = self.inner.broker.options.max_subscriptions;
         let beyond = topics.len().saturating_sub(max);
         let patterns = topics.iter().take(max).copied();
@@ -171,11 +182,12 @@ impl Client {
 
     fn topic_op(
         &self,
+        counted: Op,
         topics: &[&str],
         op: impl FnOnce(&super::registry::Registry, u64, &mut dyn Iterator<Item = &str>),
     ) -> Result<OpConfirm, Error> {
         self.check_registered()?;
-        self.count_read(topics.iter().map(|t| t.len() + 1).sum());
+        self.count_read(counted, topics.iter().map(|t| t.len() + 1).sum());
         op(
             &self.inner.broker.registry,
             self.inner.entry.id,
@@ -279,7 +291,7 @@ impl AsyncClient for Client {
         qos: QoS,
     ) -> impl Future<Output = Result<OpConfirm, Error>> + Send {
         let result = self.check_registered().map(|()| {
-            self.count_read(mask.len() + 1 + payload.len());
+            self.count_read(Op::Broadcast, mask.len() + 1 + payload.len());
             self.inner.broker.send_broadcast(
                 &self.inner.entry,
                 mask,
@@ -323,9 +335,11 @@ impl AsyncClient for Client {
         topics: &[&str],
         _qos: QoS,
     ) -> impl Future<Output = Result<OpConfirm, Error>> + Send {
-        std::future::ready(self.topic_op(topics, |registry, id, topics| {
-            registry.unsubscribe(id, topics)
-        }))
+        std::future::ready(
+            self.topic_op(Op::Unsubscribe, topics, |registry, id, topics| {
+                registry.unsubscribe(id, topics)
+            }),
+        )
     }
 
     fn exclude_bulk(
@@ -341,9 +355,11 @@ impl AsyncClient for Client {
         topics: &[&str],
         _qos: QoS,
     ) -> impl Future<Output = Result<OpConfirm, Error>> + Send {
-        std::future::ready(self.topic_op(topics, |registry, id, topics| {
-            registry.unexclude(id, topics)
-        }))
+        std::future::ready(
+            self.topic_op(Op::Unexclude, topics, |registry, id, topics| {
+                registry.unexclude(id, topics)
+            }),
+        )
     }
 
     fn ping(&self) -> impl Future<Output = Result<(), Error>> + Send {

@@ -52,6 +52,7 @@
 mod access;
 mod busy_poll;
 mod config;
+mod gauges;
 mod in_process;
 mod limits;
 mod listener;
@@ -63,7 +64,7 @@ mod registry;
 mod router;
 mod session;
 mod sink;
-mod stats;
+pub(crate) mod stats;
 mod topic_stats;
 
 use std::path::PathBuf;
@@ -90,7 +91,7 @@ use peer::Peer;
 use queue::{OutQueue, QueueBudget};
 use registry::{ClientEntry, Registry};
 use router::{Delivery, RouteScratch};
-use stats::Counters;
+use stats::{ApiCounters, Counters, OpCounters};
 
 pub use crate::protocol::{BROKER_NAME, INFO_TOPIC, WARN_TOPIC};
 
@@ -124,6 +125,15 @@ pub(crate) struct BrokerInner {
     registry: Registry,
     options: BrokerOptions,
     counters: Counters,
+    /// Broker-wide counters by operation, ACK code and drop reason (the metrics).
+    ops: OpCounters,
+    /// Counters of the `.broker` API, kept here so they outlive (and need not know) the
+    /// `BrokerApi` handle.
+    #[cfg_attr(
+        not(any(feature = "broker-api", feature = "metrics")),
+        allow(dead_code)
+    )]
+    pub(crate) api: ApiCounters,
     /// Publications per topic ([`Broker::topic_stats`]).
     topics: topic_stats::TopicTable,
     next_id: AtomicU64,
@@ -179,6 +189,8 @@ impl Broker {
                 registry: Registry::default(),
                 options,
                 counters: Counters::default(),
+                ops: OpCounters::default(),
+                api: ApiCounters::default(),
                 topics: topic_stats::TopicTable::default(),
                 next_id: AtomicU64::new(1),
                 started: Instant::now(),
@@ -436,9 +448,33 @@ impl Broker {
     pub fn uptime(&self) -> Duration {
         self.inner.started.elapsed()
     }
+
+    /// The shared state, for the modules that read its counters (`broker_api`, `metrics`).
+    #[cfg_attr(
+        not(any(feature = "broker-api", feature = "metrics")),
+        allow(dead_code)
+    )]
+    pub(crate) fn inner(&self) -> &BrokerInner {
+        &self.inner
+    }
 }
 
 impl BrokerInner {
+    /// Every broker-wide counter and gauge the metrics read, at one instant (each value read
+    /// with a relaxed load: no lock is taken).
+    #[cfg(feature = "metrics")]
+    pub(crate) fn metrics_snapshot(&self) -> stats::MetricsSnapshot {
+        stats::MetricsSnapshot {
+            counters: self.counters.snapshot(),
+            ops: self.ops.snapshot(),
+            api: self.api.snapshot(),
+            registry: self.registry.gauges.snapshot(),
+            queued_bytes: self.queue_budget.used(),
+            max_queued_bytes: self.options.max_queued_bytes,
+            uptime: self.started.elapsed(),
+        }
+    }
+
     fn lock_listeners(&self) -> std::sync::MutexGuard<'_, Vec<ListenerHandle>> {
         crate::sync::recover(self.listeners.lock())
     }

@@ -18,6 +18,9 @@ pub enum ClientKind {
 }
 
 impl ClientKind {
+    /// Every kind, in the order of their discriminants (`kind as usize`).
+    pub const ALL: [ClientKind; 3] = [ClientKind::Internal, ClientKind::LocalIpc, ClientKind::Tcp];
+
     /// The name `client.list` reports (`internal`, `local_ipc`, `tcp`, as `busrtd` names them).
     pub fn as_str(self) -> &'static str {
         match self {

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::access::{AccessRule, PeerCredentials};
+use super::gauges::{PatternCount, RegistryGauges};
 use super::peer::{ClientKind, Peer};
 use super::queue::OutQueue;
 use super::stats::Counters;
@@ -113,6 +114,8 @@ pub(crate) struct Removed {
     pub(crate) clients: Vec<Arc<ClientEntry>>,
     /// About how many bytes of names and patterns their removal freed.
     freed_bytes: usize,
+    /// How many subscriptions and exclusions they held.
+    patterns: PatternCount,
 }
 
 /// About what one stored pattern costs besides its bytes: its entry in the client's set and
@@ -184,6 +187,8 @@ pub(crate) struct Registry {
     /// Bytes of names and patterns freed since the allocator was last asked to give memory
     /// back ([`TRIM_AFTER_BYTES`]).
     freed_since_trim: AtomicUsize,
+    /// Client and pattern counts, read without the lock.
+    pub(crate) gauges: RegistryGauges,
 }
 
 impl Registry {
@@ -223,6 +228,7 @@ impl Registry {
             state.remove(old_id, &mut evicted);
         }
         let id = entry.id;
+        let kind = entry.peer.kind;
         state.by_name.insert(entry.name.clone(), id);
         state.names.insert(&entry.name, id);
         state.topics.insert(WARN_TOPIC, id);
@@ -241,6 +247,9 @@ impl Registry {
         if let Some(primary) = primary_id.and_then(|pid| state.clients.get_mut(&pid)) {
             primary.secondaries.push(id);
         }
+        drop(state);
+        self.gauges.removed(&evicted.clients, evicted.patterns);
+        self.gauges.added(kind);
         Ok(evicted)
     }
 
@@ -248,6 +257,7 @@ impl Registry {
     pub(crate) fn unregister(&self, id: ClientId) -> Removed {
         let mut removed = Removed::default();
         self.write().remove(id, &mut removed);
+        self.gauges.removed(&removed.clients, removed.patterns);
         if !removed.clients.is_empty() {
             self.released.notify_waiters();
         }
@@ -312,6 +322,10 @@ impl Registry {
             }
             slot.subscriptions.insert(Box::from(pattern));
             topics.insert(pattern, id);
+            self.gauges.patterns_added(PatternCount {
+                subscriptions: 1,
+                exclusions: 0,
+            });
         }
         over_limit
     }
@@ -335,6 +349,10 @@ impl Registry {
                 if let Some(removed) = slot.subscriptions.take(pattern) {
                     topics.remove(pattern, id);
                     freed += patterns_cost([&removed]);
+                    self.gauges.patterns_removed(PatternCount {
+                        subscriptions: 1,
+                        exclusions: 0,
+                    });
                 }
             }
             shrink_if_sparse(&mut slot.subscriptions);
@@ -367,6 +385,10 @@ impl Registry {
             slot.exclusion_index
                 .get_or_insert_with(Default::default)
                 .insert(pattern, ());
+            self.gauges.patterns_added(PatternCount {
+                subscriptions: 0,
+                exclusions: 1,
+            });
         }
         over_limit
     }
@@ -385,6 +407,10 @@ impl Registry {
                         index.remove(pattern, ());
                     }
                     freed += patterns_cost([&removed]);
+                    self.gauges.patterns_removed(PatternCount {
+                        subscriptions: 0,
+                        exclusions: 1,
+                    });
                 }
             }
             if slot.exclusions.is_empty() {
@@ -501,6 +527,8 @@ impl State {
         for pattern in &slot.subscriptions {
             self.topics.remove(pattern, id);
         }
+        removed.patterns.subscriptions += slot.subscriptions.len();
+        removed.patterns.exclusions += slot.exclusions.len();
         removed.freed_bytes += patterns_cost(&slot.subscriptions)
             + patterns_cost(&slot.exclusions)
             + 2 * slot.entry.name.len();

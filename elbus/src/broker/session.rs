@@ -18,6 +18,7 @@ use super::queue::{DirectSink, Outgoing, PushOutcome, Taken};
 use super::registry::ClientEntry;
 use super::router::RouteScratch;
 use super::sink::{ConnectionWriter, DirectWrite};
+use super::stats::Op;
 use super::{registration_code, BrokerInner, ServerConfig};
 use crate::logging::Escaped;
 use crate::protocol::{self, RequestHeader, GREETING_BYTES, REQUEST_HEADER_LEN};
@@ -434,6 +435,7 @@ fn route_buffered(
         let command = Command::decode(op, body)?;
         entry.counters.count_read(body.len());
         broker.counters.count_read(body.len());
+        broker.ops.count_received(Op::of(&command), body.len());
         let qos = header.qos();
         let executed = broker.execute(entry, command, qos, header.op_id, body.len(), scratch);
         buf.advance(total);

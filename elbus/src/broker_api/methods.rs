@@ -8,10 +8,11 @@
 //! [`may_administer`]); anyone else gets -32121 (access denied). It is how live connections are
 //! made to reconnect under reloaded access-control rules.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use serde::{Deserialize, Serialize};
 
+use crate::broker::stats::ApiCounters;
 use crate::broker::{Broker, ClientInfo, ClientKind};
 use crate::rpc::bus_code;
 use crate::ErrorKind;
@@ -70,14 +71,6 @@ struct StatsReply {
     api_calls_refused: u64,
     /// Queued expensive `.broker` calls dropped unrun because their caller had disconnected.
     api_calls_abandoned: u64,
-}
-
-/// Counters of the `.broker` call scheduler (`stats` keys `api_calls_refused` and
-/// `api_calls_abandoned`).
-#[derive(Debug, Default)]
-pub(crate) struct ApiStats {
-    pub(crate) refused: AtomicU64,
-    pub(crate) abandoned: AtomicU64,
 }
 
 /// One `client.list` entry: the original's ten keys first, in their order, then elbus's own.
@@ -144,7 +137,7 @@ pub(crate) fn call_with_stats(
     caller: Option<&str>,
     method: &[u8],
     params: &[u8],
-    api: Option<&ApiStats>,
+    api: Option<&ApiCounters>,
 ) -> Result<Vec<u8>, MethodError> {
     let Ok(method) = std::str::from_utf8(method) else {
         return Err(MethodError::new(bus_code(ErrorKind::Data), None));

@@ -19,11 +19,9 @@ mod scheduler;
 mod topic_list;
 
 use std::path::Path;
-use std::sync::Arc;
 
 pub use scheduler::{MAX_QUEUED_CALLS, MAX_QUEUED_CALLS_PER_CALLER, MAX_QUEUED_PARAMS_BYTES};
 
-use methods::ApiStats;
 use scheduler::Scheduler;
 
 use crate::broker::{Broker, Client, PathLock};
@@ -53,7 +51,6 @@ const SCHEDULED_METHODS: &[&[u8]] = &[b"client.list", b"topic.list"];
 /// ignored.
 struct CoreHandlers {
     broker: Broker,
-    stats: Arc<ApiStats>,
     scheduler: Scheduler,
 }
 
@@ -69,9 +66,13 @@ impl RpcHandlers for CoreHandlers {
                 Some(event.sender()),
                 event.method(),
                 event.payload(),
-                Some(&self.stats),
+                Some(&self.broker.inner().api),
             )
         };
+        self.broker
+            .inner()
+            .api
+            .count_call(event.method(), result.is_err());
         result
             .map(Some)
             .map_err(|err| RpcError::new(err.code, err.message.map(String::into_bytes)))
@@ -82,13 +83,11 @@ impl BrokerApi {
     /// Registers `.broker` on `broker` and starts serving its API.
     pub fn start(broker: &Broker) -> Result<BrokerApi, Error> {
         let client = broker.register_client(BROKER_NAME)?;
-        let stats = Arc::new(ApiStats::default());
         let rpc = RpcClient::new(
             client,
             CoreHandlers {
                 broker: broker.clone(),
-                stats: stats.clone(),
-                scheduler: Scheduler::start(broker.clone(), stats),
+                scheduler: Scheduler::start(broker.clone()),
             },
         )?;
         Ok(BrokerApi {

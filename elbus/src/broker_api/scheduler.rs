@@ -20,7 +20,8 @@ use bytes::Bytes;
 use tokio::sync::{oneshot, Notify};
 use tokio::task::JoinHandle;
 
-use super::methods::{self, ApiStats, MethodError};
+use super::methods::{self, MethodError};
+use crate::broker::stats::ApiCounters;
 use crate::broker::Broker;
 use crate::sync::recover;
 
@@ -57,10 +58,14 @@ struct Shared {
     broker: Broker,
     state: Mutex<State>,
     ready: Notify,
-    stats: Arc<ApiStats>,
 }
 
 impl Shared {
+    /// The `.broker` counters, kept by the broker.
+    fn stats(&self) -> &ApiCounters {
+        &self.broker.inner().api
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         recover(self.state.lock())
     }
@@ -76,7 +81,7 @@ impl Shared {
             if !self.broker.is_client_registered(caller) {
                 state.queued -= jobs.len();
                 state.queued_bytes -= jobs.iter().map(|job| job.params.len()).sum::<usize>();
-                self.stats
+                self.stats()
                     .abandoned
                     .fetch_add(jobs.len() as u64, Ordering::Relaxed);
                 abandoned.extend(jobs);
@@ -109,13 +114,13 @@ impl Drop for Scheduler {
 }
 
 impl Scheduler {
-    /// Starts the task that runs queued calls on `broker`, counting into `stats`.
-    pub(crate) fn start(broker: Broker, stats: Arc<ApiStats>) -> Scheduler {
+    /// Starts the task that runs queued calls on `broker`, counting into its `.broker`
+    /// counters.
+    pub(crate) fn start(broker: Broker) -> Scheduler {
         let shared = Arc::new(Shared {
             broker,
             state: Mutex::default(),
             ready: Notify::new(),
-            stats,
         });
         let task = tokio::spawn(run(shared.clone()));
         Scheduler { shared, task }
@@ -131,7 +136,7 @@ impl Scheduler {
     ) -> Result<Vec<u8>, MethodError> {
         let shared = &self.shared;
         let Some(caller_id) = shared.broker.client_id(caller) else {
-            shared.stats.abandoned.fetch_add(1, Ordering::Relaxed);
+            shared.stats().abandoned.fetch_add(1, Ordering::Relaxed);
             return Err(gone());
         };
         let (reply, result) = oneshot::channel();
@@ -144,7 +149,7 @@ impl Scheduler {
                     && state.queued_bytes + params.len() > MAX_QUEUED_PARAMS_BYTES);
             if too_many {
                 drop(state);
-                shared.stats.refused.fetch_add(1, Ordering::Relaxed);
+                shared.stats().refused.fetch_add(1, Ordering::Relaxed);
                 return Err(MethodError::new(
                     BUSY_ERROR,
                     Some("too many .broker calls pending, try again later".to_owned()),
@@ -192,7 +197,7 @@ async fn run(shared: Arc<Shared>) {
             Some(&job.caller),
             &job.method,
             &job.params,
-            Some(&shared.stats),
+            Some(shared.stats()),
         );
         let _ = job.reply.send(result);
         tokio::task::yield_now().await;

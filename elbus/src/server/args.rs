@@ -207,6 +207,29 @@ pub struct ServerArgs {
     #[arg(long = "max-subscriptions", value_name = "N", value_parser = at_least_one(),
           default_value_t = BrokerOptions::DEFAULT_MAX_SUBSCRIPTIONS)]
     pub max_subscriptions: usize,
+
+    /// Serve Prometheus metrics over HTTP at ADDR: HOST:PORT, or a bare PORT for
+    /// 127.0.0.1:PORT (port 0 picks a free one; the bound address is logged). GET /metrics
+    /// gives the text format, GET /healthz `ok`. At most 4 connections at once, a request head
+    /// of at most 8 KiB sent within 5 s; one request per connection. [default: off]
+    #[arg(long = "metrics", value_name = "ADDR", value_parser = parse_metrics_addr)]
+    pub metrics: Option<String>,
+
+    /// Add one series per client to the metrics, labelled with its name (their number follows
+    /// the number of clients, and clients choose their names). Needs --metrics.
+    #[arg(long = "metrics-per-client")]
+    pub metrics_per_client: bool,
+}
+
+/// Parses `--metrics`: `HOST:PORT`, or a bare `PORT` meaning `127.0.0.1:PORT`.
+fn parse_metrics_addr(value: &str) -> Result<String, String> {
+    const EXPECTED: &str = "expected HOST:PORT or PORT, with PORT from 0 to 65535";
+    let (host, port) = value.rsplit_once(':').unwrap_or(("127.0.0.1", value));
+    let valid_host = !host.is_empty() && !host.contains(|c: char| c.is_whitespace() || c == '/');
+    match port.parse::<u16>() {
+        Ok(port) if valid_host && !value.starts_with(':') => Ok(format!("{host}:{port}")),
+        _ => Err(EXPECTED.to_owned()),
+    }
 }
 
 /// A parser of counts and sizes that must be at least 1 (0 would refuse everything).
@@ -289,6 +312,9 @@ impl ServerArgs {
     /// bind addresses and the listener settings (with the socket group), or one line saying
     /// what is wrong.
     pub fn validate(&self) -> Result<(Vec<BindAddress>, ServerConfig), String> {
+        if self.metrics_per_client && self.metrics.is_none() {
+            return Err("--metrics-per-client needs --metrics ADDR".to_owned());
+        }
         let binds = self.bind_addresses()?;
         let config = self.server_config().unix_group(self.socket_gid()?);
         let options = self.broker_options();
@@ -432,6 +458,37 @@ mod tests {
         assert_eq!(args.workers, 8);
         assert!(args.broker_options().busy_poll.is_zero());
         assert!(!args.broker_options().force_register);
+    }
+
+    #[test]
+    fn metrics_addresses() {
+        let parse = |v: &str| parse_metrics_addr(v);
+        assert_eq!(parse("9100").as_deref(), Ok("127.0.0.1:9100"));
+        assert_eq!(parse("0").as_deref(), Ok("127.0.0.1:0"));
+        assert_eq!(parse("0.0.0.0:9100").as_deref(), Ok("0.0.0.0:9100"));
+        assert_eq!(parse("[::1]:9100").as_deref(), Ok("[::1]:9100"));
+        assert_eq!(parse("localhost:1").as_deref(), Ok("localhost:1"));
+        for bad in [
+            "",
+            ":9100",
+            "x",
+            "65536",
+            "-1",
+            "host:",
+            "host:port",
+            "a b:1",
+            "/x:1",
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(ServerArgs::parse_from(["elbusd"]).metrics, None);
+        let alone = ServerArgs::parse_from(["elbusd", "--metrics-per-client"]);
+        assert!(alone.validate().unwrap_err().contains("--metrics ADDR"));
+        let args = ServerArgs::parse_from(["elbusd", "--metrics", "9", "--metrics-per-client"]);
+        assert_eq!(
+            (args.metrics.as_deref(), args.metrics_per_client),
+            (Some("127.0.0.1:9"), true)
+        );
     }
 
     #[test]

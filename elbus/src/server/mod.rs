@@ -9,6 +9,7 @@ mod systemd;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tracing::{error, info};
@@ -261,6 +262,18 @@ async fn serve(
         broker.stop_listeners();
         return ExitCode::FAILURE;
     }
+    // Held until the process exits; dropping it would stop the endpoint.
+    let _metrics = match &args.metrics {
+        Some(addr) => match start_metrics(&broker, addr, args.metrics_per_client).await {
+            Ok(endpoint) => Some(endpoint),
+            Err(err) => {
+                error!("{err}");
+                broker.stop_listeners();
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
     let listener_count = listeners.binds.len() + listeners.passed.len();
     for passed in listeners.passed {
         if let Err(err) = serve_passed(&broker, passed, &config) {
@@ -293,6 +306,32 @@ async fn serve(
     let deadline = Instant::now() + SHUTDOWN_GRACE;
     broker.wait_queues_drained(deadline).await;
     ExitCode::SUCCESS
+}
+
+/// Serves the broker's metrics at `addr` and logs the bound address.
+async fn start_metrics(
+    broker: &Broker,
+    addr: &str,
+    per_client: bool,
+) -> Result<crate::metrics::endpoint::MetricsEndpoint, String> {
+    use crate::metrics::endpoint::{EndpointLimits, MetricsEndpoint};
+    let mut registry = prometheus_client::registry::Registry::default();
+    crate::metrics::BrokerMetrics::new(broker)
+        .per_client(per_client)
+        .register(&mut registry);
+    let endpoint = MetricsEndpoint::bind(addr, Arc::new(registry), EndpointLimits::default())
+        .await
+        .map_err(|err| format!("unable to bind the metrics endpoint {addr}: {err}"))?;
+    let per_client = if per_client {
+        ", per-client series on"
+    } else {
+        ""
+    };
+    info!(
+        "metrics endpoint listening on {} (GET /metrics, /healthz{per_client})",
+        endpoint.local_addr()
+    );
+    Ok(endpoint)
 }
 
 async fn start(

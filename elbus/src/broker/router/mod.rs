@@ -14,6 +14,7 @@ pub(crate) use scratch::RouteScratch;
 use super::access::AccessRule;
 use super::queue::{DroppedOldest, Outgoing, PushOutcome};
 use super::registry::ClientEntry;
+use super::stats::{DropReason, Op};
 use super::BrokerInner;
 use crate::frame::{encode_delivery, FrameLayout};
 use crate::protocol::{self, FrameKind};
@@ -200,11 +201,15 @@ impl BrokerInner {
         };
         debug!(from = %sender.name, to = %target.name, "message");
         let layout = FrameLayout::of(&sender.name, None);
-        self.deliver(
+        let code = self.deliver(
             &target,
             Outgoing::frame(frame, layout, out.counted),
             scratch,
-        )
+        );
+        if code == protocol::RESPONSE_OK {
+            self.ops.count_delivered(Op::Message, 1, out.counted);
+        }
+        code
     }
 
     /// Routes a broadcast; the ACK is OK whatever the number of recipients.
@@ -273,17 +278,28 @@ impl BrokerInner {
             return protocol::ERR_DATA;
         };
         let layout = FrameLayout::of(&sender.name, topic);
+        let op = match kind {
+            FrameKind::Broadcast => Op::Broadcast,
+            FrameKind::Message => Op::Message,
+            _ => Op::Publish,
+        };
         let mut targets = std::mem::take(&mut scratch.targets);
+        let mut queued = 0;
         for target in targets.drain(..) {
             let item = Outgoing::frame(frame.clone(), layout, out.counted);
-            self.deliver(&target, item, scratch);
+            if self.deliver(&target, item, scratch) == protocol::RESPONSE_OK {
+                queued += 1;
+            }
         }
         scratch.targets = targets;
+        // Once per routed frame, not per copy: a fan-out costs one update of the shared
+        // counters.
+        self.ops.count_delivered(op, queued, queued * out.counted);
         protocol::RESPONSE_OK
     }
 
     /// Queues one delivered frame ([`Outgoing::Frame`]) to `target` and returns the result a
-    /// direct sender would get.
+    /// direct sender would get (OK exactly when the frame was queued).
     fn deliver(&self, target: &Arc<ClientEntry>, item: Outgoing, scratch: &mut RouteScratch) -> u8 {
         let (frames, bytes) = item.counted();
         match scratch.pushed(target, target.queue.push(item)) {
@@ -297,11 +313,13 @@ impl BrokerInner {
                 protocol::RESPONSE_OK
             }
             PushOutcome::Dropped => {
-                self.count_dropped(target, 1, "queue full, dropped newest");
+                let reason = DropReason::DropNewest;
+                self.count_dropped(target, 1, reason, "queue full, dropped newest");
                 protocol::ERR_NOT_DELIVERED
             }
             PushOutcome::Overflow => {
-                self.count_dropped(target, 1, "queue full, disconnecting");
+                let reason = DropReason::Disconnect;
+                self.count_dropped(target, 1, reason, "queue full, disconnecting");
                 self.force_disconnect_entry(target, "queue is full");
                 protocol::ERR_NOT_DELIVERED
             }
@@ -320,6 +338,7 @@ impl BrokerInner {
         code: u8,
         scratch: &mut RouteScratch,
     ) -> bool {
+        self.ops.count_ack(code);
         let item = Outgoing::Ack { op_id, code };
         let (frames, bytes) = item.counted();
         match scratch.pushed(sender, sender.queue.push(item)) {
@@ -333,7 +352,8 @@ impl BrokerInner {
                 true
             }
             PushOutcome::Dropped => {
-                self.count_dropped(sender, 1, "queue full, ACK dropped");
+                let reason = DropReason::DropNewest;
+                self.count_dropped(sender, 1, reason, "queue full, ACK dropped");
                 true
             }
             PushOutcome::Overflow => {
@@ -357,12 +377,14 @@ impl BrokerInner {
             .uncount_written(dropped.counted_frames, dropped.counted_bytes);
         self.counters
             .uncount_written(dropped.counted_frames, dropped.counted_bytes);
-        self.count_dropped(target, dropped.items, "queue full, dropped oldest");
+        let reason = DropReason::DropOldest;
+        self.count_dropped(target, dropped.items, reason, "queue full, dropped oldest");
     }
 
-    fn count_dropped(&self, target: &ClientEntry, frames: u64, reason: &str) {
+    fn count_dropped(&self, target: &ClientEntry, frames: u64, why: DropReason, reason: &str) {
         target.counters.count_dropped(frames);
         self.counters.count_dropped(frames);
+        self.ops.count_dropped(why, frames);
         if self.drop_log.allow() {
             warn!(
                 client = %target.name,
