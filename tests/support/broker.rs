@@ -291,11 +291,7 @@ impl Broker {
 
     /// Sends `signal` (a `kill` name such as `TERM` or `INT`) to the broker.
     pub fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{signal}"), &self.pid().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success(), "kill -{signal} failed");
+        send_signal(self.pid(), signal);
     }
 
     /// Waits for the broker to exit on its own (after a signal, say) and returns its status.
@@ -444,4 +440,13 @@ fn all_threads_stopped(pid: u32) -> bool {
                 .is_some_and(|(_, rest)| rest.starts_with('T') || rest.starts_with('t'))
         })
     })
+}
+
+/// Sends `signal` (a `kill` name such as `TERM` or `HUP`) to process `pid`.
+pub fn send_signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -{signal} failed");
 }

@@ -73,11 +73,7 @@ impl Daemon {
 
     /// Sends `signal` (a `kill` name such as `TERM` or `HUP`).
     pub fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{signal}"), &self.pid().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success(), "kill -{signal} failed");
+        crate::broker::send_signal(self.pid(), signal);
     }
 
     /// Waits until the output holds `count` lines containing `text`.
