@@ -3,10 +3,8 @@
 //! registry updates them as the table changes).
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
 
 use super::peer::ClientKind;
-use super::registry::ClientEntry;
 
 /// Subscriptions and exclusions, counted together.
 #[derive(Debug, Default, Clone, Copy)]
@@ -49,10 +47,10 @@ impl RegistryGauges {
         self.subscriptions.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// `clients` left the table, holding `patterns` together.
-    pub(super) fn removed(&self, clients: &[Arc<ClientEntry>], patterns: PatternCount) {
-        for client in clients {
-            self.clients[client.peer.kind as usize].fetch_sub(1, Ordering::Relaxed);
+    /// Clients of `kinds` left the table, holding `patterns` together.
+    pub(super) fn removed(&self, kinds: impl Iterator<Item = ClientKind>, patterns: PatternCount) {
+        for kind in kinds {
+            self.clients[kind as usize].fetch_sub(1, Ordering::Relaxed);
         }
         self.patterns_removed(patterns);
     }

@@ -248,7 +248,10 @@ impl Registry {
             primary.secondaries.push(id);
         }
         drop(state);
-        self.gauges.removed(&evicted.clients, evicted.patterns);
+        self.gauges.removed(
+            evicted.clients.iter().map(|c| c.peer.kind),
+            evicted.patterns,
+        );
         self.gauges.added(kind);
         Ok(evicted)
     }
@@ -257,7 +260,10 @@ impl Registry {
     pub(crate) fn unregister(&self, id: ClientId) -> Removed {
         let mut removed = Removed::default();
         self.write().remove(id, &mut removed);
-        self.gauges.removed(&removed.clients, removed.patterns);
+        self.gauges.removed(
+            removed.clients.iter().map(|c| c.peer.kind),
+            removed.patterns,
+        );
         if !removed.clients.is_empty() {
             self.released.notify_waiters();
         }

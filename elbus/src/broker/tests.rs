@@ -3,6 +3,7 @@
 use super::*;
 use crate::ipc::{Client as IpcClient, Config};
 use crate::{AsyncClient, QoS};
+use std::path::PathBuf;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 

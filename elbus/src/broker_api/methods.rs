@@ -17,9 +17,11 @@ use crate::broker::{Broker, ClientInfo, ClientKind};
 use crate::rpc::bus_code;
 use crate::ErrorKind;
 
+pub use super::method_error::MethodError;
+use super::method_error::{encode, is_msgpack_map};
+
 // The standard codes the methods answer with, from the one code table (`rpc::error`).
 use crate::rpc::{
-    RPC_ERROR_CODE_INTERNAL as INTERNAL_ERROR,
     RPC_ERROR_CODE_INVALID_METHOD_PARAMS as INVALID_PARAMS,
     RPC_ERROR_CODE_METHOD_NOT_FOUND as METHOD_NOT_FOUND, RPC_ERROR_CODE_PARSE as PARSE_ERROR,
 };
@@ -27,21 +29,6 @@ use crate::rpc::{
 /// Longest `client.list` filter regex accepted, compiled size in bytes: a filter is a short
 /// name pattern, and the limit keeps a hostile one from costing memory.
 const FILTER_SIZE_LIMIT: usize = 1 << 20;
-
-/// An error answer of a `.broker` method: an RPC error code and an optional UTF-8 message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MethodError {
-    /// The RPC error code.
-    pub code: i16,
-    /// The message sent as error data (`None`: empty data).
-    pub message: Option<String>,
-}
-
-impl MethodError {
-    pub(crate) fn new(code: i16, message: Option<String>) -> Self {
-        MethodError { code, message }
-    }
-}
 
 #[derive(Serialize)]
 struct TestReply {
@@ -198,16 +185,6 @@ fn no_params(params: &[u8]) -> Result<(), MethodError> {
             Some("this method takes no params".to_owned()),
         ))
     }
-}
-
-pub(super) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, MethodError> {
-    rmp_serde::to_vec_named(value)
-        .map_err(|err| MethodError::new(INTERNAL_ERROR, Some(err.to_string())))
-}
-
-/// Whether `bytes` starts with a MessagePack map marker.
-pub(super) fn is_msgpack_map(bytes: &[u8]) -> bool {
-    matches!(bytes.first(), Some(0x80..=0x8f | 0xde | 0xdf))
 }
 
 fn client_list(broker: &Broker, params: &[u8]) -> Result<Vec<u8>, MethodError> {

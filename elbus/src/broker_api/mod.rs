@@ -14,6 +14,7 @@
 //! counts both (`api_calls_refused`, `api_calls_abandoned`).
 
 pub mod fifo;
+mod method_error;
 pub mod methods;
 mod scheduler;
 mod topic_list;

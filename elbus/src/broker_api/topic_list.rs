@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::methods::{encode, is_msgpack_map, MethodError};
+use super::method_error::{encode, is_msgpack_map, MethodError};
 use crate::broker::{Broker, TopicTraffic, MAX_TRACKED_TOPICS};
 use crate::rpc::RPC_ERROR_CODE_PARSE as PARSE_ERROR;
 
