@@ -155,6 +155,7 @@ mod schema;
 #[cfg(feature = "tracing")]
 mod traced;
 mod transport;
+pub mod type_schema;
 
 pub use bus::{serve, RouterHandlers, DEFAULT_QOS};
 pub use client::RpcCall;
@@ -171,6 +172,11 @@ pub use loopback::Loopback;
 pub use middleware::{Next, RpcMiddleware};
 pub use router::{RouterError, RpcRouter, RpcService, DESCRIBE_METHOD};
 pub use schema::{ErrorSchema, ErrorTypeSchema, MethodSchema, ParamSchema, ServiceSchema};
+/// The schema crate behind [`type_schema`]: `#[derive(schemars::JsonSchema)]` on a user type
+/// describes it in full in `rpc.describe`.
+#[cfg(feature = "schema")]
+#[cfg_attr(docsrs, doc(cfg(feature = "schema")))]
+pub use schemars;
 pub use transport::{DefaultTransport, RpcTransport, DEFAULT_TIMEOUT};
 
 /// Turns a trait into a typed RPC service: the trait, a `{Trait}Handler<S>` and a `{Trait}Client<T>`.

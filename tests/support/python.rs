@@ -1,7 +1,8 @@
 //! The Python side of the interop tests: locating the venv interpreter that has the published
 //! clients (`busrt`, `busrt-async`, `elbus`, `msgpack`) and the metrics parser
 //! (`prometheus-client`), and running a scenario script from
-//! `tests/interop/` with a time bound, capturing its output.
+//! `tests/interop/` with a time bound and the repository's `python/` package importable,
+//! capturing its output.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -103,6 +104,8 @@ pub fn run_script(script: &Path, args: &[&str], bound: Duration) -> ScriptRun {
             .arg(script)
             .args(args)
             .env("PYTHONDONTWRITEBYTECODE", "1")
+            // The repository's own package (`python/elbus_typed`), as in the working tree.
+            .env("PYTHONPATH", crate::repo_root().join("python"))
             .current_dir(crate::repo_root())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
