@@ -227,6 +227,22 @@ pub enum RpcCommand {
         /// The target client name.
         target: String,
     },
+    /// Print a typed client module generated from a service's schema (its `rpc.describe`, or
+    /// a file saved with `rpc describe --json`): for Python, TypedDicts for its types, a client
+    /// class with annotated methods, exception classes with their codes, event topics and
+    /// decoders (`mypy --strict` clean).
+    Codegen {
+        /// The target client name: the service to describe, and the generated client's default
+        /// target.
+        target: String,
+        /// Generate Python (the one language so far; required).
+        #[arg(long = "python", required = true)]
+        python: bool,
+        /// Read the schema from this file (`rpc describe --json` output) instead of calling the
+        /// service; nothing is connected then.
+        #[arg(long = "schema", value_name = "FILE")]
+        schema: Option<std::path::PathBuf>,
+    },
 }
 
 /// The target, method and params of `rpc call` and `rpc call0`.

@@ -11,6 +11,7 @@
 //! | `output` | stdout results in the chosen style, stderr status lines |
 //! | `context` | what every command shares: options, printer, client name, connecting |
 //! | `commands` | `send`, `publish`, `listen`, `rpc …`, `broker …` |
+//! | `codegen` | `rpc codegen`: typed client modules (Python) from an `rpc.describe` schema |
 //! | `benchmark` | the seven throughput stages and the latency stages |
 //! | `top` | `top`: the live view of a broker (samples, rates, the terminal view) |
 //!
@@ -18,6 +19,7 @@
 
 mod args;
 mod benchmark;
+mod codegen;
 mod commands;
 mod context;
 mod error;

@@ -34,25 +34,20 @@ pub(crate) async fn run(ctx: &Context<'_>, command: &RpcCommand) -> Result<(), C
             ctx.out.ok()
         }
         RpcCommand::Describe { target } => {
-            let rpc = ctx.connect_rpc(DummyHandlers).await?;
-            let reply = rpc
-                .call(target, DESCRIBE_METHOD, &[], QoS::Processed)
-                .await
-                .map_err(|err| rpc_error(format!("describe {target}"), &err))?;
-            rpc.client().disconnect().await;
-            let schema = crate::cli::render::decode_msgpack(reply.payload())
-                .map(|value| crate::cli::render::msgpack_to_json(&value))
-                .ok_or_else(|| {
-                    CliError::bus(
-                        format!("describe {target}"),
-                        &Error::data("the answer is not a MessagePack schema"),
-                    )
-                })?;
+            let schema = describe(ctx, target).await?;
             match ctx.out.style() {
                 Style::Human => ctx.out.line(describe_text(&schema).trim_end()),
                 Style::Json => ctx.out.json(&schema, false),
                 Style::Compact => ctx.out.json(&schema, true),
             }
+        }
+        RpcCommand::Codegen { target, schema, .. } => {
+            let schema = match schema {
+                Some(path) => crate::cli::codegen::read_schema_file(path)?,
+                None => describe(ctx, target).await?,
+            };
+            let module = crate::cli::codegen::python(&schema, target)?;
+            ctx.out.bytes(module.as_bytes())
         }
         RpcCommand::Call(call) => {
             let params = params(call)?;
@@ -65,6 +60,24 @@ pub(crate) async fn run(ctx: &Context<'_>, command: &RpcCommand) -> Result<(), C
             ctx.out.payload(reply.payload())
         }
     }
+}
+
+/// Calls `target`'s `rpc.describe`; its schema as JSON.
+async fn describe(ctx: &Context<'_>, target: &str) -> Result<serde_json::Value, CliError> {
+    let rpc = ctx.connect_rpc(DummyHandlers).await?;
+    let reply = rpc
+        .call(target, DESCRIBE_METHOD, &[], QoS::Processed)
+        .await
+        .map_err(|err| rpc_error(format!("describe {target}"), &err))?;
+    rpc.client().disconnect().await;
+    crate::cli::render::decode_msgpack(reply.payload())
+        .map(|value| crate::cli::render::msgpack_to_json(&value))
+        .ok_or_else(|| {
+            CliError::bus(
+                format!("describe {target}"),
+                &Error::data("the answer is not a MessagePack schema"),
+            )
+        })
 }
 
 /// The method typed services answer with their schema (see `elbus-rpc`).
