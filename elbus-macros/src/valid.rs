@@ -11,6 +11,8 @@ use crate::diag::Errors;
 
 /// The introspection method the router answers.
 const DESCRIBE: &str = "rpc.describe";
+/// The cursor methods the router answers for pull streams.
+const CURSOR_METHODS: &[&str] = &["N", "NB", "rpc.cursor.close"];
 /// Inherent items of the generated client that a method of the same name would shadow.
 const CLIENT_ITEMS: &[&str] = &[
     "new",
@@ -79,6 +81,10 @@ pub fn validate(svc: &Service, errors: &mut Errors) {
             }
             if name == DESCRIBE {
                 errors.push(span, format!("the {what} `{DESCRIBE}` is reserved for the generated introspection method; choose another name"));
+                continue;
+            }
+            if CURSOR_METHODS.contains(&name.as_str()) {
+                errors.push(span, format!("the {what} `{name}` is reserved for the cursor methods of pull streams (`N`, `NB`, `rpc.cursor.close`); choose another name"));
                 continue;
             }
             if let Some(first) = seen.get(&name) {

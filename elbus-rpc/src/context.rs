@@ -2,9 +2,15 @@
 //! who called, and until when the caller waits.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::sync::watch;
+
+use crate::bus_handle::BusHandle;
+use crate::error::{ServerError, CODE_INTERNAL_ERROR};
+use crate::events::{EventError, RpcEvent, EVENT_QOS};
+use crate::streams::{ItemStream, StreamTable};
 
 /// What a handler may know about the call it serves. Never sent on the wire.
 ///
@@ -19,6 +25,8 @@ pub struct RpcContext {
     call_id: u32,
     deadline: Option<Instant>,
     cancel: Option<watch::Receiver<bool>>,
+    bus: Option<BusHandle>,
+    streams: Option<Arc<StreamTable>>,
 }
 
 impl RpcContext {
@@ -31,6 +39,50 @@ impl RpcContext {
             call_id,
             deadline: None,
             cancel: None,
+            bus: None,
+            streams: None,
+        }
+    }
+
+    /// The same context, publishing through `bus`.
+    pub(crate) fn with_bus(mut self, bus: Option<BusHandle>) -> Self {
+        self.bus = bus;
+        self
+    }
+
+    /// The same context, opening streams in `streams`.
+    pub(crate) fn with_streams(mut self, streams: Arc<StreamTable>) -> Self {
+        self.streams = Some(streams);
+        self
+    }
+
+    /// Whether streams opened in this context have a table to go to.
+    pub(crate) fn has_streams(&self) -> bool {
+        self.streams.is_some()
+    }
+
+    /// Opens a cursor over `stream` for this call's caller and answers `{"u": id}`.
+    pub(crate) fn open_stream(&self, stream: ItemStream) -> Result<Vec<u8>, ServerError> {
+        let Some(table) = &self.streams else {
+            return Err(ServerError::new(
+                CODE_INTERNAL_ERROR,
+                "streams need a router: this call was dispatched without one",
+            ));
+        };
+        let id = table.open(&self.sender, self.primary_sender(), stream)?;
+        crate::codec::encode_value(&crate::streams::Opened { u: &id })
+            .map_err(ServerError::internal)
+    }
+
+    /// Publishes `event` on the bus this call was served from (QoS Processed: resolves once
+    /// the broker ACKed it). Key values that would break the topic are refused before sending.
+    /// A call served in process ([`Loopback`](crate::Loopback)) has no bus: [`EventError::NoBus`].
+    pub async fn publish<E: RpcEvent>(&self, event: &E) -> Result<(), EventError> {
+        let topic = event.topic()?;
+        let payload = event.encode_payload().map_err(EventError::Encode)?;
+        match &self.bus {
+            Some(bus) => bus.publish(topic, payload, EVENT_QOS).await,
+            None => Err(EventError::NoBus),
         }
     }
 

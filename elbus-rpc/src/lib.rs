@@ -141,17 +141,21 @@
 
 pub mod blocking;
 mod bus;
+mod bus_handle;
 mod client;
 mod codec;
 mod context;
 mod deadline;
 mod error;
 mod error_data;
+mod events;
 mod future;
 mod loopback;
 mod middleware;
+mod node;
 mod router;
 mod schema;
+mod streams;
 #[cfg(feature = "tracing")]
 mod traced;
 mod transport;
@@ -166,11 +170,22 @@ pub use error::{
     CODE_METHOD_NOT_FOUND, CODE_PARSE_ERROR, CODE_TIMEOUT, RESERVED_CODES,
 };
 pub use error_data::{split_error_text, ERROR_DATA_MARKER};
+pub use events::{
+    key_segment, publish_event, topic_matches, EventError, EventFieldSchema, EventFilter, EventHub,
+    EventReceiver, EventSchema, ReceivedEvent, RecvError, RpcEvent, DEFAULT_EVENT_BUFFER,
+    EVENT_QOS,
+};
 pub use future::BoxFuture;
+pub use futures_core::Stream;
 pub use loopback::Loopback;
 pub use middleware::{Next, RpcMiddleware};
+pub use node::RpcBus;
 pub use router::{RouterError, RpcRouter, RpcService, DESCRIBE_METHOD};
 pub use schema::{ErrorSchema, ErrorTypeSchema, MethodSchema, ParamSchema, ServiceSchema};
+pub use streams::{
+    ItemStream, PullStream, StreamLimits, CODE_CURSOR_NOT_FOUND, CURSOR_CLOSE, CURSOR_NEXT,
+    CURSOR_NEXT_BATCH,
+};
 pub use transport::{DefaultTransport, RpcTransport, DEFAULT_TIMEOUT};
 
 /// Turns a trait into a typed RPC service: the trait, a `{Trait}Handler<S>` and a `{Trait}Client<T>`.
@@ -192,6 +207,12 @@ pub use elbus_macros::rpc;
 /// [crate documentation](crate#attribute-keys).
 pub use elbus_macros::RpcError;
 
+/// Derives [`RpcEvent`] for an enum of events: each variant a topic under the enum's
+/// `#[rpc(namespace = "..")]` (`{namespace}/{variant in snake_case}`, or `#[rpc(topic = "..")]`
+/// with `{field}` key segments), its payload a MessagePack map of its fields. Link it to a
+/// service with `#[rpc(events = Type)]` so `rpc.describe` lists it.
+pub use elbus_macros::RpcEvent;
+
 /// Re-exports used by the code `#[rpc]` generates; not a public API.
 #[doc(hidden)]
 pub mod __private {
@@ -202,6 +223,8 @@ pub mod __private {
     };
     pub use crate::error::RpcErrorCode;
     pub use crate::error_data::{decode_error_fields, encode_error_text};
+    pub use crate::events::encode_fields;
+    pub use crate::streams::open_stream;
     pub use ::core;
     pub use ::elbus::QoS;
     pub use ::rmp_serde;

@@ -5,11 +5,13 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::pin;
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::bus_handle::BusHandle;
 use crate::codec::encode_value;
 use crate::context::RpcContext;
 use crate::deadline;
@@ -17,6 +19,7 @@ use crate::error::{ServerError, CODE_BUSY, CODE_TIMEOUT};
 use crate::future::BoxFuture;
 use crate::middleware::{Chain, Next, RpcMiddleware};
 use crate::schema::ServiceSchema;
+use crate::streams::{answer_cursor, is_cursor_method, StreamLimits, StreamTable};
 
 /// The wire name of the generated introspection method.
 pub const DESCRIBE_METHOD: &str = "rpc.describe";
@@ -72,6 +75,7 @@ pub struct RpcRouter {
     methods: HashMap<&'static str, usize>,
     in_flight: Option<(usize, tokio::sync::Semaphore)>,
     layers: Vec<Box<dyn RpcMiddleware>>,
+    streams: Arc<StreamTable>,
 }
 
 #[derive(Serialize)]
@@ -93,6 +97,24 @@ impl RpcRouter {
         let limit = limit.max(1);
         self.in_flight = Some((limit, tokio::sync::Semaphore::new(limit)));
         self
+    }
+
+    /// Sets the limits of the router's pull streams (`#[rpc(stream)]` methods): TTL, caps per
+    /// caller and in all, the largest batch; see [`StreamLimits`] for the defaults.
+    pub fn stream_limits(mut self, limits: StreamLimits) -> Self {
+        self.streams = Arc::new(StreamTable::new(limits));
+        self
+    }
+
+    /// How many pull streams (cursors) are open: a handler's stream is dropped, and leaves this
+    /// count, when it ends, fails, is closed, expires or its caller leaves the bus.
+    pub fn open_streams(&self) -> usize {
+        self.streams.len()
+    }
+
+    /// Closes the streams of the client `primary` (it left the bus).
+    pub(crate) fn close_streams_of(&self, primary: &str) {
+        self.streams.close_owner(primary);
     }
 
     /// Wraps every call in `middleware` (see [`RpcMiddleware`]); layers run in the order they
@@ -182,6 +204,13 @@ impl RpcRouter {
             },
             None => None,
         };
+        let with_streams;
+        let ctx = if ctx.has_streams() {
+            ctx
+        } else {
+            with_streams = ctx.clone().with_streams(self.streams.clone());
+            &with_streams
+        };
         let mut call = pin!(self.run_layer(0, ctx, params));
         let mut stop = pin!(ctx.cancelled());
         std::future::poll_fn(|cx| {
@@ -198,6 +227,9 @@ impl RpcRouter {
         match self.methods.get(ctx.method()) {
             Some(&index) => self.services[index].dispatch(ctx, params).await,
             None if ctx.method() == DESCRIBE_METHOD => self.describe(),
+            None if is_cursor_method(ctx.method()) => {
+                answer_cursor(&self.streams, ctx, params).await
+            }
             None => Err(ServerError::method_not_found(ctx.method())),
         }
     }
@@ -216,7 +248,7 @@ impl RpcRouter {
         call_id: u32,
         params: &[u8],
     ) -> Result<Vec<u8>, ServerError> {
-        self.handle_cancellable(sender, method, call_id, params, None)
+        self.handle_cancellable(sender, method, call_id, params, None, None)
             .await
     }
 
@@ -228,6 +260,7 @@ impl RpcRouter {
         call_id: u32,
         params: &[u8],
         cancel: Option<tokio::sync::watch::Receiver<bool>>,
+        bus: Option<BusHandle>,
     ) -> Result<Vec<u8>, ServerError> {
         let Ok(method) = std::str::from_utf8(method) else {
             return Err(ServerError::method_not_found(&String::from_utf8_lossy(
@@ -236,7 +269,9 @@ impl RpcRouter {
         };
         let (timeout, params) = deadline::take(params);
         let mut ctx = RpcContext::new(sender, method, call_id)
-            .with_deadline(timeout.and_then(|t| Instant::now().checked_add(t)));
+            .with_deadline(timeout.and_then(|t| Instant::now().checked_add(t)))
+            .with_bus(bus)
+            .with_streams(self.streams.clone());
         if let Some(cancel) = cancel {
             ctx = ctx.with_cancel(cancel);
         }

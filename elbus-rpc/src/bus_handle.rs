@@ -1,0 +1,89 @@
+//! [`BusHandle`]: a type-erased clone of the bus client a service runs on, so a handler's
+//! [`RpcContext`](crate::RpcContext) can publish and an event receiver can unsubscribe without
+//! naming the client type.
+
+use std::sync::Arc;
+
+use elbus::{AsyncClient, QoS};
+
+use crate::events::{EventError, EVENT_QOS};
+use crate::future::BoxFuture;
+
+/// What the erased client does.
+trait DynBus: Send + Sync {
+    fn publish(
+        &self,
+        topic: String,
+        payload: Vec<u8>,
+        qos: QoS,
+    ) -> BoxFuture<'static, Result<(), EventError>>;
+    fn subscribe(&self, patterns: Vec<String>) -> BoxFuture<'static, Result<(), EventError>>;
+    fn unsubscribe(&self, patterns: Vec<String>) -> BoxFuture<'static, ()>;
+}
+
+impl<C: AsyncClient + Clone + 'static> DynBus for C {
+    fn publish(
+        &self,
+        topic: String,
+        payload: Vec<u8>,
+        qos: QoS,
+    ) -> BoxFuture<'static, Result<(), EventError>> {
+        let client = self.clone();
+        Box::pin(async move {
+            client.publish(&topic, &payload, qos).await?.await?;
+            Ok(())
+        })
+    }
+
+    fn subscribe(&self, patterns: Vec<String>) -> BoxFuture<'static, Result<(), EventError>> {
+        let client = self.clone();
+        Box::pin(async move {
+            let topics: Vec<&str> = patterns.iter().map(String::as_str).collect();
+            client.subscribe_bulk(&topics, EVENT_QOS).await?.await?;
+            Ok(())
+        })
+    }
+
+    fn unsubscribe(&self, patterns: Vec<String>) -> BoxFuture<'static, ()> {
+        let client = self.clone();
+        Box::pin(async move {
+            let topics: Vec<&str> = patterns.iter().map(String::as_str).collect();
+            if let Ok(confirm) = client.unsubscribe_bulk(&topics, EVENT_QOS).await {
+                let _ = confirm.await;
+            }
+        })
+    }
+}
+
+/// A cheap, cloneable handle to the bus client a service or subscriber runs on.
+#[derive(Clone)]
+pub(crate) struct BusHandle(Arc<dyn DynBus>);
+
+impl BusHandle {
+    pub fn new<C: AsyncClient + Clone + 'static>(client: C) -> Self {
+        BusHandle(Arc::new(client))
+    }
+
+    pub async fn publish(
+        &self,
+        topic: String,
+        payload: Vec<u8>,
+        qos: QoS,
+    ) -> Result<(), EventError> {
+        self.0.publish(topic, payload, qos).await
+    }
+
+    pub async fn subscribe(&self, patterns: Vec<String>) -> Result<(), EventError> {
+        self.0.subscribe(patterns).await
+    }
+
+    pub async fn unsubscribe(&self, patterns: Vec<String>) {
+        self.0.unsubscribe(patterns).await
+    }
+}
+
+impl std::fmt::Debug for BusHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BusHandle")
+    }
+}

@@ -1,0 +1,234 @@
+//! [`PullStream`]: the typed client end of a `#[rpc(stream)]` method. It opens the cursor,
+//! pulls batches with `NB` while it is polled, and closes the cursor when dropped early.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_core::Stream;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::{CURSOR_CLOSE, CURSOR_NEXT_BATCH};
+use crate::codec::{decode_value, encode_value};
+use crate::error::{CallError, CodecError, RawCallError, RpcErrorCode};
+use crate::future::BoxFuture;
+use crate::transport::RpcTransport;
+
+/// How many items a [`PullStream`] asks for per `NB` unless told otherwise.
+pub const DEFAULT_PULL_BATCH: u32 = 64;
+
+type Call = BoxFuture<'static, Result<Bytes, RawCallError>>;
+
+/// Sends a call of the stream's target (type-erased transport).
+trait Caller: Send + Sync {
+    fn call(&self, method: &'static str, params: Vec<u8>) -> Call;
+    fn close(&self, params: Vec<u8>);
+}
+
+struct TransportCaller<T> {
+    transport: T,
+    target: Arc<str>,
+    timeout: Duration,
+}
+
+impl<T: RpcTransport> Caller for TransportCaller<T> {
+    fn call(&self, method: &'static str, params: Vec<u8>) -> Call {
+        let (transport, target, timeout) =
+            (self.transport.clone(), self.target.clone(), self.timeout);
+        Box::pin(async move { transport.call(&target, method, params, timeout).await })
+    }
+
+    fn close(&self, params: Vec<u8>) {
+        let (transport, target, timeout) =
+            (self.transport.clone(), self.target.clone(), self.timeout);
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let _ = transport
+                    .notify(&target, CURSOR_CLOSE, params, timeout)
+                    .await;
+            });
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Opened {
+    #[serde(with = "serde_bytes")]
+    u: Vec<u8>,
+}
+
+#[derive(Serialize)]
+struct Pull<'a> {
+    #[serde(with = "serde_bytes")]
+    u: &'a [u8],
+    n: u32,
+}
+
+enum State {
+    /// The opening call is in flight.
+    Opening(Call),
+    /// A batch is in flight.
+    Pulling(Call),
+    /// Serving buffered items; pulls again when they run out, unless finished.
+    Idle,
+    /// Ended (finished, failed or never opened).
+    Done,
+}
+
+/// The items of a server stream, pulled in batches as this stream is polled: `Ok(item)`, or
+/// one `Err` after which the stream ends. Dropping it before the end closes the cursor on the
+/// server (`rpc.cursor.close`, sent from a spawned task).
+#[must_use = "a stream does nothing until polled"]
+pub struct PullStream<T, E> {
+    caller: Arc<dyn Caller>,
+    state: State,
+    cursor: Option<Vec<u8>>,
+    buffer: VecDeque<T>,
+    finished: bool,
+    batch: u32,
+    failed: Option<CallError<E>>,
+}
+
+impl<T, E> Unpin for PullStream<T, E> {}
+
+impl<T, E> std::fmt::Debug for PullStream<T, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PullStream")
+            .field("open", &self.cursor.is_some())
+            .field("buffered", &self.buffer.len())
+            .field("finished", &self.finished)
+            .finish()
+    }
+}
+
+impl<T: DeserializeOwned + Send + 'static, E: RpcErrorCode + Send + 'static> PullStream<T, E> {
+    /// Calls `method` of `target` with `params`; each call (open and pulls) is bounded by
+    /// `timeout`. The generated client's helper.
+    #[doc(hidden)]
+    pub fn __open<Tr: RpcTransport>(
+        transport: Tr,
+        target: Arc<str>,
+        method: &'static str,
+        params: Result<Vec<u8>, CodecError>,
+        timeout: Duration,
+    ) -> Self {
+        let caller: Arc<dyn Caller> = Arc::new(TransportCaller {
+            transport,
+            target,
+            timeout,
+        });
+        let (state, failed) = match params {
+            Ok(params) => (State::Opening(caller.call(method, params)), None),
+            Err(e) => (State::Done, Some(CallError::Encode(e))),
+        };
+        PullStream {
+            caller,
+            state,
+            cursor: None,
+            buffer: VecDeque::new(),
+            finished: false,
+            batch: DEFAULT_PULL_BATCH,
+            failed,
+        }
+    }
+
+    /// Asks for `n` items per pull (at least 1; the server caps it, 1000 by default).
+    pub fn batch(mut self, n: u32) -> Self {
+        self.batch = n.max(1);
+        self
+    }
+
+    fn pull(&mut self) -> Result<Call, CallError<E>> {
+        let u = self.cursor.as_deref().unwrap_or_default();
+        let params = encode_value(&Pull { u, n: self.batch }).map_err(CallError::Encode)?;
+        Ok(self.caller.call(CURSOR_NEXT_BATCH, params))
+    }
+
+    fn fail(&mut self, e: CallError<E>) -> Poll<Option<Result<T, CallError<E>>>> {
+        self.state = State::Done;
+        Poll::Ready(Some(Err(e)))
+    }
+}
+
+impl<T: DeserializeOwned + Send + 'static, E: RpcErrorCode + Send + 'static> Stream
+    for PullStream<T, E>
+{
+    type Item = Result<T, CallError<E>>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            if let Some(item) = this.buffer.pop_front() {
+                return Poll::Ready(Some(Ok(item)));
+            }
+            match &mut this.state {
+                State::Done => return Poll::Ready(this.failed.take().map(Err)),
+                State::Idle if this.finished => {
+                    this.state = State::Done;
+                    return Poll::Ready(None);
+                }
+                State::Idle => match this.pull() {
+                    Ok(call) => this.state = State::Pulling(call),
+                    Err(e) => return this.fail(e),
+                },
+                State::Opening(call) => {
+                    let reply = match call.as_mut().poll(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(r) => r,
+                    };
+                    match reply.map_err(RawCallError::into_call_error) {
+                        Ok(reply) => match decode_value::<Opened>(&reply) {
+                            Ok(opened) => {
+                                this.cursor = Some(opened.u);
+                                this.state = State::Idle;
+                            }
+                            Err(e) => return this.fail(CallError::Decode(e)),
+                        },
+                        Err(e) => return this.fail(e),
+                    }
+                }
+                State::Pulling(call) => {
+                    let reply = match call.as_mut().poll(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(r) => r,
+                    };
+                    match reply.map_err(RawCallError::into_call_error) {
+                        Ok(reply) => match decode_value::<Vec<T>>(&reply) {
+                            Ok(items) => {
+                                this.finished = items.len() < this.batch as usize;
+                                if this.finished {
+                                    // The server closed the cursor itself.
+                                    this.cursor = None;
+                                }
+                                this.buffer.extend(items);
+                                this.state = State::Idle;
+                            }
+                            Err(e) => return this.fail(CallError::Decode(e)),
+                        },
+                        Err(e) => {
+                            // A remote error ended the stream on the server; a timeout may not have.
+                            if !matches!(e, CallError::Timeout | CallError::Transport(_)) {
+                                this.cursor = None;
+                            }
+                            return this.fail(e);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<T, E> Drop for PullStream<T, E> {
+    fn drop(&mut self) {
+        if let Some(u) = self.cursor.take() {
+            if let Ok(params) = encode_value(&Pull { u: &u, n: 0 }) {
+                self.caller.close(params);
+            }
+        }
+    }
+}
