@@ -4,9 +4,8 @@
 
 use std::sync::Arc;
 
-use elbus::{AsyncClient, QoS};
+use elbus::{AsyncClient, Error, QoS};
 
-use crate::events::{EventError, EVENT_QOS};
 use crate::future::BoxFuture;
 
 /// What the erased client does.
@@ -16,9 +15,9 @@ trait DynBus: Send + Sync {
         topic: String,
         payload: Vec<u8>,
         qos: QoS,
-    ) -> BoxFuture<'static, Result<(), EventError>>;
-    fn subscribe(&self, patterns: Vec<String>) -> BoxFuture<'static, Result<(), EventError>>;
-    fn unsubscribe(&self, patterns: Vec<String>) -> BoxFuture<'static, ()>;
+    ) -> BoxFuture<'static, Result<(), Error>>;
+    fn subscribe(&self, patterns: Vec<String>, qos: QoS) -> BoxFuture<'static, Result<(), Error>>;
+    fn unsubscribe(&self, patterns: Vec<String>, qos: QoS) -> BoxFuture<'static, ()>;
 }
 
 impl<C: AsyncClient + Clone + 'static> DynBus for C {
@@ -27,7 +26,7 @@ impl<C: AsyncClient + Clone + 'static> DynBus for C {
         topic: String,
         payload: Vec<u8>,
         qos: QoS,
-    ) -> BoxFuture<'static, Result<(), EventError>> {
+    ) -> BoxFuture<'static, Result<(), Error>> {
         let client = self.clone();
         Box::pin(async move {
             client.publish(&topic, &payload, qos).await?.await?;
@@ -35,20 +34,20 @@ impl<C: AsyncClient + Clone + 'static> DynBus for C {
         })
     }
 
-    fn subscribe(&self, patterns: Vec<String>) -> BoxFuture<'static, Result<(), EventError>> {
+    fn subscribe(&self, patterns: Vec<String>, qos: QoS) -> BoxFuture<'static, Result<(), Error>> {
         let client = self.clone();
         Box::pin(async move {
             let topics: Vec<&str> = patterns.iter().map(String::as_str).collect();
-            client.subscribe_bulk(&topics, EVENT_QOS).await?.await?;
+            client.subscribe_bulk(&topics, qos).await?.await?;
             Ok(())
         })
     }
 
-    fn unsubscribe(&self, patterns: Vec<String>) -> BoxFuture<'static, ()> {
+    fn unsubscribe(&self, patterns: Vec<String>, qos: QoS) -> BoxFuture<'static, ()> {
         let client = self.clone();
         Box::pin(async move {
             let topics: Vec<&str> = patterns.iter().map(String::as_str).collect();
-            if let Ok(confirm) = client.unsubscribe_bulk(&topics, EVENT_QOS).await {
+            if let Ok(confirm) = client.unsubscribe_bulk(&topics, qos).await {
                 let _ = confirm.await;
             }
         })
@@ -64,21 +63,16 @@ impl BusHandle {
         BusHandle(Arc::new(client))
     }
 
-    pub async fn publish(
-        &self,
-        topic: String,
-        payload: Vec<u8>,
-        qos: QoS,
-    ) -> Result<(), EventError> {
+    pub async fn publish(&self, topic: String, payload: Vec<u8>, qos: QoS) -> Result<(), Error> {
         self.0.publish(topic, payload, qos).await
     }
 
-    pub async fn subscribe(&self, patterns: Vec<String>) -> Result<(), EventError> {
-        self.0.subscribe(patterns).await
+    pub async fn subscribe(&self, patterns: Vec<String>, qos: QoS) -> Result<(), Error> {
+        self.0.subscribe(patterns, qos).await
     }
 
-    pub async fn unsubscribe(&self, patterns: Vec<String>) {
-        self.0.unsubscribe(patterns).await
+    pub async fn unsubscribe(&self, patterns: Vec<String>, qos: QoS) {
+        self.0.unsubscribe(patterns, qos).await
     }
 }
 

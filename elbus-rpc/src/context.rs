@@ -81,7 +81,7 @@ impl RpcContext {
         let topic = event.topic()?;
         let payload = event.encode_payload().map_err(EventError::Encode)?;
         match &self.bus {
-            Some(bus) => bus.publish(topic, payload, EVENT_QOS).await,
+            Some(bus) => Ok(bus.publish(topic, payload, EVENT_QOS).await?),
             None => Err(EventError::NoBus),
         }
     }

@@ -61,6 +61,8 @@
 //! | method | `aliases` | `#[rpc(aliases = ["sum"])] async fn sum(..)` |
 //! | method | `notify` | `#[rpc(notify)] async fn reset(&self);`: call id 0, no reply |
 //! | method | `timeout` | `#[rpc(timeout = "30s")] async fn slow(..)` |
+//! | trait | `events` | `#[rpc(events = CalcEvent)]`: `rpc.describe` lists the [`RpcEvent`] enum's topics |
+//! | method | `stream` | `#[rpc(stream)] fn history(&self, n: u32) -> impl Stream<Item = Result<T, E>> + Send;`: a pull stream |
 //! | method | `bytes` | `#[rpc(bytes)] async fn read(..) -> Result<Vec<u8>, E>`: the `Ok` result as MessagePack `bin`; `bytes = false` silences the hint a plain `Vec<u8>` result gets |
 //! | param | `rename` | `#[rpc(rename = "who")] name: String` (the Rust name stays an alias) |
 //! | param | `alias` | `#[rpc(alias = "n")] name: String` (repeatable) |
@@ -69,6 +71,8 @@
 //! | param | `context` | `#[rpc(context)] ctx: &RpcContext` (implied by the type): not on the wire |
 //! | error enum | `crate` | `#[rpc(crate = "::my_reexport::elbus_rpc")]` |
 //! | error variant | `code` | `#[rpc(code = 1001)] Overflow` (required, outside −32768..=−32000) |
+//! | event enum | `namespace` | `#[derive(RpcEvent)] #[rpc(namespace = "calc")] enum CalcEvent { Added { sum: i64 } }`: topic `calc/added` |
+//! | event variant | `topic` | `#[rpc(topic = "calc/room/{room}")] Room { room: String, total: i64 }` |
 //! | error variant | `message` | `#[rpc(code = 10, message = "value {value} out of range {min}..{max}")] OutOfRange { value: i64, min: i64, max: i64 }` |
 //!
 //! The full rules (wire names, what each key does on the wire) are in the repository's
@@ -119,6 +123,20 @@
 //! * Other transports implement [`RpcTransport`] (`call` and `notify`, optionally
 //!   `default_timeout`, `call_qos`, `notify_qos`) and convert their error replies with
 //!   [`RawCallError::from_code`]; [`Loopback`] runs a router in process.
+//!
+//! ## Events and streams
+//!
+//! * `#[derive(RpcEvent)]` makes an enum's variants topics whose payload is a MessagePack map of
+//!   the fields; publish with [`RpcBus::publish`], [`publish_event`] or, in a handler,
+//!   [`RpcContext::publish`]; receive with [`RpcBus::subscribe`] (an [`EventReceiver`] that
+//!   resolves after the broker's ACK, filters with [`EventFilter`] and reports overflow as
+//!   [`RecvError::Lagged`]).
+//! * [`RpcBus`] serves a router, calls (it is an [`RpcTransport`]) and receives events on one
+//!   connection.
+//! * `#[rpc(stream)]` methods are pull streams on the wire of busrt cursors ([`CURSOR_NEXT`],
+//!   [`CURSOR_NEXT_BATCH`], [`CURSOR_CLOSE`], [`CODE_CURSOR_NOT_FOUND`]); the client gets a
+//!   [`PullStream`]; the router's [`StreamLimits`] bound them. Wire contract: the repository's
+//!   `docs/typed-rpc.md` §8–§9.
 //!
 //! ## Deadlines, limits, QoS
 //!
@@ -224,7 +242,20 @@ pub mod __private {
     pub use crate::error::RpcErrorCode;
     pub use crate::error_data::{decode_error_fields, encode_error_text};
     pub use crate::events::encode_fields;
-    pub use crate::streams::open_stream;
+
+    /// Opens a cursor over a `#[rpc(stream)]` handler's stream for the caller of `ctx` and
+    /// answers `{"u": id}`.
+    pub fn open_stream<S, T, E>(
+        ctx: &crate::RpcContext,
+        stream: S,
+    ) -> ::core::result::Result<::std::vec::Vec<u8>, crate::ServerError>
+    where
+        S: crate::Stream<Item = ::core::result::Result<T, E>> + Send + 'static,
+        T: ::serde::Serialize + 'static,
+        E: crate::RpcErrorCode + 'static,
+    {
+        ctx.open_stream(crate::streams::encode(stream))
+    }
     pub use ::core;
     pub use ::elbus::QoS;
     pub use ::rmp_serde;

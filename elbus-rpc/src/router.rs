@@ -228,7 +228,7 @@ impl RpcRouter {
             Some(&index) => self.services[index].dispatch(ctx, params).await,
             None if ctx.method() == DESCRIBE_METHOD => self.describe(),
             None if is_cursor_method(ctx.method()) => {
-                answer_cursor(&self.streams, ctx, params).await
+                answer_cursor(&self.streams, ctx.method(), ctx.sender(), params).await
             }
             None => Err(ServerError::method_not_found(ctx.method())),
         }

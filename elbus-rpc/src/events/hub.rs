@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use elbus::{Frame, FrameKind};
 
 use super::inbox::{Delivery, Inbox};
-use super::{pattern_matches, EventError};
+use super::{pattern_matches, EventError, EVENT_QOS};
 use crate::bus_handle::BusHandle;
 
 /// One subscription's filter and buffer.
@@ -116,9 +116,9 @@ impl EventHub {
             subscriptions.push((id, sub.clone()));
         }
         if !fresh.is_empty() {
-            if let Err(e) = bus.subscribe(fresh).await {
+            if let Err(e) = bus.subscribe(fresh, EVENT_QOS).await {
                 self.forget(id);
-                return Err(e);
+                return Err(e.into());
             }
         }
         for p in &sub.patterns {
@@ -144,7 +144,7 @@ impl EventHub {
             }
         }
         if !unused.is_empty() {
-            bus.unsubscribe(unused).await;
+            bus.unsubscribe(unused, EVENT_QOS).await;
         }
     }
 

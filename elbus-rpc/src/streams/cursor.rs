@@ -5,7 +5,6 @@ use serde::{Deserialize, Serialize};
 use super::table::StreamTable;
 use super::{CURSOR_CLOSE, CURSOR_NEXT, CURSOR_NEXT_BATCH};
 use crate::codec::{decode_params, encode_value};
-use crate::context::RpcContext;
 use crate::error::ServerError;
 
 /// The params of the cursor methods.
@@ -29,16 +28,17 @@ pub(crate) fn is_cursor_method(method: &str) -> bool {
     matches!(method, CURSOR_NEXT | CURSOR_NEXT_BATCH | CURSOR_CLOSE)
 }
 
-/// Answers a cursor method for the caller of `ctx`.
+/// Answers the cursor method `method` for the client `sender`.
 pub(crate) async fn answer(
     table: &StreamTable,
-    ctx: &RpcContext,
+    method: &str,
+    sender: &str,
     params: &[u8],
 ) -> Result<Vec<u8>, ServerError> {
-    let p: CursorParams = decode_params(ctx.method(), params)?;
-    match ctx.method() {
+    let p: CursorParams = decode_params(method, params)?;
+    match method {
         CURSOR_NEXT => {
-            let pulled = table.pull(ctx.sender(), &p.u, 1).await?;
+            let pulled = table.pull(sender, &p.u, 1).await?;
             Ok(pulled.items.into_iter().next().unwrap_or_default())
         }
         CURSOR_NEXT_BATCH => {
@@ -59,11 +59,11 @@ pub(crate) async fn answer(
             if n == 0 {
                 return encode_value::<[u8; 0]>(&[]).map_err(ServerError::internal);
             }
-            let pulled = table.pull(ctx.sender(), &p.u, n).await?;
+            let pulled = table.pull(sender, &p.u, n).await?;
             Ok(array_of(&pulled.items))
         }
         _ => {
-            table.close(ctx.sender(), &p.u)?;
+            table.close(sender, &p.u)?;
             Ok(Vec::new())
         }
     }

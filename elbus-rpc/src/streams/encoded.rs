@@ -9,7 +9,6 @@ use futures_core::Stream;
 use serde::Serialize;
 
 use crate::codec::encode_value;
-use crate::context::RpcContext;
 use crate::error::{RpcErrorCode, ServerError};
 
 /// A handler's stream with its items encoded: what a cursor pulls from.
@@ -39,17 +38,15 @@ where
     }
 }
 
-/// Opens a cursor over `stream` for the caller of `ctx` and answers `{"u": id}` (the
-/// generated handler's helper).
-pub fn open<S, T, E>(ctx: &RpcContext, stream: S) -> Result<Vec<u8>, ServerError>
+/// A handler's typed stream as encoded items.
+pub fn encode<S, T, E>(stream: S) -> ItemStream
 where
     S: Stream<Item = Result<T, E>> + Send + 'static,
     T: Serialize + 'static,
     E: RpcErrorCode + 'static,
 {
-    let encoded: ItemStream = Box::pin(Encoded::<S, T, E> {
+    Box::pin(Encoded::<S, T, E> {
         inner: Box::pin(stream),
         _marker: PhantomData,
-    });
-    ctx.open_stream(encoded)
+    })
 }

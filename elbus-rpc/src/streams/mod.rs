@@ -18,12 +18,9 @@ mod table;
 use std::time::Duration;
 
 pub(crate) use cursor::{answer as answer_cursor, is_cursor_method, Opened};
-pub use encoded::ItemStream;
+pub use encoded::{encode, ItemStream};
 pub use pull::PullStream;
 pub(crate) use table::StreamTable;
-
-#[doc(hidden)]
-pub use encoded::open as open_stream;
 
 /// The method that returns the next item of a cursor (`{"u"}`): the item, or an empty payload
 /// at the end.
