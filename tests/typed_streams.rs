@@ -398,3 +398,84 @@ async fn loopback_streams_and_expiry() {
         CODE_CURSOR_NOT_FOUND
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Push streams with credit
+
+/// A push stream over the bus: every item in order, never more than the credit ahead of the
+/// consumer (the handler produces an item only when it may send it), and the handler's stream
+/// dropped at the end.
+async fn push_streams_respect_the_credit<C: Connect + Clone>(bus: &Bus, via: Via) {
+    const CREDIT: u32 = 4;
+    let (server, probe) = server::<C>(bus, via, LIMITS).await;
+    let client = FeedClient::new(caller::<C>(bus, via, "caller").await, SVC);
+    let mut stream = client.count(100).push(CREDIT);
+    let mut got = Vec::new();
+    while let Some(item) = within("an item", stream.next()).await {
+        got.push(item.unwrap());
+        // The slow consumer: the server is never more than the credit ahead of it.
+        let produced = probe.produced.load(Ordering::SeqCst);
+        assert!(
+            produced <= got.len() + CREDIT as usize,
+            "{produced} produced for {} consumed",
+            got.len()
+        );
+    }
+    assert_eq!(got, (0..100).collect::<Vec<_>>());
+    all_dropped(&server, &probe, 1).await;
+
+    // An error ends a push stream with the typed error.
+    let got: Vec<Result<u32, CallError<FeedError>>> =
+        within("the stream", client.broken(2).push(CREDIT).collect()).await;
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert!(
+        matches!(got[2], Err(CallError::App(FeedError::Broken))),
+        "{got:?}"
+    );
+    all_dropped(&server, &probe, 2).await;
+}
+
+/// Dropping a push stream cancels it on the server, and a caller leaving cancels its push
+/// streams; a consumer that stops reading holds the server at its credit.
+async fn push_streams_are_cancelled<C: Leave>(bus: &Bus, via: Via) {
+    let _api = BrokerApi::start(&bus.broker).unwrap();
+    let (server, probe) = server::<C>(bus, via, LIMITS).await;
+    let rpc = caller::<C>(bus, via, "caller").await;
+    let client = FeedClient::new(rpc.clone(), SVC);
+    let mut stream = client.count(1_000_000).push(3);
+    assert_eq!(within("an item", stream.next()).await.unwrap().unwrap(), 0);
+    // Not reading: the server stops at the credit (3 granted, 1 consumed and not yet topped up).
+    wait_until("the server to use its credit", || {
+        probe.produced.load(Ordering::SeqCst) == 3
+    })
+    .await;
+    drop(stream);
+    all_dropped(&server, &probe, 1).await;
+    assert!(rpc.push_inboxes().unwrap().is_empty());
+
+    let leaver = caller::<C>(bus, via, "leaver").await;
+    let mut stream = FeedClient::new(leaver.clone(), SVC)
+        .count(1_000_000)
+        .push(2);
+    assert_eq!(within("an item", stream.next()).await.unwrap().unwrap(), 0);
+    C::leave(bus, &leaver);
+    all_dropped(&server, &probe, 2).await;
+}
+
+elbus_suite::on_every_transport!(push_streams_respect_the_credit, push_streams_are_cancelled);
+
+/// In process through `Loopback` there is nobody to push to: the stream fails with a clear
+/// error, and the server keeps nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_needs_a_bus() {
+    let (router, _probe) = feed(LIMITS);
+    let loopback = Loopback::new(router);
+    let client = FeedClient::new(loopback.clone(), SVC);
+    let got: Vec<_> = within("the stream", client.count(3).push(2).collect()).await;
+    assert_eq!(got.len(), 1);
+    assert!(
+        matches!(&got[0], Err(CallError::Transport(e)) if e.message().contains("RpcBus")),
+        "{got:?}"
+    );
+    assert_eq!(loopback.router().open_streams(), 0);
+}

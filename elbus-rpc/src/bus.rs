@@ -15,6 +15,7 @@ use tokio::sync::watch;
 
 use crate::bus_handle::BusHandle;
 use crate::events::EventHub;
+use crate::streams::PushInboxes;
 use crate::{RawCallError, RpcRouter, RpcTransport};
 
 /// The QoS of typed calls unless the call sets one ([`RpcCall::qos`](crate::RpcCall::qos)):
@@ -108,6 +109,7 @@ pub struct RouterHandlers {
     callers: Arc<Callers>,
     hub: Arc<EventHub>,
     bus: Option<BusHandle>,
+    pushes: Arc<PushInboxes>,
 }
 
 /// The calls being served, by the caller's primary name, each with the switch that cancels it.
@@ -173,6 +175,7 @@ impl RouterHandlers {
             callers: Arc::default(),
             hub: EventHub::new(),
             bus: None,
+            pushes: PushInboxes::new(),
         }
     }
 
@@ -181,6 +184,11 @@ impl RouterHandlers {
     pub(crate) fn with_bus(mut self, bus: BusHandle) -> Self {
         self.bus = Some(bus);
         self
+    }
+
+    /// The push streams fed by the notifications this client receives.
+    pub fn pushes(&self) -> &Arc<PushInboxes> {
+        &self.pushes
     }
 
     /// The event subscriptions fed by the publications this client receives.
@@ -225,6 +233,11 @@ impl RpcHandlers for RouterHandlers {
                 Err(RpcError::new(code, Some(data)))
             }
         }
+    }
+
+    /// Feeds the items of push streams to their streams.
+    async fn handle_notification(&self, event: RequestEvent) {
+        self.pushes.deliver(event.sender(), event.payload());
     }
 
     /// Feeds publications to the event subscriptions, and stops the calls and closes the

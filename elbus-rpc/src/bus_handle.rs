@@ -18,6 +18,7 @@ trait DynBus: Send + Sync {
     ) -> BoxFuture<'static, Result<(), Error>>;
     fn subscribe(&self, patterns: Vec<String>, qos: QoS) -> BoxFuture<'static, Result<(), Error>>;
     fn unsubscribe(&self, patterns: Vec<String>, qos: QoS) -> BoxFuture<'static, ()>;
+    fn notify(&self, target: String, data: Vec<u8>) -> BoxFuture<'static, Result<(), Error>>;
 }
 
 impl<C: AsyncClient + Clone + 'static> DynBus for C {
@@ -52,6 +53,17 @@ impl<C: AsyncClient + Clone + 'static> DynBus for C {
             }
         })
     }
+
+    fn notify(&self, target: String, data: Vec<u8>) -> BoxFuture<'static, Result<(), Error>> {
+        let client = self.clone();
+        Box::pin(async move {
+            // An RPC notification: type byte 00, then the data (protocol.md §9.1).
+            client
+                .zc_send(&target, &[0x00], &data, QoS::Processed)
+                .await?
+                .await
+        })
+    }
 }
 
 /// A cheap, cloneable handle to the bus client a service or subscriber runs on.
@@ -69,6 +81,11 @@ impl BusHandle {
 
     pub async fn subscribe(&self, patterns: Vec<String>, qos: QoS) -> Result<(), Error> {
         self.0.subscribe(patterns, qos).await
+    }
+
+    /// Sends an RPC notification with `data` to `target` (QoS Processed: waits for the ACK).
+    pub async fn notify(&self, target: &str, data: Vec<u8>) -> Result<(), Error> {
+        self.0.notify(target.to_owned(), data).await
     }
 
     pub async fn unsubscribe(&self, patterns: Vec<String>, qos: QoS) {

@@ -27,6 +27,8 @@ pub struct RpcContext {
     cancel: Option<watch::Receiver<bool>>,
     bus: Option<BusHandle>,
     streams: Option<Arc<StreamTable>>,
+    /// Opened with `rpc.stream.open`: the stream id and initial credit.
+    push: Option<(u64, u64)>,
 }
 
 impl RpcContext {
@@ -41,7 +43,15 @@ impl RpcContext {
             cancel: None,
             bus: None,
             streams: None,
+            push: None,
         }
+    }
+
+    /// The same context for a stream method opened as a push stream (`rpc.stream.open`).
+    pub(crate) fn for_push(mut self, method: &str, s: u64, credit: u64) -> Self {
+        self.method = method.to_owned();
+        self.push = Some((s, credit));
+        self
     }
 
     /// The same context, publishing through `bus`.
@@ -69,6 +79,18 @@ impl RpcContext {
                 "streams need a router: this call was dispatched without one",
             ));
         };
+        if let Some((s, credit)) = self.push {
+            let Some(bus) = &self.bus else {
+                return Err(ServerError::new(
+                    CODE_INTERNAL_ERROR,
+                    "push streams need a bus: serve the router with RpcBus::serve",
+                ));
+            };
+            let (owner, primary) = (&self.sender, self.primary_sender());
+            table.open_push(bus.clone(), owner, primary, s, credit, stream)?;
+            return crate::codec::encode_value(&crate::streams::Pushed { s })
+                .map_err(ServerError::internal);
+        }
         let id = table.open(&self.sender, self.primary_sender(), stream)?;
         crate::codec::encode_value(&crate::streams::Opened { u: &id })
             .map_err(ServerError::internal)

@@ -201,8 +201,9 @@ pub use node::RpcBus;
 pub use router::{RouterError, RpcRouter, RpcService, DESCRIBE_METHOD};
 pub use schema::{ErrorSchema, ErrorTypeSchema, MethodSchema, ParamSchema, ServiceSchema};
 pub use streams::{
-    ItemStream, PullStream, StreamLimits, CODE_CURSOR_NOT_FOUND, CURSOR_CLOSE, CURSOR_NEXT,
-    CURSOR_NEXT_BATCH,
+    ItemStream, PullStream, PushInboxes, PushStream, StreamLimits, CODE_CURSOR_NOT_FOUND,
+    CURSOR_CLOSE, CURSOR_NEXT, CURSOR_NEXT_BATCH, DEFAULT_PULL_BATCH, DEFAULT_PUSH_CREDIT,
+    PUSH_CANCEL, PUSH_CREDIT, PUSH_OPEN,
 };
 pub use transport::{DefaultTransport, RpcTransport, DEFAULT_TIMEOUT};
 

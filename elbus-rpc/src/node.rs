@@ -10,14 +10,16 @@ use elbus::{AsyncClient, QoS};
 
 use crate::bus_handle::BusHandle;
 use crate::events::{EventError, EventFilter, EventHub, EventReceiver, RpcEvent, EVENT_QOS};
+use crate::streams::PushInboxes;
 use crate::{RawCallError, RouterHandlers, RpcRouter, RpcTransport};
 
 /// A bus client that serves an [`RpcRouter`] (or nothing), is an [`RpcTransport`] for typed
 /// clients, and publishes and subscribes to [`RpcEvent`]s: no hand-written plumbing to serve
 /// calls and receive events on one connection.
 ///
-/// Publications reach the subscriptions in arrival order (frames are handled inline, so keep
-/// them flowing: each subscription's buffer is bounded, see [`EventFilter::buffer`]). Like the
+/// Publications reach the subscriptions, and push-stream items their streams, in arrival order
+/// (frames and notifications are handled inline; each buffer is bounded: see
+/// [`EventFilter::buffer`] and [`PullStream::push`](crate::PullStream::push)). Like the
 /// [`RpcClient`] inside it, dropping the last clone stops serving and disconnects.
 ///
 /// ```no_run
@@ -36,6 +38,7 @@ pub struct RpcBus<C: AsyncClient> {
     hub: Arc<EventHub>,
     bus: BusHandle,
     router: Arc<RpcRouter>,
+    pushes: Arc<PushInboxes>,
 }
 
 impl<C: AsyncClient> Clone for RpcBus<C> {
@@ -45,6 +48,7 @@ impl<C: AsyncClient> Clone for RpcBus<C> {
             hub: self.hub.clone(),
             bus: self.bus.clone(),
             router: self.router.clone(),
+            pushes: self.pushes.clone(),
         }
     }
 }
@@ -66,15 +70,18 @@ impl<C: AsyncClient + Clone + 'static> RpcBus<C> {
         let handlers = RouterHandlers::new(router).with_bus(bus.clone());
         let hub = handlers.events().clone();
         let router = handlers.shared_router();
+        let pushes = handlers.pushes().clone();
         let options = RpcOptions::new()
             .fail_calls_on_unregister()
-            .blocking_frames();
+            .blocking_frames()
+            .blocking_notifications();
         let rpc = RpcClient::create(client, handlers, options)?;
         Ok(RpcBus {
             rpc,
             hub,
             bus,
             router,
+            pushes,
         })
     }
 
@@ -126,6 +133,10 @@ impl<C: AsyncClient + Clone + 'static> RpcBus<C> {
 }
 
 impl<C: AsyncClient + Clone + 'static> RpcTransport for RpcBus<C> {
+    fn push_inboxes(&self) -> Option<Arc<PushInboxes>> {
+        Some(self.pushes.clone())
+    }
+
     fn default_timeout(&self) -> Option<Duration> {
         RpcTransport::default_timeout(&self.rpc)
     }

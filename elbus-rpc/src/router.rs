@@ -19,7 +19,9 @@ use crate::error::{ServerError, CODE_BUSY, CODE_TIMEOUT};
 use crate::future::BoxFuture;
 use crate::middleware::{Chain, Next, RpcMiddleware};
 use crate::schema::ServiceSchema;
-use crate::streams::{answer_cursor, is_cursor_method, StreamLimits, StreamTable};
+use crate::streams::{
+    answer_cursor, is_cursor_method, PushOpen, StreamLimits, StreamTable, PUSH_OPEN,
+};
 
 /// The wire name of the generated introspection method.
 pub const DESCRIBE_METHOD: &str = "rpc.describe";
@@ -227,11 +229,38 @@ impl RpcRouter {
         match self.methods.get(ctx.method()) {
             Some(&index) => self.services[index].dispatch(ctx, params).await,
             None if ctx.method() == DESCRIBE_METHOD => self.describe(),
+            None if ctx.method() == PUSH_OPEN => self.open_push(ctx, params).await,
             None if is_cursor_method(ctx.method()) => {
                 answer_cursor(&self.streams, ctx.method(), ctx.sender(), params).await
             }
             None => Err(ServerError::method_not_found(ctx.method())),
         }
+    }
+
+    /// Answers `rpc.stream.open`: runs the stream method it names as a push stream.
+    fn open_push<'a>(
+        &'a self,
+        ctx: &'a RpcContext,
+        params: &'a [u8],
+    ) -> BoxFuture<'a, Result<Vec<u8>, ServerError>> {
+        Box::pin(async move {
+            let open: PushOpen<'_> = rmp_serde::from_slice(params).map_err(|e| {
+                ServerError::invalid_params(format_args!("invalid params for {PUSH_OPEN}: {e}"))
+            })?;
+            let stream_method = self
+                .methods
+                .get(open.m)
+                .and_then(|&i| self.services[i].schema().method(open.m))
+                .is_some_and(|m| m.stream);
+            if !stream_method {
+                return Err(ServerError::invalid_params(format_args!(
+                    "invalid params for {PUSH_OPEN}: {:?} is not a stream method",
+                    open.m
+                )));
+            }
+            let ctx = ctx.clone().for_push(open.m, open.s, open.c);
+            self.route(&ctx, open.p).await
+        })
     }
 
     /// The byte layer's entry point: a request from `sender` for `method` (raw bytes) with

@@ -2,8 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::push_wire::Control;
 use super::table::StreamTable;
-use super::{CURSOR_CLOSE, CURSOR_NEXT, CURSOR_NEXT_BATCH};
+use super::{CURSOR_CLOSE, CURSOR_NEXT, CURSOR_NEXT_BATCH, PUSH_CANCEL, PUSH_CREDIT};
 use crate::codec::{decode_params, encode_value};
 use crate::error::ServerError;
 
@@ -23,9 +24,18 @@ pub(crate) struct Opened<'a> {
     pub u: &'a [u8],
 }
 
+/// The reply that opens a push stream.
+#[derive(Serialize)]
+pub(crate) struct Pushed {
+    pub s: u64,
+}
+
 /// Whether `method` is one of the cursor methods the router answers itself.
 pub(crate) fn is_cursor_method(method: &str) -> bool {
-    matches!(method, CURSOR_NEXT | CURSOR_NEXT_BATCH | CURSOR_CLOSE)
+    matches!(
+        method,
+        CURSOR_NEXT | CURSOR_NEXT_BATCH | CURSOR_CLOSE | PUSH_CREDIT | PUSH_CANCEL
+    )
 }
 
 /// Answers the cursor method `method` for the client `sender`.
@@ -35,6 +45,17 @@ pub(crate) async fn answer(
     sender: &str,
     params: &[u8],
 ) -> Result<Vec<u8>, ServerError> {
+    if method == PUSH_CREDIT || method == PUSH_CANCEL {
+        let c: Control = decode_params(method, params)?;
+        return match c.n {
+            Some(n) if method == PUSH_CREDIT => table.push().grant(sender, c.s, n),
+            None if method == PUSH_CREDIT => Err(ServerError::invalid_params(
+                "invalid params for rpc.stream.credit: missing n",
+            )),
+            _ => table.push().cancel(sender, c.s),
+        }
+        .map(|()| Vec::new());
+    }
     let p: CursorParams = decode_params(method, params)?;
     match method {
         CURSOR_NEXT => {

@@ -7,53 +7,19 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures_core::Stream;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::caller::{Call, Caller, TransportCaller};
+use super::watch::PushStream;
 use super::{CURSOR_CLOSE, CURSOR_NEXT_BATCH};
 use crate::codec::{decode_value, encode_value};
-use crate::error::{CallError, CodecError, RawCallError, RpcErrorCode};
-use crate::future::BoxFuture;
+use crate::error::{CallError, CodecError, RawCallError, RpcErrorCode, TransportError};
 use crate::transport::RpcTransport;
 
 /// How many items a [`PullStream`] asks for per `NB` unless told otherwise.
 pub const DEFAULT_PULL_BATCH: u32 = 64;
-
-type Call = BoxFuture<'static, Result<Bytes, RawCallError>>;
-
-/// Sends a call of the stream's target (type-erased transport).
-trait Caller: Send + Sync {
-    fn call(&self, method: &'static str, params: Vec<u8>) -> Call;
-    fn close(&self, params: Vec<u8>);
-}
-
-struct TransportCaller<T> {
-    transport: T,
-    target: Arc<str>,
-    timeout: Duration,
-}
-
-impl<T: RpcTransport> Caller for TransportCaller<T> {
-    fn call(&self, method: &'static str, params: Vec<u8>) -> Call {
-        let (transport, target, timeout) =
-            (self.transport.clone(), self.target.clone(), self.timeout);
-        Box::pin(async move { transport.call(&target, method, params, timeout).await })
-    }
-
-    fn close(&self, params: Vec<u8>) {
-        let (transport, target, timeout) =
-            (self.transport.clone(), self.target.clone(), self.timeout);
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move {
-                let _ = transport
-                    .notify(&target, CURSOR_CLOSE, params, timeout)
-                    .await;
-            });
-        }
-    }
-}
 
 #[derive(Deserialize)]
 struct Opened {
@@ -69,6 +35,8 @@ struct Pull<'a> {
 }
 
 enum State {
+    /// Not polled yet: the opening call is still to be sent (or to become a push stream).
+    Start(&'static str, Vec<u8>),
     /// The opening call is in flight.
     Opening(Call),
     /// A batch is in flight.
@@ -122,7 +90,7 @@ impl<T: DeserializeOwned + Send + 'static, E: RpcErrorCode + Send + 'static> Pul
             timeout,
         });
         let (state, failed) = match params {
-            Ok(params) => (State::Opening(caller.call(method, params)), None),
+            Ok(params) => (State::Start(method, params), None),
             Err(e) => (State::Done, Some(CallError::Encode(e))),
         };
         PullStream {
@@ -140,6 +108,26 @@ impl<T: DeserializeOwned + Send + 'static, E: RpcErrorCode + Send + 'static> Pul
     pub fn batch(mut self, n: u32) -> Self {
         self.batch = n.max(1);
         self
+    }
+
+    /// Opens the stream as a push stream instead (`rpc.stream.open`): the server sends the
+    /// items as notifications, at most `credit` ahead of the consumer
+    /// ([`DEFAULT_PUSH_CREDIT`](super::DEFAULT_PUSH_CREDIT) is a fair start). Needs a transport
+    /// that receives notifications ([`RpcBus`](crate::RpcBus)); must be called before the
+    /// stream is first polled.
+    pub fn push(mut self, credit: u32) -> PushStream<T, E> {
+        let caller = self.caller.clone();
+        match std::mem::replace(&mut self.state, State::Done) {
+            State::Start(method, params) => PushStream::open(caller, method, params, credit),
+            _ => {
+                let e = self.failed.take().unwrap_or_else(|| {
+                    CallError::Transport(TransportError::new(
+                        "push: the stream was already polled as a pull stream",
+                    ))
+                });
+                PushStream::failed(caller, e)
+            }
+        }
     }
 
     fn pull(&mut self) -> Result<Call, CallError<E>> {
@@ -166,6 +154,10 @@ impl<T: DeserializeOwned + Send + 'static, E: RpcErrorCode + Send + 'static> Str
                 return Poll::Ready(Some(Ok(item)));
             }
             match &mut this.state {
+                State::Start(method, params) => {
+                    let call = this.caller.call(method, std::mem::take(params));
+                    this.state = State::Opening(call);
+                }
                 State::Done => return Poll::Ready(this.failed.take().map(Err)),
                 State::Idle if this.finished => {
                     this.state = State::Done;
@@ -227,7 +219,7 @@ impl<T, E> Drop for PullStream<T, E> {
     fn drop(&mut self) {
         if let Some(u) = self.cursor.take() {
             if let Ok(params) = encode_value(&Pull { u: &u, n: 0 }) {
-                self.caller.close(params);
+                self.caller.notify(CURSOR_CLOSE, params);
             }
         }
     }

@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::encoded::ItemStream;
+use super::push::PushTable;
 use super::{StreamLimits, CODE_CURSOR_NOT_FOUND};
+use crate::bus_handle::BusHandle;
 use crate::error::{ServerError, CODE_BUSY};
 
 /// A cursor id: 16 bytes, the size of busrt's UUID cursors.
@@ -37,6 +39,7 @@ pub(crate) struct StreamTable {
     entries: Mutex<HashMap<CursorId, Entry>>,
     sweeping: AtomicBool,
     ids: (RandomState, AtomicU64),
+    push: PushTable,
 }
 
 fn not_found() -> ServerError {
@@ -59,6 +62,7 @@ impl StreamTable {
             entries: Mutex::default(),
             sweeping: AtomicBool::new(false),
             ids: (RandomState::new(), AtomicU64::new(0)),
+            push: PushTable::default(),
         }
     }
 
@@ -66,9 +70,47 @@ impl StreamTable {
         self.limits
     }
 
-    /// How many cursors are open.
+    /// How many streams are open: cursors and push streams.
     pub fn len(&self) -> usize {
+        self.cursors() + self.push.len()
+    }
+
+    fn cursors(&self) -> usize {
         self.entries.lock().map(|e| e.len()).unwrap_or(0)
+    }
+
+    /// The push streams.
+    pub fn push(&self) -> &PushTable {
+        &self.push
+    }
+
+    /// Starts push stream `s` of `owner` with `credit` (within the same caps as cursors).
+    pub fn open_push(
+        &self,
+        bus: BusHandle,
+        owner: &str,
+        primary: &str,
+        s: u64,
+        credit: u64,
+        stream: ItemStream,
+    ) -> Result<(), ServerError> {
+        let (mine, total) = match self.entries.lock() {
+            Ok(entries) => (
+                entries.values().filter(|e| e.primary == primary).count(),
+                entries.len(),
+            ),
+            Err(_) => (0, 0),
+        };
+        self.push.open(
+            bus,
+            owner,
+            primary,
+            s,
+            credit,
+            stream,
+            self.limits,
+            (mine, total),
+        )
     }
 
     /// A fresh id: not guessable across processes (a random hasher seed), never reused in one.
@@ -96,7 +138,7 @@ impl StreamTable {
         let id = self.next_id();
         {
             let mut entries = self.entries.lock().map_err(|_| not_found())?;
-            if entries.len() >= self.limits.total {
+            if entries.len() + self.push.len() >= self.limits.total {
                 return Err(ServerError::new(
                     CODE_BUSY,
                     format!(
@@ -105,7 +147,8 @@ impl StreamTable {
                     ),
                 ));
             }
-            let mine = entries.values().filter(|e| e.primary == primary).count();
+            let mine =
+                entries.values().filter(|e| e.primary == primary).count() + self.push.of(primary);
             if mine >= self.limits.per_caller {
                 return Err(ServerError::new(
                     CODE_BUSY,
@@ -198,6 +241,7 @@ impl StreamTable {
 
     /// Closes every cursor of the client `primary` (it left the bus).
     pub fn close_owner(&self, primary: &str) {
+        self.push.close_owner(primary);
         self.remove_where(|e| e.primary == primary);
     }
 
