@@ -74,3 +74,33 @@ async fn rust_sees_the_calc_contract_in_process() {
         ]
     );
 }
+
+/// `calc.watch` as a push stream, the way `examples/calc_watch.rs` opens it: every add after
+/// the stream is ready, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_calc_watch_pushes_every_later_add() {
+    let bus = Bus::start().await;
+    let server = RpcBus::serve(bus.local(SERVICE_NAME), router()).unwrap();
+    let me = RpcBus::client(bus.local("rust.calc.watch")).unwrap();
+    let calc = CalcClient::new(me.clone(), SERVICE_NAME);
+    calc.add(100, 100).await.unwrap();
+    let mut watch = calc.watch().push(2);
+    within("the watch to open", watch.ready()).await.unwrap();
+    for i in 0..10 {
+        calc.add(i, 1).await.unwrap();
+    }
+    for i in 0..10 {
+        let got = within("a pushed add", watch.next()).await.unwrap().unwrap();
+        assert_eq!(
+            got,
+            Added {
+                a: i,
+                b: 1,
+                sum: i + 1
+            }
+        );
+    }
+    drop(watch);
+    elbus_suite::rpc::wait_until("the watch to close", || server.router().open_streams() == 0)
+        .await;
+}

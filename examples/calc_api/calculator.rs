@@ -6,17 +6,32 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use elbus_rpc::{RpcContext, Stream};
+use tokio::sync::broadcast;
 
 use super::{Added, Calc, CalcError, CalcEvent};
 
 /// How many add results the server keeps for `calc.history` (older ones are dropped).
 pub const HISTORY: usize = 100;
 
-/// The service state: how many calls it answered since the last reset, and the last adds.
-#[derive(Default)]
+/// How far a `calc.watch` consumer may fall behind before its stream ends with `Lagged`.
+pub const WATCH_BUFFER: usize = 64;
+
+/// The service state: how many calls it answered since the last reset, the last adds, and the
+/// feed of `calc.watch`.
 pub struct Calculator {
     calls: AtomicU64,
     history: Mutex<VecDeque<Added>>,
+    added: broadcast::Sender<Added>,
+}
+
+impl Default for Calculator {
+    fn default() -> Self {
+        Calculator {
+            calls: AtomicU64::new(0),
+            history: Mutex::default(),
+            added: broadcast::channel(WATCH_BUFFER).0,
+        }
+    }
 }
 
 impl Calculator {
@@ -31,6 +46,8 @@ impl Calculator {
             }
             history.push_back(added);
         }
+        // No watcher is not an error.
+        let _ = self.added.send(added);
     }
 }
 
@@ -84,5 +101,18 @@ impl Calc for Calculator {
             Err(_) => Vec::new(),
         };
         futures_util::stream::iter(items.into_iter().map(Ok))
+    }
+
+    fn watch(&self) -> impl Stream<Item = Result<Added, CalcError>> + Send + 'static {
+        // Subscribed now, so every add after the call that opens the stream is in it.
+        let feed = self.added.subscribe();
+        futures_util::stream::unfold(Some(feed), |feed| async move {
+            let mut feed = feed?;
+            match feed.recv().await {
+                Ok(added) => Some((Ok(added), Some(feed))),
+                Err(broadcast::error::RecvError::Lagged(_)) => Some((Err(CalcError::Lagged), None)),
+                Err(broadcast::error::RecvError::Closed) => None,
+            }
+        })
     }
 }

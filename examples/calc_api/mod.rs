@@ -10,6 +10,7 @@
 //! | `calc.sum` | `{"xs": [int], "scale": int}` (`scale` optional, 1 when missing) | int |
 //! | `calc.hello` | `{"name": str}` (optional) | str, naming the caller |
 //! | `calc.reset` | none; one-way (call id 0) | nothing |
+//! | `calc.watch` | none | a stream of every later add result (open it with `rpc.stream.open` as a push stream) |
 //! | `calc.history` | `{"limit": int}` | a pull stream: `{"u": <16 bytes>}`, then `NB {"u", "n"}` gives arrays of `{"a", "b", "sum"}` (the most recent adds, oldest first, at most `limit`) |
 //!
 //! Each successful `calc.add` publishes the event `calc/added` with the payload
@@ -38,6 +39,9 @@ pub enum CalcError {
     /// Division by zero.
     #[rpc(code = 1002)]
     DivisionByZero,
+    /// A `calc.watch` consumer fell too far behind; its stream ends.
+    #[rpc(code = 1003)]
+    Lagged,
 }
 
 /// What the calculator publishes.
@@ -74,4 +78,8 @@ pub trait Calc {
     /// `calculator::HISTORY`).
     #[rpc(stream)]
     fn history(&self, limit: u32) -> impl Stream<Item = Result<Added, CalcError>> + Send;
+    /// Every add result from the moment it is opened: a live feed, best opened as a push
+    /// stream; a consumer more than `calculator::WATCH_BUFFER` behind gets `Lagged`.
+    #[rpc(stream)]
+    fn watch(&self) -> impl Stream<Item = Result<Added, CalcError>> + Send;
 }

@@ -7,7 +7,9 @@ The Rust test (tests/typed_calc_contract.rs) serves `examples/calc_api` as `svc.
 every successful `calc.add` publishes `calc/added` with `{"a", "b", "sum"}`; `calc.history
 {"limit": n}` answers `{"u": <16 bytes>}`, `NB {"u", "n"}` arrays of the same maps (the most
 recent adds, oldest first, fewer than n at the end), `N {"u"}` one item or an empty payload;
-an unknown or closed cursor is -32001; `rpc.describe` lists the events and marks the stream.
+an unknown or closed cursor is -32001; `rpc.stream.open` pushes the same items as
+notifications `{"s", "q", "d"}` and an end marker; `rpc.describe` lists the events and marks
+the stream.
 Prints "OK" and exits 0 when every check passes.
 """
 
@@ -26,6 +28,8 @@ client = client_mod.Client(path, 'py.calc.watcher')
 rpc = rpc_mod.Rpc(client)
 frames = queue.Queue()
 rpc.on_frame = lambda frame: frames.put(frame)
+notifications = queue.Queue()
+rpc.on_notification = lambda event: notifications.put(event.get_payload())
 client.connect()
 
 
@@ -93,6 +97,20 @@ u = result('calc.history', {'limit': 2})['u']
 assert call('rpc.cursor.close', {'u': u}) == b''
 assert error_code('NB', {'u': u, 'n': 1}) == -32001
 assert error_code('N', {'u': b'\0' * 16}) == -32001
+
+# The same history as a push stream: items arrive as notifications {"s", "q", "d"}, then
+# {"s", "q", "end": True}; the caller picks "s" and grants the credit "c".
+opened = result('rpc.stream.open', {'m': 'calc.history', 'p': msgpack.dumps({'limit': 3}),
+                                    's': 7, 'c': 10})
+assert opened == {'s': 7}, opened
+pushed = [msgpack.loads(notifications.get(timeout=TIMEOUT)) for _ in range(4)]
+# The PyPI client runs each notification handler in a thread of its own: order by "q".
+pushed.sort(key=lambda m: m['q'])
+assert [m['q'] for m in pushed] == [0, 1, 2, 3], pushed
+assert all(m['s'] == 7 for m in pushed), pushed
+assert [m['d'] for m in pushed[:3]] == expected[-3:], pushed
+assert pushed[3].get('end') is True, pushed
+assert error_code('rpc.stream.credit', {'s': 7, 'n': 1}) == -32001
 
 # rpc.describe: the events, and history marked as a stream.
 svc = result('rpc.describe')['services'][0]

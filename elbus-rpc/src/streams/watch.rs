@@ -115,6 +115,33 @@ impl<T: DeserializeOwned + Send + 'static, E: RpcErrorCode + Send + 'static> Pus
         }
     }
 
+    /// Waits until the server has accepted the stream (its items may already be on the way):
+    /// after this, everything the stream's source produces reaches the stream. An error here is
+    /// the stream's one error; the stream then ends.
+    pub async fn ready(&mut self) -> Result<(), CallError<E>> {
+        std::future::poll_fn(|cx| {
+            if let Some(e) = self.failed.take() {
+                let _ = self.finish(None);
+                return Poll::Ready(Err(e));
+            }
+            let State::Opening(call) = &mut self.state else {
+                return Poll::Ready(Ok(()));
+            };
+            match call.as_mut().poll(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Ok(_)) => {
+                    self.state = State::Open;
+                    Poll::Ready(Ok(()))
+                }
+                Poll::Ready(Err(e)) => {
+                    let _ = self.finish(None);
+                    Poll::Ready(Err(e.into_call_error()))
+                }
+            }
+        })
+        .await
+    }
+
     fn finish(&mut self, error: Option<CallError<E>>) -> Poll<Option<Result<T, CallError<E>>>> {
         self.state = State::Done;
         self.rx = None;
