@@ -479,3 +479,37 @@ async fn push_needs_a_bus() {
     );
     assert_eq!(loopback.router().open_streams(), 0);
 }
+
+/// A push stream whose consumer grants no more credit ends after the TTL: the consumer gets the
+/// timeout, the server drops the handler's stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_without_credit_expires() {
+    let bus = Bus::start().await;
+    let limits = StreamLimits {
+        ttl: Duration::from_secs(1),
+        ..LIMITS
+    };
+    let (server, probe) = server::<elbus::ipc::Client>(&bus, Via::Unix, limits).await;
+    let client = FeedClient::new(
+        caller::<elbus::ipc::Client>(&bus, Via::Unix, "caller").await,
+        SVC,
+    );
+    // A window of 1: each item consumed grants one more.
+    let mut stream = client.count(1_000_000).push(1);
+    for i in 0..3 {
+        assert_eq!(within("an item", stream.next()).await.unwrap().unwrap(), i);
+    }
+    // Stop consuming: the server has credit for one more item, then none; after the TTL it
+    // gives up and drops the handler's stream.
+    all_dropped(&server, &probe, 1).await;
+    assert_eq!(
+        within("the last item", stream.next())
+            .await
+            .unwrap()
+            .unwrap(),
+        3
+    );
+    let end = within("the end", stream.next()).await;
+    assert!(matches!(end, Some(Err(CallError::Timeout))), "{end:?}");
+    assert!(within("the end", stream.next()).await.is_none());
+}

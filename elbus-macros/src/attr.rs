@@ -188,10 +188,8 @@ impl MethodAttrs {
                 "bytes" => {
                     out.bytes = entry::flag(entry, errors).map(|b| (b, entry.key_span));
                 }
-                "stream" => {
-                    if entry::flag(entry, errors).unwrap_or(false) {
-                        out.stream = Some(entry.key_span);
-                    }
+                "stream" if entry::flag(entry, errors).unwrap_or(false) => {
+                    out.stream = Some(entry.key_span);
                 }
                 _ => {}
             }

@@ -135,8 +135,9 @@
 //!   connection.
 //! * `#[rpc(stream)]` methods are pull streams on the wire of busrt cursors ([`CURSOR_NEXT`],
 //!   [`CURSOR_NEXT_BATCH`], [`CURSOR_CLOSE`], [`CODE_CURSOR_NOT_FOUND`]); the client gets a
-//!   [`PullStream`]; the router's [`StreamLimits`] bound them. Wire contract: the repository's
-//!   `docs/typed-rpc.md` §8–§9.
+//!   [`PullStream`]; [`PullStream::push`] opens the same method as a push stream with credit
+//!   ([`PushStream`], [`PUSH_OPEN`]); the router's [`StreamLimits`] bound both. Wire contract:
+//!   the repository's `docs/typed-rpc.md` §8–§10.
 //!
 //! ## Deadlines, limits, QoS
 //!

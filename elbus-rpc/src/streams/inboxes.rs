@@ -9,11 +9,14 @@ use tokio::sync::mpsc;
 
 use super::push_wire::stream_of;
 
+/// A push stream: the server's client name and the stream id.
+type StreamKey = (String, u64);
+
 /// The push notifications of one bus client, by the sender and stream id they belong to.
 #[derive(Debug, Default)]
 pub struct PushInboxes {
     next_id: AtomicU64,
-    inboxes: Mutex<HashMap<(String, u64), mpsc::Sender<Vec<u8>>>>,
+    inboxes: Mutex<HashMap<StreamKey, mpsc::Sender<Vec<u8>>>>,
 }
 
 impl PushInboxes {

@@ -49,7 +49,10 @@ enum State {
 
 /// The items of a server stream, pulled in batches as this stream is polled: `Ok(item)`, or
 /// one `Err` after which the stream ends. Dropping it before the end closes the cursor on the
-/// server (`rpc.cursor.close`, sent from a spawned task).
+/// server (`rpc.cursor.close`, sent from a spawned task); one dropped while its opening call
+/// is still in flight leaves the cursor to expire (the server's TTL).
+///
+/// Memory: at most one batch (`.batch(n)`, [`DEFAULT_PULL_BATCH`]) is buffered here.
 #[must_use = "a stream does nothing until polled"]
 pub struct PullStream<T, E> {
     caller: Arc<dyn Caller>,

@@ -131,10 +131,9 @@ impl PushTable {
             entries,
         ));
         if let Ok(mut entries) = self.entries.lock() {
-            match entries.get_mut(&key) {
-                Some(entry) => entry.task = Some(task.abort_handle()),
-                // Already ended.
-                None => {}
+            // None: it already ended.
+            if let Some(entry) = entries.get_mut(&key) {
+                entry.task = Some(task.abort_handle());
             }
         }
         Ok(())
