@@ -1,15 +1,17 @@
 //! Typed events (`#[derive(RpcEvent)]`, `RpcBus`) over in-process clients, UNIX and TCP: one
 //! connection serving calls and receiving events, publishing from a client and from a
 //! handler's context, order, filters by variant and sender, `Lagged(n)` on overflow, key
-//! values refused at publish time, unsubscribing on drop, and the events in `rpc.describe`.
+//! values refused at publish time, undecodable payloads reported, unsubscribing on drop, and
+//! the events in `rpc.describe`.
 
 use std::time::Duration;
 
+use elbus::AsyncClient;
 use elbus_rpc::{
     rpc, EventError, EventFilter, Loopback, RecvError, RpcBus, RpcContext, RpcError, RpcEvent,
     RpcRouter, RpcTransport,
 };
-use elbus_suite::rpc::{wait_until, within, Bus, Connect, Via};
+use elbus_suite::rpc::{acked, wait_until, within, Bus, Connect, Via};
 
 /// The events of the test home.
 #[derive(Debug, Clone, PartialEq, RpcEvent)]
@@ -260,6 +262,16 @@ async fn keys_that_would_break_the_topic_are_refused<C: Connect + Clone>(bus: &B
     match client.set("up/stairs".into(), 1).await {
         Err(elbus_rpc::CallError::App(HomeError::NotPublished(m))) => {
             assert!(m.contains("can't be a topic segment"), "{m}")
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    // A publication on one of the topics that is not the variant's map is reported, and the
+    // receiver goes on.
+    let raw = home.rpc().client();
+    acked(raw.publish("home/door", b"\xc1", elbus::QoS::Processed)).await;
+    match within("the bad payload", events.recv()).await {
+        Err(RecvError::Decode { topic, sender, .. }) => {
+            assert_eq!((topic.as_str(), sender.as_str()), ("home/door", SVC))
         }
         other => panic!("unexpected {other:?}"),
     }

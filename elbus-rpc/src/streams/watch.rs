@@ -213,14 +213,20 @@ impl<T: DeserializeOwned + Send + 'static, E: RpcErrorCode + Send + 'static> Str
             let raw = RawCallError::from_code(e.code, Some(e.message.into_bytes()));
             return this.finish(Some(raw.into_call_error()));
         }
-        match msg.d {
-            Some(item) if !msg.end => {
-                this.consumed += 1;
-                this.top_up();
-                Poll::Ready(Some(Ok(item)))
-            }
-            _ => this.finish(None),
+        if msg.end {
+            return this.finish(None);
         }
+        // A nil item (`()`, `None`) reads as a missing "d".
+        let item = match msg.d {
+            Some(item) => item,
+            None => match decode_value::<T>(&[]) {
+                Ok(item) => item,
+                Err(e) => return this.finish(Some(CallError::Decode(e))),
+            },
+        };
+        this.consumed += 1;
+        this.top_up();
+        Poll::Ready(Some(Ok(item)))
     }
 }
 
