@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use elbus::AsyncClient;
 use elbus_rpc::{
     rpc, EventError, EventFilter, Loopback, RecvError, RpcBus, RpcContext, RpcError, RpcEvent,
     RpcRouter, RpcTransport,
