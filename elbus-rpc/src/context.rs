@@ -98,7 +98,9 @@ impl RpcContext {
 
     /// Publishes `event` on the bus this call was served from (QoS Processed: resolves once
     /// the broker ACKed it). Key values that would break the topic are refused before sending.
-    /// A call served in process ([`Loopback`](crate::Loopback)) has no bus: [`EventError::NoBus`].
+    /// Only a router served by [`RpcBus::serve`](crate::RpcBus::serve) has a bus to publish on;
+    /// one served by [`serve`](crate::serve) or in process ([`Loopback`](crate::Loopback)) gets
+    /// [`EventError::NoBus`].
     pub async fn publish<E: RpcEvent>(&self, event: &E) -> Result<(), EventError> {
         let topic = event.topic()?;
         let payload = event.encode_payload().map_err(EventError::Encode)?;
