@@ -9,61 +9,15 @@
 //!
 //! PATH (a UNIX socket path or `host:port`) defaults to `/tmp/elbus.sock`. Any peer can call the
 //! service with MessagePack params, e.g. Python with `busrt` (`examples/calc_client.py`), or
-//! introspect it with the generated `rpc.describe` method.
+//! introspect it with the generated `rpc.describe` method. Every successful `calc.add` publishes
+//! `calc/added`; `calc.history` is a pull stream of the last add results.
 
 mod calc_api;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use calc_api::{Calc, CalcError, DEFAULT_PATH, SERVICE_NAME};
+use calc_api::calculator::Calculator;
+use calc_api::{Calc, DEFAULT_PATH, SERVICE_NAME};
 use elbus::{ipc, AsyncClient};
-use elbus_rpc::{RpcContext, RpcRouter};
-
-/// The service state: how many calls it answered since the last reset.
-#[derive(Default)]
-struct Calculator {
-    calls: AtomicU64,
-}
-
-impl Calculator {
-    fn count(&self) {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-impl Calc for Calculator {
-    async fn add(&self, a: i64, b: i64) -> Result<i64, CalcError> {
-        self.count();
-        a.checked_add(b).ok_or(CalcError::Overflow)
-    }
-
-    async fn div(&self, a: i64, b: i64) -> Result<i64, CalcError> {
-        self.count();
-        match b {
-            0 => Err(CalcError::DivisionByZero),
-            _ => a.checked_div(b).ok_or(CalcError::Overflow),
-        }
-    }
-
-    async fn sum(&self, xs: Vec<i64>, scale: Option<i64>) -> Result<i64, CalcError> {
-        self.count();
-        xs.iter()
-            .try_fold(0i64, |acc, x| acc.checked_add(*x))
-            .and_then(|sum| sum.checked_mul(scale.unwrap_or(1)))
-            .ok_or(CalcError::Overflow)
-    }
-
-    async fn hello(&self, name: Option<String>, ctx: &RpcContext) -> Result<String, CalcError> {
-        self.count();
-        let name = name.as_deref().unwrap_or(ctx.primary_sender());
-        Ok(format!("hello, {name} (called by {})", ctx.sender()))
-    }
-
-    async fn reset(&self, ctx: &RpcContext) {
-        let calls = self.calls.swap(0, Ordering::Relaxed);
-        println!("reset by {} after {calls} calls", ctx.sender());
-    }
-}
+use elbus_rpc::{RpcBus, RpcRouter};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -73,8 +27,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = ipc::Client::connect(&ipc::Config::new(&path, SERVICE_NAME)).await?;
     // One router can mount several services; this one has just the calculator.
     let router = RpcRouter::new().service(Calculator::default().into_handler());
-    // Keep `rpc` alive: dropping its last clone stops serving.
-    let rpc = elbus_rpc::serve(client, router)?;
+    // Keep `bus` alive: dropping its last clone stops serving. An `RpcBus` (rather than
+    // `elbus_rpc::serve`) lets handlers publish events (`calc/added`) through their context.
+    let bus = RpcBus::serve(client, router)?;
+    let rpc = bus.rpc();
     println!("serving {SERVICE_NAME} on {path}; Ctrl-C to stop");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}

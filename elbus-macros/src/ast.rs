@@ -49,6 +49,10 @@ pub struct Method {
     pub aliases: Vec<LitStr>,
     /// A one-way call (`#[rpc(notify)]`).
     pub notify: bool,
+    /// A pull stream (`#[rpc(stream)]`): `output` is the `Result` of each item.
+    pub stream: bool,
+    /// A stream method's return type as written (`impl Stream<Item = ..> + Send`).
+    pub stream_ret: Option<Type>,
     /// The method's own `timeout`, in milliseconds.
     pub timeout_ms: Option<u64>,
     /// The method's `meta(..)` pairs.

@@ -34,6 +34,8 @@ pub struct TraitAttrs {
     pub deny_unknown_params: bool,
     /// `meta(key = "value", ..)`.
     pub meta: Vec<(String, String)>,
+    /// `events = Type`: the `RpcEvent` enum the service publishes, listed by `rpc.describe`.
+    pub events: Option<syn::Path>,
 }
 
 impl TraitAttrs {
@@ -49,6 +51,7 @@ impl TraitAttrs {
         "client",
         "deny_unknown_params",
         "meta",
+        "events",
     ];
     /// Keys reserved for later versions.
     const UNSUPPORTED: &'static [&'static str] =
@@ -68,6 +71,7 @@ impl TraitAttrs {
             client: true,
             deny_unknown_params: false,
             meta: Vec::new(),
+            events: None,
         };
         let (mut server_span, mut client_span) = (None, None);
         for entry in &entries {
@@ -108,6 +112,7 @@ impl TraitAttrs {
                     attrs.deny_unknown_params = entry::flag(entry, errors).unwrap_or(false)
                 }
                 "meta" => attrs.meta = entry::meta_pairs(entry, errors),
+                "events" => attrs.events = entry::type_path(entry, errors),
                 _ => {}
             }
         }
@@ -158,12 +163,15 @@ pub struct MethodAttrs {
     /// `bytes` / `bytes = false` on the method: its `Ok` result travels as MessagePack `bin`
     /// (or, explicitly, as an array of integers), with the key's span.
     pub bytes: Option<(bool, Span)>,
+    /// `stream`: a pull stream of results, with the key's span.
+    pub stream: Option<Span>,
 }
 
 impl MethodAttrs {
-    const KEYS: &'static [&'static str] =
-        &["name", "aliases", "notify", "timeout", "meta", "bytes"];
-    const UNSUPPORTED: &'static [&'static str] = &["stream", "qos", "blocking", "flatten"];
+    const KEYS: &'static [&'static str] = &[
+        "name", "aliases", "notify", "timeout", "meta", "bytes", "stream",
+    ];
+    const UNSUPPORTED: &'static [&'static str] = &["qos", "blocking", "flatten"];
 
     /// Parses the `#[rpc(...)]` attributes among a method's `attrs`.
     pub fn parse(attrs: &[Attribute], errors: &mut Errors) -> Self {
@@ -179,6 +187,9 @@ impl MethodAttrs {
                 "meta" => out.meta = entry::meta_pairs(entry, errors),
                 "bytes" => {
                     out.bytes = entry::flag(entry, errors).map(|b| (b, entry.key_span));
+                }
+                "stream" if entry::flag(entry, errors).unwrap_or(false) => {
+                    out.stream = Some(entry.key_span);
                 }
                 _ => {}
             }

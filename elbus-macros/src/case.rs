@@ -59,6 +59,18 @@ impl Case {
     }
 }
 
+/// A PascalCase identifier (an enum variant) in snake_case: `DoorOpened` -> `door_opened`.
+pub fn pascal_to_snake(ident: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in ident.chars().enumerate() {
+        if c.is_uppercase() && i > 0 && !out.ends_with('_') {
+            out.push('_');
+        }
+        out.extend(c.to_lowercase());
+    }
+    out
+}
+
 fn capitalize(word: &str) -> String {
     let mut chars = word.chars();
     match chars.next() {

@@ -372,3 +372,18 @@ pub fn meta_pairs(entry: &Entry, errors: &mut Errors) -> Vec<(String, String)> {
     }
     out
 }
+
+/// `key = Type` (a path, e.g. `events = CalcEvent`).
+pub fn type_path(entry: &Entry, errors: &mut Errors) -> Option<syn::Path> {
+    let value = value_of(entry, "Type", errors)?;
+    match value {
+        Expr::Path(p) if p.qself.is_none() => Some(p.path.clone()),
+        other => {
+            errors.push_spanned(
+                other,
+                format!("expected a type: `{} = MyEvents`", entry.key),
+            );
+            None
+        }
+    }
+}

@@ -15,6 +15,7 @@
 //! | `valid` | the checks across items (wire-name collisions, reserved names, ...) |
 //! | `expand` | code generation: the trait, the handler, the client, the schema |
 //! | `rpc_error` | `#[derive(RpcError)]`: its own `attr`, `ast` and `expand` |
+//! | `rpc_event` | `#[derive(RpcEvent)]`: its own `ast` (attributes and checks) and `expand` |
 
 mod ast;
 mod attr;
@@ -24,6 +25,7 @@ mod entry;
 mod expand;
 mod parse;
 mod rpc_error;
+mod rpc_event;
 mod ty;
 mod valid;
 
@@ -95,6 +97,15 @@ fn item_keyword(item: &syn::Item) -> proc_macro2::TokenStream {
 pub fn derive_rpc_error(input: TokenStream) -> TokenStream {
     match syn::parse::<syn::DeriveInput>(input) {
         Ok(input) => rpc_error::derive(&input).into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+/// Derives `RpcEvent` for an enum of events. See the `elbus-rpc` crate for the documentation.
+#[proc_macro_derive(RpcEvent, attributes(rpc))]
+pub fn derive_rpc_event(input: TokenStream) -> TokenStream {
+    match syn::parse::<syn::DeriveInput>(input) {
+        Ok(input) => rpc_event::derive(&input).into(),
         Err(e) => e.to_compile_error().into(),
     }
 }

@@ -94,7 +94,14 @@ fn parse_method(f: &TraitItemFn, svc: &Service, case: Case, errors: &mut Errors)
     check_signature(f, errors);
     check_receiver(sig, errors);
     let args = parse_args(sig, case, errors);
-    let (ret, output) = parse_output(sig, attrs.notify, errors)?;
+    if let (Some(span), true) = (attrs.stream, attrs.notify) {
+        errors.push(span, "`stream` and `notify` exclude each other: a stream answers its caller, a notification never does");
+    }
+    if let (Some(_), Some((_, span))) = (attrs.stream, attrs.bytes) {
+        errors.push(span, "`bytes` is not supported on a `stream` method");
+    }
+    let stream = attrs.stream.is_some() && !attrs.notify;
+    let (ret, output) = parse_output(sig, attrs.notify, stream, errors)?;
     let (bytes_result, bytes_result_hint) = bytes_result(&output, attrs.bytes, errors);
 
     // The wire name.
@@ -118,6 +125,11 @@ fn parse_method(f: &TraitItemFn, svc: &Service, case: Case, errors: &mut Errors)
         name_span,
         aliases,
         notify: attrs.notify,
+        stream,
+        stream_ret: match (&sig.output, stream) {
+            (ReturnType::Type(_, ty), true) => Some((**ty).clone()),
+            _ => None,
+        },
         timeout_ms: attrs.timeout_ms,
         meta: attrs.meta,
         args,
@@ -238,13 +250,27 @@ fn parse_args(sig: &Signature, case: Case, errors: &mut Errors) -> Vec<Arg> {
 fn parse_output(
     sig: &Signature,
     notify: bool,
+    stream: bool,
     errors: &mut Errors,
 ) -> Option<(Option<Type>, Output)> {
     let output_span = match &sig.output {
         ReturnType::Type(_, ty) => ty.span(),
         ReturnType::Default => sig.ident.span(),
     };
-    let ret: Option<Type> = if sig.asyncness.is_some() {
+    const STREAM_SHAPE: &str = "a `#[rpc(stream)]` method returns `impl Stream<Item = Result<T, E>> + Send` (not a future): write `fn name(&self, ..) -> impl Stream<Item = Result<T, E>> + Send;`";
+    let ret: Option<Type> = if stream {
+        if let Some(a) = &sig.asyncness {
+            errors.push_spanned(a, format!("remove `async`: {STREAM_SHAPE}"));
+            return None;
+        }
+        match ty::stream_item(&sig.output) {
+            Some(Some(item)) => Some(item),
+            _ => {
+                errors.push(output_span, STREAM_SHAPE);
+                return None;
+            }
+        }
+    } else if sig.asyncness.is_some() {
         match &sig.output {
             ReturnType::Default => None,
             ReturnType::Type(_, ty) => Some((**ty).clone()),

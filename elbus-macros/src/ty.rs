@@ -80,6 +80,17 @@ pub fn result_args(ty: &Type) -> Option<Result<(Type, Type), ()>> {
 /// For `-> impl Future<Output = R> (+ Send)`: `Some(Some(R))`; `Some(None)` when there is no
 /// `Output`; `None` when the return type is no `impl Future`.
 pub fn future_output(ret: &ReturnType) -> Option<Option<Type>> {
+    impl_assoc(ret, "Future", "Output")
+}
+
+/// For `-> impl Stream<Item = I> (+ Send)`: `Some(Some(I))`; `Some(None)` when there is no
+/// `Item`; `None` when the return type is no `impl Stream`.
+pub fn stream_item(ret: &ReturnType) -> Option<Option<Type>> {
+    impl_assoc(ret, "Stream", "Item")
+}
+
+/// The associated type `assoc` of the `impl trait_name<..>` bound of a return type.
+fn impl_assoc(ret: &ReturnType, trait_name: &str, assoc: &str) -> Option<Option<Type>> {
     let ReturnType::Type(_, ty) = ret else {
         return None;
     };
@@ -93,13 +104,13 @@ pub fn future_output(ret: &ReturnType) -> Option<Option<Type>> {
         let Some(seg) = tb.path.segments.last() else {
             continue;
         };
-        if seg.ident != "Future" {
+        if seg.ident != trait_name {
             continue;
         }
         if let PathArguments::AngleBracketed(args) = &seg.arguments {
             for a in &args.args {
                 if let GenericArgument::AssocType(at) = a {
-                    if at.ident == "Output" {
+                    if at.ident == assoc {
                         return Some(Some(at.ty.clone()));
                     }
                 }

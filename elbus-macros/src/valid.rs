@@ -11,6 +11,15 @@ use crate::diag::Errors;
 
 /// The introspection method the router answers.
 const DESCRIBE: &str = "rpc.describe";
+/// The stream methods the router answers itself: pull cursors and push-stream control.
+const CURSOR_METHODS: &[&str] = &[
+    "N",
+    "NB",
+    "rpc.cursor.close",
+    "rpc.stream.open",
+    "rpc.stream.credit",
+    "rpc.stream.cancel",
+];
 /// Inherent items of the generated client that a method of the same name would shadow.
 const CLIENT_ITEMS: &[&str] = &[
     "new",
@@ -79,6 +88,10 @@ pub fn validate(svc: &Service, errors: &mut Errors) {
             }
             if name == DESCRIBE {
                 errors.push(span, format!("the {what} `{DESCRIBE}` is reserved for the generated introspection method; choose another name"));
+                continue;
+            }
+            if CURSOR_METHODS.contains(&name.as_str()) {
+                errors.push(span, format!("the {what} `{name}` is reserved for the stream methods the router answers (`N`, `NB`, `rpc.cursor.close`, `rpc.stream.*`); choose another name"));
                 continue;
             }
             if let Some(first) = seen.get(&name) {

@@ -7,10 +7,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use elbus::rpc::{RpcClient, RpcError, RpcEvent, RpcHandlers, RpcOptions, RpcResult};
+use elbus::rpc::{
+    RpcClient, RpcError, RpcEvent as RequestEvent, RpcHandlers, RpcOptions, RpcResult,
+};
 use elbus::{AsyncClient, Frame, QoS};
 use tokio::sync::watch;
 
+use crate::bus_handle::BusHandle;
+use crate::events::EventHub;
+use crate::streams::PushInboxes;
 use crate::{RawCallError, RpcRouter, RpcTransport};
 
 /// The QoS of typed calls unless the call sets one ([`RpcCall::qos`](crate::RpcCall::qos)):
@@ -102,6 +107,9 @@ fn raw_error(err: RpcError) -> RawCallError {
 pub struct RouterHandlers {
     router: Arc<RpcRouter>,
     callers: Arc<Callers>,
+    hub: Arc<EventHub>,
+    bus: Option<BusHandle>,
+    pushes: Arc<PushInboxes>,
 }
 
 /// The calls being served, by the caller's primary name, each with the switch that cancels it.
@@ -165,17 +173,42 @@ impl RouterHandlers {
         RouterHandlers {
             router: Arc::new(router),
             callers: Arc::default(),
+            hub: EventHub::new(),
+            bus: None,
+            pushes: PushInboxes::new(),
         }
+    }
+
+    /// The same handlers, giving handlers a bus to publish on (`RpcContext::publish`) through
+    /// a clone of the client they serve on.
+    pub(crate) fn with_bus(mut self, bus: BusHandle) -> Self {
+        self.bus = Some(bus);
+        self
+    }
+
+    /// The push streams fed by the notifications this client receives.
+    pub fn pushes(&self) -> &Arc<PushInboxes> {
+        &self.pushes
+    }
+
+    /// The event subscriptions fed by the publications this client receives.
+    pub fn events(&self) -> &Arc<EventHub> {
+        &self.hub
     }
 
     /// The router being served.
     pub fn router(&self) -> &RpcRouter {
         &self.router
     }
+
+    /// The router being served, shared.
+    pub(crate) fn shared_router(&self) -> Arc<RpcRouter> {
+        self.router.clone()
+    }
 }
 
 impl RpcHandlers for RouterHandlers {
-    async fn handle_call(&self, event: RpcEvent) -> RpcResult {
+    async fn handle_call(&self, event: RequestEvent) -> RpcResult {
         let sender = event.sender();
         let primary = sender
             .split_once("%%")
@@ -189,6 +222,7 @@ impl RpcHandlers for RouterHandlers {
                 event.id(),
                 event.payload(),
                 Some(cancelled),
+                self.bus.clone(),
             )
             .await;
         match reply {
@@ -201,11 +235,19 @@ impl RpcHandlers for RouterHandlers {
         }
     }
 
-    /// Stops the calls of a caller the broker announces gone.
+    /// Feeds the items of push streams to their streams.
+    async fn handle_notification(&self, event: RequestEvent) {
+        self.pushes.deliver(event.sender(), event.payload());
+    }
+
+    /// Feeds publications to the event subscriptions, and stops the calls and closes the
+    /// streams of a caller the broker announces gone.
     async fn handle_frame(&self, frame: Frame) {
         if let Some(primary) = elbus::rpc::unregistered_client(&frame) {
             self.callers.cancel(primary);
+            self.router.close_streams_of(primary);
         }
+        self.hub.deliver(&frame);
     }
 }
 

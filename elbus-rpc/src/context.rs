@@ -2,9 +2,15 @@
 //! who called, and until when the caller waits.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::sync::watch;
+
+use crate::bus_handle::BusHandle;
+use crate::error::{ServerError, CODE_INTERNAL_ERROR};
+use crate::events::{EventError, RpcEvent, EVENT_QOS};
+use crate::streams::{ItemStream, StreamTable};
 
 /// What a handler may know about the call it serves. Never sent on the wire.
 ///
@@ -19,6 +25,10 @@ pub struct RpcContext {
     call_id: u32,
     deadline: Option<Instant>,
     cancel: Option<watch::Receiver<bool>>,
+    bus: Option<BusHandle>,
+    streams: Option<Arc<StreamTable>>,
+    /// Opened with `rpc.stream.open`: the stream id and initial credit.
+    push: Option<(u64, u64)>,
 }
 
 impl RpcContext {
@@ -31,6 +41,72 @@ impl RpcContext {
             call_id,
             deadline: None,
             cancel: None,
+            bus: None,
+            streams: None,
+            push: None,
+        }
+    }
+
+    /// The same context for a stream method opened as a push stream (`rpc.stream.open`).
+    pub(crate) fn for_push(mut self, method: &str, s: u64, credit: u64) -> Self {
+        self.method = method.to_owned();
+        self.push = Some((s, credit));
+        self
+    }
+
+    /// The same context, publishing through `bus`.
+    pub(crate) fn with_bus(mut self, bus: Option<BusHandle>) -> Self {
+        self.bus = bus;
+        self
+    }
+
+    /// The same context, opening streams in `streams`.
+    pub(crate) fn with_streams(mut self, streams: Arc<StreamTable>) -> Self {
+        self.streams = Some(streams);
+        self
+    }
+
+    /// Whether streams opened in this context have a table to go to.
+    pub(crate) fn has_streams(&self) -> bool {
+        self.streams.is_some()
+    }
+
+    /// Opens a cursor over `stream` for this call's caller and answers `{"u": id}`.
+    pub(crate) fn open_stream(&self, stream: ItemStream) -> Result<Vec<u8>, ServerError> {
+        let Some(table) = &self.streams else {
+            return Err(ServerError::new(
+                CODE_INTERNAL_ERROR,
+                "streams need a router: this call was dispatched without one",
+            ));
+        };
+        if let Some((s, credit)) = self.push {
+            let Some(bus) = &self.bus else {
+                return Err(ServerError::new(
+                    CODE_INTERNAL_ERROR,
+                    "push streams need a bus: serve the router with RpcBus::serve",
+                ));
+            };
+            let (owner, primary) = (&self.sender, self.primary_sender());
+            table.open_push(bus.clone(), owner, primary, s, credit, stream)?;
+            return crate::codec::encode_value(&crate::streams::Pushed { s })
+                .map_err(ServerError::internal);
+        }
+        let id = table.open(&self.sender, self.primary_sender(), stream)?;
+        crate::codec::encode_value(&crate::streams::Opened { u: &id })
+            .map_err(ServerError::internal)
+    }
+
+    /// Publishes `event` on the bus this call was served from (QoS Processed: resolves once
+    /// the broker ACKed it). Key values that would break the topic are refused before sending.
+    /// Only a router served by [`RpcBus::serve`](crate::RpcBus::serve) has a bus to publish on;
+    /// one served by [`serve`](crate::serve) or in process ([`Loopback`](crate::Loopback)) gets
+    /// [`EventError::NoBus`].
+    pub async fn publish<E: RpcEvent>(&self, event: &E) -> Result<(), EventError> {
+        let topic = event.topic()?;
+        let payload = event.encode_payload().map_err(EventError::Encode)?;
+        match &self.bus {
+            Some(bus) => Ok(bus.publish(topic, payload, EVENT_QOS).await?),
+            None => Err(EventError::NoBus),
         }
     }
 

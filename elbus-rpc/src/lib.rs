@@ -61,6 +61,8 @@
 //! | method | `aliases` | `#[rpc(aliases = ["sum"])] async fn sum(..)` |
 //! | method | `notify` | `#[rpc(notify)] async fn reset(&self);`: call id 0, no reply |
 //! | method | `timeout` | `#[rpc(timeout = "30s")] async fn slow(..)` |
+//! | trait | `events` | `#[rpc(events = CalcEvent)]`: `rpc.describe` lists the [`RpcEvent`] enum's topics |
+//! | method | `stream` | `#[rpc(stream)] fn history(&self, n: u32) -> impl Stream<Item = Result<T, E>> + Send;`: a pull stream |
 //! | method | `bytes` | `#[rpc(bytes)] async fn read(..) -> Result<Vec<u8>, E>`: the `Ok` result as MessagePack `bin`; `bytes = false` silences the hint a plain `Vec<u8>` result gets |
 //! | param | `rename` | `#[rpc(rename = "who")] name: String` (the Rust name stays an alias) |
 //! | param | `alias` | `#[rpc(alias = "n")] name: String` (repeatable) |
@@ -69,6 +71,8 @@
 //! | param | `context` | `#[rpc(context)] ctx: &RpcContext` (implied by the type): not on the wire |
 //! | error enum | `crate` | `#[rpc(crate = "::my_reexport::elbus_rpc")]` |
 //! | error variant | `code` | `#[rpc(code = 1001)] Overflow` (required, outside −32768..=−32000) |
+//! | event enum | `namespace` | `#[derive(RpcEvent)] #[rpc(namespace = "calc")] enum CalcEvent { Added { sum: i64 } }`: topic `calc/added` |
+//! | event variant | `topic` | `#[rpc(topic = "calc/room/{room}")] Room { room: String, total: i64 }` |
 //! | error variant | `message` | `#[rpc(code = 10, message = "value {value} out of range {min}..{max}")] OutOfRange { value: i64, min: i64, max: i64 }` |
 //!
 //! The full rules (wire names, what each key does on the wire) are in the repository's
@@ -120,6 +124,21 @@
 //!   `default_timeout`, `call_qos`, `notify_qos`) and convert their error replies with
 //!   [`RawCallError::from_code`]; [`Loopback`] runs a router in process.
 //!
+//! ## Events and streams
+//!
+//! * `#[derive(RpcEvent)]` makes an enum's variants topics whose payload is a MessagePack map of
+//!   the fields; publish with [`RpcBus::publish`], [`publish_event`] or, in a handler,
+//!   [`RpcContext::publish`]; receive with [`RpcBus::subscribe`] (an [`EventReceiver`] that
+//!   resolves after the broker's ACK, filters with [`EventFilter`] and reports overflow as
+//!   [`RecvError::Lagged`]).
+//! * [`RpcBus`] serves a router, calls (it is an [`RpcTransport`]) and receives events on one
+//!   connection.
+//! * `#[rpc(stream)]` methods are pull streams on the wire of busrt cursors ([`CURSOR_NEXT`],
+//!   [`CURSOR_NEXT_BATCH`], [`CURSOR_CLOSE`], [`CODE_CURSOR_NOT_FOUND`]); the client gets a
+//!   [`PullStream`]; [`PullStream::push`] opens the same method as a push stream with credit
+//!   ([`PushStream`], [`PUSH_OPEN`]); the router's [`StreamLimits`] bound both. Wire contract:
+//!   the repository's `docs/typed-rpc.md` §8–§10.
+//!
 //! ## Deadlines, limits, QoS
 //!
 //! * [`RpcCall::send_deadline`] sends the call's timeout to the server (the reserved params key
@@ -141,17 +160,21 @@
 
 pub mod blocking;
 mod bus;
+mod bus_handle;
 mod client;
 mod codec;
 mod context;
 mod deadline;
 mod error;
 mod error_data;
+mod events;
 mod future;
 mod loopback;
 mod middleware;
+mod node;
 mod router;
 mod schema;
+mod streams;
 #[cfg(feature = "tracing")]
 mod traced;
 mod transport;
@@ -167,9 +190,16 @@ pub use error::{
     CODE_METHOD_NOT_FOUND, CODE_PARSE_ERROR, CODE_TIMEOUT, RESERVED_CODES,
 };
 pub use error_data::{split_error_text, ERROR_DATA_MARKER};
+pub use events::{
+    key_segment, publish_event, topic_matches, EventError, EventFieldSchema, EventFilter, EventHub,
+    EventReceiver, EventSchema, ReceivedEvent, RecvError, RpcEvent, DEFAULT_EVENT_BUFFER,
+    EVENT_QOS,
+};
 pub use future::BoxFuture;
+pub use futures_core::Stream;
 pub use loopback::Loopback;
 pub use middleware::{Next, RpcMiddleware};
+pub use node::RpcBus;
 pub use router::{RouterError, RpcRouter, RpcService, DESCRIBE_METHOD};
 pub use schema::{ErrorSchema, ErrorTypeSchema, MethodSchema, ParamSchema, ServiceSchema};
 /// The schema crate behind [`type_schema`]: `#[derive(schemars::JsonSchema)]` on a user type
@@ -177,6 +207,11 @@ pub use schema::{ErrorSchema, ErrorTypeSchema, MethodSchema, ParamSchema, Servic
 #[cfg(feature = "schema")]
 #[cfg_attr(docsrs, doc(cfg(feature = "schema")))]
 pub use schemars;
+pub use streams::{
+    ItemStream, PullStream, PushInboxes, PushStream, StreamLimits, CODE_CURSOR_NOT_FOUND,
+    CURSOR_CLOSE, CURSOR_NEXT, CURSOR_NEXT_BATCH, DEFAULT_PULL_BATCH, DEFAULT_PUSH_CREDIT,
+    PUSH_CANCEL, PUSH_CREDIT, PUSH_OPEN,
+};
 pub use transport::{DefaultTransport, RpcTransport, DEFAULT_TIMEOUT};
 
 /// Turns a trait into a typed RPC service: the trait, a `{Trait}Handler<S>` and a `{Trait}Client<T>`.
@@ -198,6 +233,12 @@ pub use elbus_macros::rpc;
 /// [crate documentation](crate#attribute-keys).
 pub use elbus_macros::RpcError;
 
+/// Derives [`RpcEvent`] for an enum of events: each variant a topic under the enum's
+/// `#[rpc(namespace = "..")]` (`{namespace}/{variant in snake_case}`, or `#[rpc(topic = "..")]`
+/// with `{field}` key segments), its payload a MessagePack map of its fields. Link it to a
+/// service with `#[rpc(events = Type)]` so `rpc.describe` lists it.
+pub use elbus_macros::RpcEvent;
+
 /// Re-exports used by the code `#[rpc]` generates; not a public API.
 #[doc(hidden)]
 pub mod __private {
@@ -208,6 +249,21 @@ pub mod __private {
     };
     pub use crate::error::RpcErrorCode;
     pub use crate::error_data::{decode_error_fields, encode_error_text};
+    pub use crate::events::encode_fields;
+
+    /// Opens a cursor over a `#[rpc(stream)]` handler's stream for the caller of `ctx` and
+    /// answers `{"u": id}`.
+    pub fn open_stream<S, T, E>(
+        ctx: &crate::RpcContext,
+        stream: S,
+    ) -> ::core::result::Result<::std::vec::Vec<u8>, crate::ServerError>
+    where
+        S: crate::Stream<Item = ::core::result::Result<T, E>> + Send + 'static,
+        T: ::serde::Serialize + 'static,
+        E: crate::RpcErrorCode + 'static,
+    {
+        ctx.open_stream(crate::streams::encode(stream))
+    }
     pub use ::core;
     pub use ::elbus::QoS;
     pub use ::rmp_serde;

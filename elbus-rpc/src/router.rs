@@ -5,11 +5,13 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::pin;
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::bus_handle::BusHandle;
 use crate::codec::encode_value;
 use crate::context::RpcContext;
 use crate::deadline;
@@ -17,6 +19,9 @@ use crate::error::{ServerError, CODE_BUSY, CODE_TIMEOUT};
 use crate::future::BoxFuture;
 use crate::middleware::{Chain, Next, RpcMiddleware};
 use crate::schema::ServiceSchema;
+use crate::streams::{
+    answer_cursor, is_cursor_method, PushOpen, StreamLimits, StreamTable, PUSH_OPEN,
+};
 
 /// The wire name of the generated introspection method.
 pub const DESCRIBE_METHOD: &str = "rpc.describe";
@@ -72,6 +77,7 @@ pub struct RpcRouter {
     methods: HashMap<&'static str, usize>,
     in_flight: Option<(usize, tokio::sync::Semaphore)>,
     layers: Vec<Box<dyn RpcMiddleware>>,
+    streams: Arc<StreamTable>,
 }
 
 #[derive(Serialize)]
@@ -93,6 +99,24 @@ impl RpcRouter {
         let limit = limit.max(1);
         self.in_flight = Some((limit, tokio::sync::Semaphore::new(limit)));
         self
+    }
+
+    /// Sets the limits of the router's pull streams (`#[rpc(stream)]` methods): TTL, caps per
+    /// caller and in all, the largest batch; see [`StreamLimits`] for the defaults.
+    pub fn stream_limits(mut self, limits: StreamLimits) -> Self {
+        self.streams = Arc::new(StreamTable::new(limits));
+        self
+    }
+
+    /// How many pull streams (cursors) are open: a handler's stream is dropped, and leaves this
+    /// count, when it ends, fails, is closed, expires or its caller leaves the bus.
+    pub fn open_streams(&self) -> usize {
+        self.streams.len()
+    }
+
+    /// Closes the streams of the client `primary` (it left the bus).
+    pub(crate) fn close_streams_of(&self, primary: &str) {
+        self.streams.close_owner(primary);
     }
 
     /// Wraps every call in `middleware` (see [`RpcMiddleware`]); layers run in the order they
@@ -182,6 +206,13 @@ impl RpcRouter {
             },
             None => None,
         };
+        let with_streams;
+        let ctx = if ctx.has_streams() {
+            ctx
+        } else {
+            with_streams = ctx.clone().with_streams(self.streams.clone());
+            &with_streams
+        };
         let mut call = pin!(self.run_layer(0, ctx, params));
         let mut stop = pin!(ctx.cancelled());
         std::future::poll_fn(|cx| {
@@ -198,8 +229,38 @@ impl RpcRouter {
         match self.methods.get(ctx.method()) {
             Some(&index) => self.services[index].dispatch(ctx, params).await,
             None if ctx.method() == DESCRIBE_METHOD => self.describe(),
+            None if ctx.method() == PUSH_OPEN => self.open_push(ctx, params).await,
+            None if is_cursor_method(ctx.method()) => {
+                answer_cursor(&self.streams, ctx.method(), ctx.sender(), params).await
+            }
             None => Err(ServerError::method_not_found(ctx.method())),
         }
+    }
+
+    /// Answers `rpc.stream.open`: runs the stream method it names as a push stream.
+    fn open_push<'a>(
+        &'a self,
+        ctx: &'a RpcContext,
+        params: &'a [u8],
+    ) -> BoxFuture<'a, Result<Vec<u8>, ServerError>> {
+        Box::pin(async move {
+            let open: PushOpen<'_> = rmp_serde::from_slice(params).map_err(|e| {
+                ServerError::invalid_params(format_args!("invalid params for {PUSH_OPEN}: {e}"))
+            })?;
+            let stream_method = self
+                .methods
+                .get(open.m)
+                .and_then(|&i| self.services[i].schema().method(open.m))
+                .is_some_and(|m| m.stream);
+            if !stream_method {
+                return Err(ServerError::invalid_params(format_args!(
+                    "invalid params for {PUSH_OPEN}: {:?} is not a stream method",
+                    open.m
+                )));
+            }
+            let ctx = ctx.clone().for_push(open.m, open.s, open.c);
+            self.route(&ctx, open.p).await
+        })
     }
 
     /// The byte layer's entry point: a request from `sender` for `method` (raw bytes) with
@@ -216,7 +277,7 @@ impl RpcRouter {
         call_id: u32,
         params: &[u8],
     ) -> Result<Vec<u8>, ServerError> {
-        self.handle_cancellable(sender, method, call_id, params, None)
+        self.handle_cancellable(sender, method, call_id, params, None, None)
             .await
     }
 
@@ -228,6 +289,7 @@ impl RpcRouter {
         call_id: u32,
         params: &[u8],
         cancel: Option<tokio::sync::watch::Receiver<bool>>,
+        bus: Option<BusHandle>,
     ) -> Result<Vec<u8>, ServerError> {
         let Ok(method) = std::str::from_utf8(method) else {
             return Err(ServerError::method_not_found(&String::from_utf8_lossy(
@@ -236,7 +298,9 @@ impl RpcRouter {
         };
         let (timeout, params) = deadline::take(params);
         let mut ctx = RpcContext::new(sender, method, call_id)
-            .with_deadline(timeout.and_then(|t| Instant::now().checked_add(t)));
+            .with_deadline(timeout.and_then(|t| Instant::now().checked_add(t)))
+            .with_bus(bus)
+            .with_streams(self.streams.clone());
         if let Some(cancel) = cancel {
             ctx = ctx.with_cancel(cancel);
         }

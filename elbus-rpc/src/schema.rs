@@ -4,6 +4,8 @@
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
+use crate::events::EventSchema;
+
 /// A service: what `rpc.describe` lists for each mounted handler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct ServiceSchema {
@@ -26,6 +28,9 @@ pub struct ServiceSchema {
     /// its type in [`MethodSchema::error`]. Types without codes (`Infallible`) are not listed.
     #[serde(serialize_with = "error_types")]
     pub errors: &'static [ErrorTypeSchema],
+    /// The events the service publishes (`#[rpc(events = Type)]`), one per variant; empty
+    /// without.
+    pub events: &'static [EventSchema],
 }
 
 /// A service error type and its codes, listed once per service in `rpc.describe`.
@@ -60,6 +65,9 @@ pub struct MethodSchema {
     pub errors: &'static [ErrorSchema],
     /// A one-way call: callers send call id 0 and get no reply.
     pub notify: bool,
+    /// A pull stream (`#[rpc(stream)]`): the call opens a cursor (`{"u": id}`) and `returns`
+    /// is the type of each item.
+    pub stream: bool,
     /// The method's default timeout in milliseconds, when given.
     pub timeout_ms: Option<u64>,
     /// Free-form metadata from `meta(key = "value", ..)`.

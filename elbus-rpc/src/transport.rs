@@ -73,6 +73,13 @@ pub trait RpcTransport: Clone + Send + Sync + 'static {
         self.call(target, method, params, timeout)
     }
 
+    /// Where the notifications of push streams opened through this transport land: `Some` for
+    /// transports that receive notifications ([`RpcBus`](crate::RpcBus)); `None` (the
+    /// default) makes [`PullStream::push`](crate::PullStream::push) fail.
+    fn push_inboxes(&self) -> Option<std::sync::Arc<crate::streams::PushInboxes>> {
+        None
+    }
+
     /// [`notify`](Self::notify) with the QoS the call chose; the default ignores `qos`.
     fn notify_qos(
         &self,

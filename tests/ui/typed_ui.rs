@@ -1,4 +1,4 @@
-//! Compile tests of `#[rpc]` and `#[derive(RpcError)]` (trybuild): `pass/*.rs` must build,
+//! Compile tests of `#[rpc]`, `#[derive(RpcError)]` and `#[derive(RpcEvent)]` (trybuild): `pass/*.rs` must build,
 //! every other case here must fail with the reviewed `.stderr` beside it.
 //!
 //! The `.stderr` files belong to one toolchain (see `tests/ui/README.md`); on another rustc the
@@ -27,6 +27,7 @@ fn ui() {
         t.compile_fail("param/*.rs");
         t.compile_fail("error/*.rs");
         t.compile_fail("serve/*.rs");
+        t.compile_fail("event/*.rs");
     } else {
         eprintln!("skipping the compile-fail cases: their .stderr files belong to {PINNED_RUSTC}");
     }

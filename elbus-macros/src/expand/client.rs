@@ -48,6 +48,10 @@ pub fn expand_client(svc: &Service) -> TokenStream {
             let ident = &param.ident;
             quote!(#f: &#ident)
         });
+        let stream_timeout = match m.timeout_ms.or(svc.rpc_attrs.timeout_ms) {
+            Some(ms) => quote!(#p::core::option::Option::Some(#p::core::time::Duration::from_millis(#ms))),
+            None => quote!(#p::core::option::Option::None),
+        };
         let (ok, err) = match &m.output {
             Output::Result { ok, err } => (ok.to_token_stream(), err.to_token_stream()),
             Output::Unit => (quote!(()), quote!(#p::core::convert::Infallible)),
@@ -58,6 +62,32 @@ pub fn expand_client(svc: &Service) -> TokenStream {
             Some(ms) => quote!(#p::core::option::Option::Some(#p::core::time::Duration::from_millis(#ms))),
             None => quote!(#p::core::option::Option::None),
         };
+        if m.stream {
+            let doc = format!("{sep}Opens the pull stream `{wire}`: the items arrive as the stream is polled, in batches (`NB`); dropping it early closes the cursor.");
+            return quote! {
+                #(#attrs)*
+                #[doc = #doc]
+                pub fn #name(&self, #(#args),*) -> #krate::PullStream<#ok, #err> {
+                    #[derive(#p::serde::Serialize)]
+                    #[serde(crate = #serde)]
+                    struct __Params #lt {
+                        #(#fields,)*
+                    }
+                    let __timeout = self
+                        .timeout
+                        .or(#stream_timeout)
+                        .or_else(|| #krate::RpcTransport::default_timeout(&self.transport))
+                        .unwrap_or(#krate::DEFAULT_TIMEOUT);
+                    #krate::PullStream::__open(
+                        #p::core::clone::Clone::clone(&self.transport),
+                        #p::core::clone::Clone::clone(&self.target),
+                        #wire,
+                        #p::encode_value(&__Params { #(#inits,)* }),
+                        __timeout,
+                    )
+                }
+            };
+        }
         quote! {
             #(#attrs)*
             #[doc = #extra_doc]

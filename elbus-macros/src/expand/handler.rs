@@ -57,6 +57,10 @@ pub fn expand_handler(svc: &Service) -> TokenStream {
             Output::Unit => quote!(#p::core::result::Result::Ok(#p::encode_unit())),
         };
         let body = match &m.output {
+            Output::Result { .. } if m.stream => quote! {
+                let __stream = <__S as #ident>::#method(&*self.service, #(#call_args),*);
+                #p::open_stream(__ctx, __stream)
+            },
             Output::Result { err, .. } => {
                 let code =
                     quote_spanned!(err.span()=> <#err as #krate::RpcErrorCode>::code(&__error));

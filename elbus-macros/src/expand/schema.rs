@@ -71,6 +71,7 @@ pub fn expand_schema(svc: &Service) -> TokenStream {
             Output::Unit => ("()".to_owned(), String::new(), quote!(&[])),
         };
         let notify = m.notify;
+        let stream = m.stream;
         let timeout = opt_u64(&p, m.timeout_ms);
         let meta = meta_slice(&m.meta);
         quote! {
@@ -84,6 +85,7 @@ pub fn expand_schema(svc: &Service) -> TokenStream {
                 error: #error,
                 errors: #errors,
                 notify: #notify,
+                stream: #stream,
                 timeout_ms: #timeout,
                 meta: #meta,
             }
@@ -102,8 +104,14 @@ pub fn expand_schema(svc: &Service) -> TokenStream {
         let codes = quote_spanned!(err.span()=> <#err as #krate::RpcErrorCode>::ERRORS);
         quote!(#krate::ErrorTypeSchema { name: #name, codes: #codes })
     });
+    let events = match &svc.rpc_attrs.events {
+        // Spanned on the type, so a type without the derive is reported there.
+        Some(path) => quote_spanned!(path.span()=> <#path as #krate::RpcEvent>::EVENTS),
+        None => quote!(&[]),
+    };
     quote! {
         #krate::ServiceSchema {
+            events: #events,
             errors: &[#(#error_types),*],
             name: #name,
             namespace: #namespace,

@@ -38,6 +38,19 @@ pub fn expand_trait(svc: &Service) -> TokenStream {
         let (attrs, name) = (&m.attrs, &m.ident);
         let args = fn_args(m);
         let output = output_type(m);
+        if let Some(syn::Type::ImplTrait(written)) = &m.stream_ret {
+            // The return type as written, plus `'static`: the stream outlives the call that
+            // opens it (the server keeps it until the caller has pulled it to the end).
+            let mut ret = written.clone();
+            let is_static = |b: &syn::TypeParamBound| matches!(b, syn::TypeParamBound::Lifetime(l) if l.ident == "static");
+            if !ret.bounds.iter().any(is_static) {
+                ret.bounds.push(syn::parse_quote!('static));
+            }
+            return quote! {
+                #(#attrs)*
+                fn #name(&self, #(#args),*) -> #ret;
+            };
+        }
         quote! {
             #(#attrs)*
             fn #name(&self, #(#args),*) -> impl #p::core::future::Future<Output = #output> + #p::core::marker::Send;

@@ -1,0 +1,9 @@
+use elbus_rpc::RpcEvent;
+
+#[derive(RpcEvent)]
+#[rpc(namespace = "calc")]
+pub struct Added {
+    pub sum: i64,
+}
+
+fn main() {}
