@@ -174,3 +174,36 @@ pub fn type_string(tokens: &impl ToTokens) -> String {
     }
     out
 }
+
+/// The schema v2 descriptor function of `ty` (see `elbus_rpc::type_schema`): `bin` for a
+/// `#[rpc(bytes)]` value (nullable when it is an `Option`), else the `Probe` picker, which is
+/// the type's `JsonSchema` when it has one and opaque otherwise.
+pub fn descriptor(
+    krate: &proc_macro2::TokenStream,
+    ty: &Type,
+    bytes: bool,
+) -> proc_macro2::TokenStream {
+    use quote::{quote, quote_spanned};
+    use syn::spanned::Spanned;
+    let ts = quote!(#krate::type_schema);
+    let body = if bytes && option_inner(ty).is_some() {
+        quote!(#ts::nullable(#ts::bin()))
+    } else if bytes {
+        quote!(#ts::bin())
+    } else {
+        quote_spanned! {ty.span()=>
+            #[allow(unused_imports)]
+            use #ts::{DescribeOpaque as _, DescribeSchema as _};
+            (&#ts::Probe::<#ty>::new()).descriptor(__schemas)
+        }
+    };
+    quote! {{
+        #[allow(unused_variables)]
+        fn __descriptor(
+            __schemas: &mut #ts::TypeSchemas,
+        ) -> #krate::__private::serde_json::Value {
+            #body
+        }
+        #ts::TypeDescriptor(__descriptor)
+    }}
+}

@@ -165,6 +165,7 @@ mod client;
 mod codec;
 mod context;
 mod deadline;
+mod describe;
 mod error;
 mod error_data;
 mod events;
@@ -184,6 +185,7 @@ pub use bus::{serve, RouterHandlers, DEFAULT_QOS};
 pub use client::RpcCall;
 pub use context::RpcContext;
 pub use deadline::TIMEOUT_KEY;
+pub use describe::{describe_services, SCHEMA_VERSION};
 pub use error::{
     is_reserved_code, CallError, CodecError, RawCallError, RpcErrorCode, ServerError,
     TransportError, CODE_BUSY, CODE_INTERNAL_ERROR, CODE_INVALID_PARAMS, CODE_INVALID_REQUEST,
@@ -269,6 +271,7 @@ pub mod __private {
     pub use ::rmp_serde;
     pub use ::serde;
     pub use ::serde_bytes;
+    pub use ::serde_json;
     pub use ::std;
 
     /// `Option::is_none` spelled with an absolute path for generated serde attributes.

@@ -9,8 +9,6 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Instant;
 
-use serde::Serialize;
-
 use crate::bus_handle::BusHandle;
 use crate::codec::encode_value;
 use crate::context::RpcContext;
@@ -78,11 +76,6 @@ pub struct RpcRouter {
     in_flight: Option<(usize, tokio::sync::Semaphore)>,
     layers: Vec<Box<dyn RpcMiddleware>>,
     streams: Arc<StreamTable>,
-}
-
-#[derive(Serialize)]
-struct Describe<'a> {
-    services: Vec<&'a ServiceSchema>,
 }
 
 impl RpcRouter {
@@ -167,11 +160,11 @@ impl RpcRouter {
         self.services.iter().map(|s| s.schema())
     }
 
-    /// The `rpc.describe` reply: a map `{"services": [schema, ..]}` in MessagePack.
+    /// The `rpc.describe` reply in MessagePack: `{"schema_version": 2, "hash", "services":
+    /// [schema, ..]}` (docs/typed-rpc.md §6).
     pub fn describe(&self) -> Result<Vec<u8>, ServerError> {
-        let describe = Describe {
-            services: self.schemas().collect(),
-        };
+        let describe =
+            crate::describe::describe_services(self.schemas()).map_err(ServerError::internal)?;
         encode_value(&describe).map_err(ServerError::internal)
     }
 

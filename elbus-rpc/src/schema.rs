@@ -4,6 +4,8 @@
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
+use crate::type_schema::TypeDescriptor;
+
 use crate::events::EventSchema;
 
 /// A service: what `rpc.describe` lists for each mounted handler.
@@ -57,6 +59,10 @@ pub struct MethodSchema {
     pub params: &'static [ParamSchema],
     /// The Rust type of the `Ok` value (`"()"` for notifications).
     pub returns: &'static str,
+    /// The schema v2 descriptor of the `Ok` value (of each item, for a stream; sent as
+    /// `result` by `rpc.describe`).
+    #[serde(skip)]
+    pub result: TypeDescriptor,
     /// The Rust type of the error, empty for notifications.
     pub error: &'static str,
     /// The error codes the method may answer with (not sent by `rpc.describe`, which lists
@@ -89,6 +95,9 @@ pub struct ParamSchema {
     pub required: bool,
     /// Missing values become `Default::default()`.
     pub default: bool,
+    /// Its schema v2 descriptor (sent as `schema` by `rpc.describe`).
+    #[serde(skip)]
+    pub schema: TypeDescriptor,
 }
 
 /// One error code of a service error type.

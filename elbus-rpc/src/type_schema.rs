@@ -21,6 +21,31 @@ use serde_json::{Map, Value};
 /// field; it adds the type's definitions to `schemas` and returns the type's descriptor.
 pub type Descriptor = fn(schemas: &mut TypeSchemas) -> Value;
 
+/// A [`Descriptor`] as a schema field: compared by the function's address, shown by name.
+#[derive(Clone, Copy)]
+pub struct TypeDescriptor(pub Descriptor);
+
+impl TypeDescriptor {
+    /// The descriptor of the type, its definitions added to `schemas`.
+    pub fn describe(&self, schemas: &mut TypeSchemas) -> Value {
+        (self.0)(schemas)
+    }
+}
+
+impl PartialEq for TypeDescriptor {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::fn_addr_eq(self.0, other.0)
+    }
+}
+
+impl Eq for TypeDescriptor {}
+
+impl std::fmt::Debug for TypeDescriptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TypeDescriptor")
+    }
+}
+
 /// The descriptors of one service: the `$defs` its types share, built as descriptors are asked.
 pub struct TypeSchemas {
     #[cfg(feature = "schema")]
@@ -69,6 +94,18 @@ impl TypeSchemas {
 pub fn bin() -> Value {
     let mut map = Map::new();
     map.insert("type".into(), Value::String("bin".into()));
+    Value::Object(map)
+}
+
+/// `descriptor` or nil: `{"anyOf": [descriptor, {"type": "null"}]}` (an `Option`).
+pub fn nullable(descriptor: Value) -> Value {
+    let mut null = Map::new();
+    null.insert("type".into(), Value::String("null".into()));
+    let mut map = Map::new();
+    map.insert(
+        "anyOf".into(),
+        Value::Array(vec![descriptor, Value::Object(null)]),
+    );
     Value::Object(map)
 }
 

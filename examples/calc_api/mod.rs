@@ -21,6 +21,7 @@
 
 pub mod calculator;
 
+use elbus_rpc::schemars::JsonSchema;
 use elbus_rpc::{rpc, RpcContext, RpcError, RpcEvent, Stream};
 use serde::{Deserialize, Serialize};
 
@@ -53,7 +54,8 @@ pub enum CalcEvent {
 }
 
 /// One add result: an item of `calc.history`, the same map as the `calc/added` payload.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(crate = "elbus_rpc::schemars")]
 pub struct Added {
     pub a: i64,
     pub b: i64,

@@ -22,6 +22,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use elbus_rpc::schemars::JsonSchema;
 use elbus_rpc::{rpc, CallError, RpcRouter, RpcTransport};
 use serde::{Deserialize, Serialize};
 
@@ -31,7 +32,8 @@ pub const SERVICE_NAME: &str = "svc.sensors";
 pub const MAX_IN_FLIGHT: usize = 8;
 
 /// What a sensor measures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(crate = "elbus_rpc::schemars")]
 pub enum Kind {
     /// Degrees Celsius.
     Temperature,
@@ -40,7 +42,8 @@ pub enum Kind {
 }
 
 /// A sensor the station knows.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(crate = "elbus_rpc::schemars")]
 pub struct SensorInfo {
     /// Its id, as `read` takes it.
     pub id: String,
@@ -51,7 +54,8 @@ pub struct SensorInfo {
 }
 
 /// One measurement.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(crate = "elbus_rpc::schemars")]
 pub struct Reading {
     /// The sensor's id.
     pub sensor: String,

@@ -7,7 +7,7 @@ use syn::spanned::Spanned;
 
 use super::private;
 use crate::ast::{Output, Service};
-use crate::ty::type_string;
+use crate::ty::{descriptor, type_string};
 
 fn opt_str(p: &TokenStream, s: Option<&str>) -> TokenStream {
     match s {
@@ -53,6 +53,7 @@ pub fn expand_schema(svc: &Service) -> TokenStream {
             let ty = type_string(&param.ty);
             let required = !param.optional && !param.default;
             let default = param.default;
+            let schema = descriptor(krate, &param.ty, param.bytes);
             quote! {
                 #krate::ParamSchema {
                     name: #name,
@@ -60,15 +61,21 @@ pub fn expand_schema(svc: &Service) -> TokenStream {
                     ty: #ty,
                     required: #required,
                     default: #default,
+                    schema: #schema,
                 }
             }
         });
-        let (returns, error, errors) = match &m.output {
+        let (returns, result, error, errors) = match &m.output {
             Output::Result { ok, err } => {
                 let errors = quote_spanned!(err.span()=> <#err as #krate::RpcErrorCode>::ERRORS);
-                (type_string(ok), type_string(err), errors)
+                let result = descriptor(krate, ok, m.bytes_result);
+                (type_string(ok), result, type_string(err), errors)
             }
-            Output::Unit => ("()".to_owned(), String::new(), quote!(&[])),
+            Output::Unit => {
+                let unit: syn::Type = syn::parse_quote!(());
+                let result = descriptor(krate, &unit, false);
+                ("()".to_owned(), result, String::new(), quote!(&[]))
+            }
         };
         let notify = m.notify;
         let stream = m.stream;
@@ -82,6 +89,7 @@ pub fn expand_schema(svc: &Service) -> TokenStream {
                 description: #docs,
                 params: &[#(#params),*],
                 returns: #returns,
+                result: #result,
                 error: #error,
                 errors: #errors,
                 notify: #notify,

@@ -6,7 +6,7 @@ use quote::{quote, quote_spanned};
 use syn::DeriveInput;
 
 use super::ast::{type_span, Events, Variant};
-use crate::ty::type_string;
+use crate::ty::{descriptor, type_string};
 
 pub fn expand(input: &DeriveInput, events: &Events) -> TokenStream {
     let krate = &events.krate;
@@ -18,8 +18,9 @@ pub fn expand(input: &DeriveInput, events: &Events) -> TokenStream {
         let name = v.ident.to_string();
         let (topic, pattern, docs) = (&v.topic, &v.pattern, &v.docs);
         let fields = v.fields.iter().map(|(f, ty)| {
+            let schema = descriptor(krate, ty, false);
             let (f, ty) = (f.to_string(), type_string(ty));
-            quote!(#krate::EventFieldSchema { name: #f, ty: #ty })
+            quote!(#krate::EventFieldSchema { name: #f, ty: #ty, schema: #schema })
         });
         quote! {
             #krate::EventSchema {

@@ -81,6 +81,9 @@ pub struct EventFieldSchema {
     /// The Rust type as written.
     #[serde(rename = "type")]
     pub ty: &'static str,
+    /// Its schema v2 descriptor (sent as `schema` by `rpc.describe`).
+    #[serde(skip)]
+    pub schema: crate::type_schema::TypeDescriptor,
 }
 
 /// Why an event could not be published or subscribed to.

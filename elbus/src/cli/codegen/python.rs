@@ -3,7 +3,8 @@
 //! The module depends only on PyPI `busrt` and `msgpack`: `TypedDict`s for the `$defs`
 //! (results stay plain dicts, as `msgpack` decodes them and as the dynamic proxy returns them),
 //! one exception class per error variant with its code, event topics with payload decoders, a
-//! client class per service with annotated methods (stream methods are iterators over `NB`),
+//! client class per service with annotated methods (stream methods return a `Cursor`, an
+//! iterator over `NB` opened by the call),
 //! and the schema hash checked against the live service on first use. It needs Python 3.11
 //! (`typing.NotRequired`) and passes `mypy --strict`.
 
@@ -276,7 +277,7 @@ fn write_method(out: &mut String, method: &Value) {
     let returns = if notify {
         "None".to_owned()
     } else if stream {
-        format!("Iterator[{result}]")
+        format!("Cursor[{result}]")
     } else {
         result.clone()
     };
@@ -285,7 +286,7 @@ fn write_method(out: &mut String, method: &Value) {
         format!("self._caller.notify({}, {params})", python_string(wire))
     } else if stream {
         format!(
-            "return cast(Iterator[{result}], self._caller.stream({}, {params}, batch))",
+            "return cast(Cursor[{result}], self._caller.stream({}, {params}, batch))",
             python_string(wire)
         )
     } else {

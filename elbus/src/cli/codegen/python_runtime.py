@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 import warnings
 from typing import (Any, Dict, Iterator, List, Literal, NotRequired, Optional, Sequence, Tuple,
-                    Type, TypedDict, Union, cast)
+                    Type, TypedDict, TypeVar, Union, cast)
 
 import msgpack  # type: ignore[import-untyped]
 from busrt.rpc import Request, Rpc, RpcException  # type: ignore[import-untyped]
@@ -152,30 +152,63 @@ class Caller:
         if code != 1:
             raise TransportError(f'{method}: the bus refused it', -32000 - code)
 
-    def stream(self, method: str, params: Sequence[Tuple[str, Any]], batch: int) -> Iterator[Any]:
-        """Opens a pull stream and yields its items, `batch` per `NB`; closes it if left early."""
+    def stream(self, method: str, params: Sequence[Tuple[str, Any]], batch: int) -> Cursor[Any]:
+        """Opens a pull stream now; its items are pulled `batch` per `NB` while iterated."""
         if batch < 1:
             raise ValueError('batch must be at least 1')
         opened = self.call(method, params)
         cursor = opened.get('u') if isinstance(opened, dict) else None
         if not isinstance(cursor, bytes):
             raise InternalError('the stream call did not answer a cursor {"u": bytes}', -32603)
-        finished = False
+        return Cursor(self, cursor, batch)
+
+
+T = TypeVar('T')
+
+
+class Cursor(Iterator[T]):
+    """An open stream: iterate it; `close()` (or `with`) ends it early on the server."""
+
+    def __init__(self, caller: Caller, cursor_id: bytes, batch: int) -> None:
+        self.id = cursor_id
+        self._caller = caller
+        self._batch = batch
+        self._buffer: List[T] = []
+        self._finished = False
+
+    def __iter__(self) -> Cursor[T]:
+        return self
+
+    def __next__(self) -> T:
+        if not self._buffer and not self._finished:
+            try:
+                items = self._caller._send('NB', [('u', self.id), ('n', self._batch)])
+            except RpcError:
+                self._finished = True
+                raise
+            if not isinstance(items, list):
+                self._finished = True
+                raise InternalError('NB did not answer an array', -32603)
+            self._finished = len(items) < self._batch
+            self._buffer = items[::-1]
+        if self._buffer:
+            return self._buffer.pop()
+        raise StopIteration
+
+    def close(self) -> None:
+        """Ends the stream on the server if it has not ended."""
+        if self._finished:
+            return
+        self._finished = True
         try:
-            while not finished:
-                items = self._send('NB', [('u', cursor), ('n', batch)])
-                if not isinstance(items, list):
-                    raise InternalError('NB did not answer an array', -32603)
-                finished = len(items) < batch
-                yield from items
+            self._caller._send('rpc.cursor.close', [('u', self.id)])
         except RpcError:
-            finished = True
-            raise
-        finally:
-            if not finished:
-                try:
-                    self._send('rpc.cursor.close', [('u', cursor)])
-                except RpcError:
-                    pass
+            pass
+
+    def __enter__(self) -> Cursor[T]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
