@@ -7,6 +7,7 @@
 //! | `error` | [`CliError`]: one-line reports and their exit codes, RPC errors as reports |
 //! | `params` | `k=v` RPC params typed into a MessagePack map |
 //! | `render` | payloads shown as JSON, text, MessagePack or hex |
+//! | `schema_text` | `rpc describe` for a terminal: wire types, streams, events, user types |
 //! | `table` | aligned tables and `_` thousands separators |
 //! | `output` | stdout results in the chosen style, stderr status lines |
 //! | `context` | what every command shares: options, printer, client name, connecting |
@@ -26,6 +27,7 @@ mod error;
 mod output;
 mod params;
 mod render;
+mod schema_text;
 mod table;
 mod top;
 

@@ -36,7 +36,9 @@ pub(crate) async fn run(ctx: &Context<'_>, command: &RpcCommand) -> Result<(), C
         RpcCommand::Describe { target } => {
             let schema = describe(ctx, target).await?;
             match ctx.out.style() {
-                Style::Human => ctx.out.line(describe_text(&schema).trim_end()),
+                Style::Human => ctx
+                    .out
+                    .line(crate::cli::schema_text::describe_text(&schema).trim_end()),
                 Style::Json => ctx.out.json(&schema, false),
                 Style::Compact => ctx.out.json(&schema, true),
             }
@@ -82,80 +84,6 @@ async fn describe(ctx: &Context<'_>, target: &str) -> Result<serde_json::Value, 
 
 /// The method typed services answer with their schema (see `elbus-rpc`).
 const DESCRIBE_METHOD: &str = "rpc.describe";
-
-/// Renders an `rpc.describe` schema for a terminal: one block per service, one line per method
-/// (`name(param: type, [optional: type]) -> result`), its doc, aliases and error codes.
-fn describe_text(schema: &serde_json::Value) -> String {
-    use std::fmt::Write;
-    let text = |value: &serde_json::Value| value.as_str().unwrap_or_default().to_owned();
-    let mut out = String::new();
-    let services = schema["services"].as_array().cloned().unwrap_or_default();
-    for service in &services {
-        let _ = write!(out, "service {}", text(&service["name"]));
-        if let Some(version) = service["version"].as_str() {
-            let _ = write!(out, " {version}");
-        }
-        let _ = writeln!(out);
-        if !text(&service["description"]).is_empty() {
-            let _ = writeln!(out, "  {}", text(&service["description"]));
-        }
-        for method in service["methods"].as_array().into_iter().flatten() {
-            let params: Vec<String> = method["params"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|p| {
-                    let param = format!("{}: {}", text(&p["name"]), text(&p["type"]));
-                    if p["required"].as_bool() == Some(false) {
-                        format!("[{param}]")
-                    } else {
-                        param
-                    }
-                })
-                .collect();
-            let notify = if method["notify"].as_bool() == Some(true) {
-                "  (notify: no reply)".to_owned()
-            } else {
-                format!(" -> {}", text(&method["returns"]))
-            };
-            let _ = writeln!(
-                out,
-                "\n  {}({}){notify}",
-                text(&method["name"]),
-                params.join(", ")
-            );
-            if !text(&method["description"]).is_empty() {
-                let _ = writeln!(out, "      {}", text(&method["description"]));
-            }
-            let aliases: Vec<String> = method["aliases"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(text)
-                .collect();
-            if !aliases.is_empty() {
-                let _ = writeln!(out, "      aliases: {}", aliases.join(", "));
-            }
-            // The service lists each error type once; older services list the codes per method.
-            let codes = service["errors"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|t| t["name"] == method["error"])
-                .map_or(&method["errors"], |t| &t["codes"]);
-            for error in codes.as_array().into_iter().flatten() {
-                let _ = writeln!(
-                    out,
-                    "      error {} {}  {}",
-                    error["code"],
-                    text(&error["name"]),
-                    text(&error["description"])
-                );
-            }
-        }
-    }
-    out
-}
 
 fn what(call: &CallArgs) -> String {
     format!("call {} {}", call.target, call.method)
