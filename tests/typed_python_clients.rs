@@ -154,6 +154,21 @@ fn the_generated_calc_module_matches_its_golden_and_passes_mypy_strict() {
     );
 }
 
+#[test]
+fn the_elbus_typed_package_passes_mypy_strict() {
+    let package = elbus_suite::repo_root().join("python");
+    let dir = TempDir::new("mypy-pkg");
+    let run = run_script(
+        &script("mypy_check.py"),
+        &[
+            dir.path().to_str().unwrap(),
+            package.join("elbus_typed").to_str().unwrap(),
+        ],
+        WAIT * 6,
+    );
+    assert!(run.success(), "mypy --strict refused python/elbus_typed:\n{run}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_proxy_and_the_generated_modules_call_the_live_examples_alike() {
     let bus = Bus::start().await;

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional
 
-import msgpack
-from busrt.rpc import Request, Rpc, RpcException
+import msgpack  # type: ignore[import-untyped]
+from busrt.rpc import Request, Rpc, RpcException  # type: ignore[import-untyped]
 
 from .errors import CallTimeout, ServiceErrors, TransportError, error_for
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable, Optional, Type
 
-import msgpack
+import msgpack  # type: ignore[import-untyped]
 
 from .describe import ErrorCode
 

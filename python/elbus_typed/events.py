@@ -13,8 +13,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional
 
-import msgpack
-from busrt.client import OP_PUBLISH, OP_SUBSCRIBE, OP_UNSUBSCRIBE, Frame
+import msgpack  # type: ignore[import-untyped]
+from busrt.client import OP_PUBLISH, OP_SUBSCRIBE, OP_UNSUBSCRIBE, Frame  # type: ignore[import-untyped]
 
 from .describe import Event
 from .errors import TransportError

@@ -12,7 +12,7 @@ import inspect
 import re
 from typing import Any, Callable, Dict, List, Optional
 
-from busrt.rpc import Rpc
+from busrt.rpc import Rpc  # type: ignore[import-untyped]
 
 from .calls import Caller
 from .describe import Method, Service, parse_services
