@@ -166,7 +166,10 @@ fn the_elbus_typed_package_passes_mypy_strict() {
         ],
         WAIT * 6,
     );
-    assert!(run.success(), "mypy --strict refused python/elbus_typed:\n{run}");
+    assert!(
+        run.success(),
+        "mypy --strict refused python/elbus_typed:\n{run}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -243,6 +243,47 @@ mod tests {
         assert!(schemas.into_defs().is_empty());
     }
 
+    /// serde's attributes shape the descriptor as they shape the encoding.
+    #[cfg(feature = "schema")]
+    #[test]
+    fn user_types_are_described_as_serde_encodes_them() {
+        #[derive(serde::Serialize, schemars::JsonSchema)]
+        #[serde(rename_all = "camelCase")]
+        #[allow(dead_code)]
+        struct Entry {
+            entry_id: u32,
+            #[serde(rename = "label")]
+            name: String,
+            #[serde(default)]
+            tags: Vec<String>,
+            #[serde(skip)]
+            hidden: bool,
+            kind: Kind,
+        }
+        #[derive(serde::Serialize, schemars::JsonSchema)]
+        #[serde(tag = "type")]
+        #[allow(dead_code)]
+        enum Kind {
+            Plain,
+            Scaled { factor: f64 },
+        }
+        let mut schemas = TypeSchemas::new();
+        let entry = (&Probe::<Vec<Entry>>::new()).descriptor(&mut schemas);
+        assert_eq!(entry["items"]["$ref"], "#/$defs/Entry");
+        let defs = schemas.into_defs();
+        let properties = defs["Entry"]["properties"].as_object().unwrap();
+        let mut keys: Vec<&str> = properties.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["entryId", "kind", "label", "tags"]);
+        assert_eq!(
+            defs["Entry"]["required"],
+            serde_json::json!(["entryId", "label", "kind"])
+        );
+        let variants = defs["Kind"]["oneOf"].as_array().unwrap();
+        assert_eq!(variants[0]["properties"]["type"]["const"], "Plain");
+        assert_eq!(variants[1]["properties"]["factor"]["format"], "double");
+    }
+
     #[test]
     fn the_hash_ignores_key_order_and_sees_every_value() {
         let a: Value = serde_json::from_str(r#"{"b": [1, {"y": 2, "x": 3}], "a": "s"}"#).unwrap();

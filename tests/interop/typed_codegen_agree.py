@@ -86,5 +86,15 @@ assert second['seq'] == first['seq'] + 1, (first, second)
 same('calibrate', sensors.calibrate(id='t1', table=b'\x01\x02\x03'),
      sensors_proxy.calibrate(id='t1', table=b'\x01\x02\x03'))
 
+# The schema hash: a module generated from another schema warns on its first call, once.
+calc_client.SCHEMA_HASH = '0000000000000000'
+stale = calc_client.CalcClient(client, rpc=calc_proxy._caller.rpc, timeout=10)
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter('always')
+    assert stale.add(a=1, b=1) == 2
+    assert stale.add(a=1, b=1) == 2
+drift = [w for w in caught if issubclass(w.category, RuntimeWarning)]
+assert len(drift) == 1 and 'regenerate' in str(drift[0].message), [str(w.message) for w in caught]
+
 client.disconnect()
 print('OK')
