@@ -234,10 +234,10 @@ mod tests {
     #[test]
     fn std_types_are_described_inline_with_msgpack_formats() {
         let mut schemas = TypeSchemas::new();
-        let int = (&Probe::<i64>::new()).descriptor(&mut schemas);
+        let int = Probe::<i64>::new().descriptor(&mut schemas);
         assert_eq!(int["type"], "integer");
         assert_eq!(int["format"], "int64");
-        let list = (&Probe::<Vec<String>>::new()).descriptor(&mut schemas);
+        let list = Probe::<Vec<String>>::new().descriptor(&mut schemas);
         assert_eq!(list["type"], "array");
         assert_eq!(list["items"]["type"], "string");
         assert!(schemas.into_defs().is_empty());
@@ -268,7 +268,7 @@ mod tests {
             Scaled { factor: f64 },
         }
         let mut schemas = TypeSchemas::new();
-        let entry = (&Probe::<Vec<Entry>>::new()).descriptor(&mut schemas);
+        let entry = Probe::<Vec<Entry>>::new().descriptor(&mut schemas);
         assert_eq!(entry["items"]["$ref"], "#/$defs/Entry");
         let defs = schemas.into_defs();
         let properties = defs["Entry"]["properties"].as_object().unwrap();

@@ -15,7 +15,7 @@ pub(crate) fn annotation(descriptor: &Value) -> String {
             .unwrap_or_else(|| "Any".into());
     }
     if let Some(value) = map.get("const") {
-        return literal(&[value.clone()]);
+        return literal(std::slice::from_ref(value));
     }
     if let Some(values) = map.get("enum").and_then(Value::as_array) {
         return literal(values);
