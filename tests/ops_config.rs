@@ -143,7 +143,7 @@ fn unknown_keys_and_bad_values_name_the_file_line_and_key() {
     );
     let (_, line) = refused("[federation]\nupstream = \"x\"\n");
     assert!(
-        line.contains(":1: key `federation`: federation is not built yet"),
+        line.contains(":1: key `federation`: expected a value, not a table"),
         "{line}"
     );
     let (_, line) = refused("[[acl.client]]\nname = \"a\"\nadmn = true\n");
