@@ -39,7 +39,11 @@ pub fn node(urls: &str, name: &str, extra: &[&str]) -> Broker {
 /// Connects `name` to the broker at `path`, or fails.
 pub async fn try_connect(path: &Path, name: &str) -> Result<Client, elbus::Error> {
     let path = path.to_str().expect("a UTF-8 socket path");
-    Client::connect(&Config::new(path, name).timeout(CLIENT_TIMEOUT)).await
+    // Pings keep a client that only listens within the broker's idle limit.
+    let config = Config::new(path, name)
+        .timeout(CLIENT_TIMEOUT)
+        .ping_interval(Some(Duration::from_secs(1)));
+    Client::connect(&config).await
 }
 
 /// Connects `name` and takes its event channel.
