@@ -5,7 +5,6 @@
 #![cfg(feature = "federation")]
 
 #[path = "../examples/calc_api/mod.rs"]
-#[allow(dead_code)]
 mod calc_api;
 
 use std::process::Command;
@@ -111,10 +110,10 @@ async fn python_and_typed_rust_call_calc_on_another_node() {
     let calc_b = calc_api::CalcClient::new(rpc.clone(), "svc.calc@b");
     let sum = within("svc.calc@b add", async { calc_b.add(40, 2).await }).await;
     assert!(matches!(sum, Ok(42)), "{sum:?}");
-    let hello = within("svc.calc@b hello", async { calc_b.hello(None).await })
-        .await
-        .ok()
-        .expect("hello");
+    let hello = within("svc.calc@b hello", async { calc_b.hello(None).await }).await;
+    let Ok(hello) = hello else {
+        panic!("svc.calc@b hello failed");
+    };
     assert_eq!(hello, "hello, rust.caller@a (called by rust.caller@a)");
 
     // A missing name on b: a synthesized -32113 reply; an unknown node: ACK 0x71 (-32113).
