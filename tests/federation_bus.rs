@@ -147,12 +147,20 @@ async fn python_and_typed_rust_call_calc_on_another_node() {
 fn a_second_node_of_the_same_name_is_refused() {
     let nats = NatsServer::start();
     let _a = node(&nats.url(), "a", &[]);
+    // The second one from a config file: the federation options are its keys too.
     let dir = TempDir::new("fed-dup");
+    let config = dir.join("elbusd.toml");
+    let text = format!(
+        "federation = \"{}\"\nnode = \"a\"\nfederation-export = [\"fed/#\"]\n",
+        nats.url()
+    );
+    std::fs::write(&config, text).unwrap();
     let mut second = Command::new(env!("CARGO_BIN_EXE_elbusd"));
     second
         .arg("-B")
         .arg(dir.join("dup.sock"))
-        .args(["--federation", &nats.url(), "--node", "a"]);
+        .arg("--config")
+        .arg(&config);
     let (status, log) = Daemon::run_to_exit(second);
     assert!(!status.success(), "{log}");
     assert!(log.contains("another node is already named a"), "{log}");

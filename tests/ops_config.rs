@@ -243,7 +243,10 @@ fn the_example_config_lists_every_option_with_a_valid_value() {
         if is_key {
             keys.push(key.to_owned());
             // The group must exist on the machine that loads it; its lookup is tested apart.
-            if key != "socket-group" {
+            // The federation keys need a NATS server and credential files: they are loaded
+            // against a real one in tests/federation_bus.rs.
+            let needs_nats = key.starts_with("federation") || key == "node";
+            if key != "socket-group" && !needs_nats {
                 uncommented.push_str(candidate);
                 uncommented.push('\n');
             }
