@@ -194,3 +194,41 @@ fn federation_options_are_checked() {
         assert!(log.contains(says), "{args:?}: {log}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_rules_check_frames_from_other_nodes() {
+    let nats = NatsServer::start();
+    let dir = TempDir::new("fed-acl");
+    let acl = dir.join("acl.toml");
+    let rules = "[[client]]\nname = \"*\"\n\n[[remote]]\nnode = \"a\"\nname = \"pub\"\n\
+                 publish = [\"fed/ok/#\"]\np2p = []\n";
+    std::fs::write(&acl, rules).unwrap();
+    let a = node(&nats.url(), "a", &[]);
+    let b = node(&nats.url(), "b", &["--acl", acl.to_str().unwrap()]);
+    let (sub, mut events) = connect(b.unix_path(), "sub").await;
+    sub.subscribe("fed/#", QoS::Processed)
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    wait_imports(b.unix_path(), 1).await;
+    let (publisher, _) = connect(a.unix_path(), "pub").await;
+    let (other, _) = connect(a.unix_path(), "other").await;
+    for (client, topic) in [
+        (&publisher, "fed/no/1"),
+        (&other, "fed/ok/other"),
+        (&publisher, "fed/ok/1"),
+    ] {
+        client
+            .publish(topic, b"", QoS::Processed)
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    // Only pub@a on fed/ok/# passes: another topic, and an identity no rule names (fail
+    // closed), are refused before routing.
+    let (topic, sender, _) = next_publication(&mut events).await;
+    assert_eq!((topic.as_str(), sender.as_str()), ("fed/ok/1", "pub@a"));
+    assert!(status(b.unix_path()).await.refused >= 2);
+}
