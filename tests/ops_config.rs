@@ -143,7 +143,7 @@ fn unknown_keys_and_bad_values_name_the_file_line_and_key() {
     );
     let (_, line) = refused("[federation]\nupstream = \"x\"\n");
     assert!(
-        line.contains(":1: key `federation`: federation is not built yet"),
+        line.contains(":1: key `federation`: expected a value, not a table"),
         "{line}"
     );
     let (_, line) = refused("[[acl.client]]\nname = \"a\"\nadmn = true\n");
@@ -243,7 +243,10 @@ fn the_example_config_lists_every_option_with_a_valid_value() {
         if is_key {
             keys.push(key.to_owned());
             // The group must exist on the machine that loads it; its lookup is tested apart.
-            if key != "socket-group" {
+            // The federation keys need a NATS server and credential files: they are loaded
+            // against a real one in tests/federation_bus.rs.
+            let needs_nats = key.starts_with("federation") || key == "node";
+            if key != "socket-group" && !needs_nats {
                 uncommented.push_str(candidate);
                 uncommented.push('\n');
             }

@@ -13,6 +13,7 @@
 //! | [`error`] | [`Error`] and [`ErrorKind`], which map one-to-one to wire result codes |
 //! | [`broker`] | the embeddable broker: registry, routing, listeners, in-process clients |
 //! | [`server`] | the standalone server `elbusd`: options and config file, logging, systemd (readiness, socket activation), graceful shutdown |
+//! | `federation` | brokers on several hosts joined into one bus over NATS: `name@node`, exported and imported publications (feature `federation`) |
 //! | [`broker_api`] | the broker's own `.broker` client: announcements, RPC API, FIFO channel |
 //! | [`client`] | the [`AsyncClient`] trait shared by all clients, [`OpConfirm`] |
 //! | [`logging`] | log lines clients cannot forge or flood: escaping of their text, rate limits |
@@ -42,6 +43,9 @@ pub mod cli;
 pub mod client;
 pub mod command;
 pub mod error;
+#[cfg(feature = "federation")]
+#[cfg_attr(docsrs, doc(cfg(feature = "federation")))]
+pub mod federation;
 pub mod frame;
 #[cfg(feature = "ipc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ipc")))]

@@ -17,12 +17,17 @@
 //! | [`metrics`] | the `elbusd --metrics` endpoint: its address, raw HTTP, parsed scrapes |
 //! | [`cli`] | running the `elbus` binary and reading its output as it comes |
 //! | [`soak`] | the mixed-load soak run |
+//! | [`nats`] | a real `nats-server` (one, or a cluster of three) for the federation tests |
+//! | `federation` | `elbusd --federation` nodes and their `.broker` federation methods (feature `federation`) |
 
 pub mod broker;
 pub mod bystander;
 pub mod cli;
 pub mod daemon;
+#[cfg(feature = "federation")]
+pub mod federation;
 pub mod metrics;
+pub mod nats;
 pub mod procstat;
 pub mod python;
 pub mod raw;
@@ -58,5 +63,21 @@ pub fn workspace_bin(name: &str) -> PathBuf {
         "no {} (cargo builds it before the integration tests)",
         path.display()
     );
+    path
+}
+
+/// The path of the example binary `name` (`calc_server`): cargo builds the package's examples
+/// before its integration tests, into `target/PROFILE/examples/`.
+///
+/// # Panics
+/// If it is not there.
+pub fn example_bin(name: &str) -> PathBuf {
+    let bin = workspace_bin("elbusd");
+    let path = bin
+        .parent()
+        .expect("target/PROFILE")
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(path.is_file(), "no example {}", path.display());
     path
 }

@@ -61,6 +61,8 @@ mod path_lock;
 mod peer;
 mod queue;
 mod registry;
+#[cfg_attr(not(feature = "federation"), allow(dead_code))]
+pub(crate) mod remote;
 mod router;
 mod serving;
 mod session;
@@ -74,7 +76,9 @@ use std::time::{Duration, Instant};
 
 use tracing::warn;
 
-pub use access::{AccessControl, AccessRule, IpNetwork, PeerCredentials, SharedAccessControl};
+pub use access::{
+    AccessControl, AccessRule, IpNetwork, PeerCredentials, RemoteRule, SharedAccessControl,
+};
 pub use config::{BrokerOptions, OverflowPolicy, QueueLimits, ServerConfig};
 pub use in_process::Client;
 pub use listener::MAX_UNIX_PATH;
@@ -159,6 +163,8 @@ pub(crate) struct BrokerInner {
     /// Bytes of large frames being read from all socket clients, one permit a byte
     /// ([`BrokerOptions::max_reading_bytes`]).
     read_budget: tokio::sync::Semaphore,
+    /// The federation gateway, once one joins (`remote` module); unset: federation is off.
+    remote: std::sync::OnceLock<Arc<dyn remote::RemoteRoute>>,
 }
 
 impl Default for Broker {
@@ -204,6 +210,7 @@ impl Broker {
                 busy_poll_task: Mutex::new(None),
                 queue_budget,
                 read_budget,
+                remote: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -467,6 +474,7 @@ impl BrokerInner {
 
     /// Adds `entry` to the registry (closing an instance it evicts) and announces it.
     pub(crate) fn register_entry(&self, entry: &Arc<ClientEntry>) -> Result<(), Error> {
+        self.check_local_name(&entry.name)?;
         let evicted = self
             .registry
             .register(entry.clone(), self.options.force_register)?;
@@ -478,6 +486,7 @@ impl BrokerInner {
         }
         if !entry.is_secondary() && &*entry.name != BROKER_NAME {
             self.announce(INFO_TOPIC, "reg", Some(&entry.name));
+            self.registration_changed(&entry.name, true);
         }
         Ok(())
     }
@@ -496,6 +505,9 @@ impl BrokerInner {
         for client in &removed.clients {
             client.queue.close();
         }
+        if !removed.clients.is_empty() {
+            self.interest_changed();
+        }
         let was_registered = removed.clients.first().is_some_and(|c| c.id == entry.id);
         if announce
             && was_registered
@@ -504,6 +516,7 @@ impl BrokerInner {
             && &*entry.name != BROKER_NAME
         {
             self.announce(INFO_TOPIC, "unreg", Some(&entry.name));
+            self.registration_changed(&entry.name, false);
         }
     }
 

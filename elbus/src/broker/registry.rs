@@ -493,6 +493,17 @@ impl Registry {
         Some(subs)
     }
 
+    /// Every distinct subscription pattern of every client (for the federation's imports).
+    pub(crate) fn all_subscriptions(&self) -> Vec<String> {
+        let state = self.read();
+        let patterns: HashSet<&str> = state
+            .clients
+            .values()
+            .flat_map(|slot| slot.subscriptions.iter().map(|s| &**s))
+            .collect();
+        patterns.into_iter().map(str::to_owned).collect()
+    }
+
     /// Every primary client, sorted by name.
     pub(crate) fn list(&self) -> Vec<ClientInfo> {
         let state = self.read();

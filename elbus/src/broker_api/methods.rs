@@ -1,6 +1,8 @@
 //! The `.broker` RPC methods (`protocol.md` §8.8): `test`, `info`, `stats`, `client.list` and
 //! `benchmark.test`, with results byte-compatible with the original broker, elbus's
-//! administrative `client.disconnect` and its `topic.list` (in `topic_list`).
+//! administrative `client.disconnect` and its `topic.list` (in `topic_list`), and, on a broker
+//! joined to a federation, `node.list` and `federation.status` (`elbus::federation`; -32601
+//! when federation is off).
 //!
 //! `client.disconnect` takes `{"name": "<client name>"}`, force-disconnects that socket client
 //! (with its secondaries; [`Broker::force_disconnect`]) and answers `{"ok": true}`; an unknown
@@ -170,6 +172,20 @@ pub(crate) fn call_with_stats(
             client_disconnect(broker, params)
         }
         "benchmark.test" => Ok(params.to_vec()),
+        "node.list" | "federation.status" => {
+            no_params(params)?;
+            let Some(remote) = broker.remote_route() else {
+                return Err(MethodError::new(
+                    METHOD_NOT_FOUND,
+                    Some(format!("{method}: federation is off")),
+                ));
+            };
+            Ok(if method == "node.list" {
+                remote.node_list()
+            } else {
+                remote.status()
+            })
+        }
         _ => Err(MethodError::new(METHOD_NOT_FOUND, None)),
     }
 }

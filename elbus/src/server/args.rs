@@ -219,6 +219,11 @@ pub struct ServerArgs {
     /// the number of clients, and clients choose their names). Needs --metrics.
     #[arg(long = "metrics-per-client")]
     pub metrics_per_client: bool,
+
+    /// Federation over NATS (`--federation`, `--node`, `--federation-*`).
+    #[cfg(feature = "federation")]
+    #[command(flatten)]
+    pub federation: super::federation_args::FederationArgs,
 }
 
 /// Parses `--metrics`: `HOST:PORT`, or a bare `PORT` meaning `127.0.0.1:PORT`.
@@ -315,6 +320,8 @@ impl ServerArgs {
         if self.metrics_per_client && self.metrics.is_none() {
             return Err("--metrics-per-client needs --metrics ADDR".to_owned());
         }
+        #[cfg(feature = "federation")]
+        self.federation.config()?;
         let binds = self.bind_addresses()?;
         let config = self.server_config().unix_group(self.socket_gid()?);
         let options = self.broker_options();

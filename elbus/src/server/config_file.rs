@@ -3,7 +3,8 @@
 //! through the very parsers of the flags, so a bound has one home and a new option of
 //! [`ServerArgs`](super::ServerArgs) is a key without a line of code here. `acl` is a file path
 //! or the rules inline (`[[acl.client]]` tables, the format of `elbus/examples/acl.toml`);
-//! `[federation]` is reserved and refused.
+//! The federation options are keys like the others (`federation = "nats://..."`,
+//! `federation-export = ["sensors/#"]`).
 //!
 //! The file becomes command-line arguments placed before the real ones ([`load`]); an option
 //! the command line gives is not taken from the file (for the repeatable `-B`: one `-B`
@@ -32,9 +33,6 @@ const COMMAND_LINE_ONLY: [&str; 3] = ["config", "help", "version"];
 
 /// The key of the access-control rules (a path, or the rules inline).
 const ACL_KEY: &str = "acl";
-
-/// A table reserved for a feature that is not built yet.
-const FEDERATION_KEY: &str = "federation";
 
 /// A check of one value: `Err` says what is wrong with it.
 type ValueCheck = fn(&str) -> Result<(), String>;
@@ -73,13 +71,6 @@ pub fn load(path: &Path, command: &Command, given: &ArgMatches) -> Result<FileSe
     for (key, value) in entries {
         let name = key.get_ref().as_ref();
         let at = |message: String| file.error(key.span(), name, &message);
-        if name == FEDERATION_KEY {
-            return Err(file.error(
-                key.span(),
-                name,
-                "federation is not built yet; remove the table",
-            ));
-        }
         let arg = command
             .get_arguments()
             .find(|arg| arg.get_long() == Some(name) && !COMMAND_LINE_ONLY.contains(&name))

@@ -4,6 +4,8 @@
 mod args;
 mod bind;
 mod config_file;
+#[cfg(feature = "federation")]
+mod federation_args;
 mod signals;
 mod systemd;
 
@@ -17,6 +19,8 @@ use tracing::{error, info};
 pub use args::ServerArgs;
 pub use bind::BindAddress;
 pub use config_file::MAX_CONFIG_BYTES;
+#[cfg(feature = "federation")]
+pub use federation_args::FederationArgs;
 pub use systemd::MAX_LISTEN_FDS;
 
 use crate::broker::{AccessControl, Broker, ServerConfig, SharedAccessControl};
@@ -274,6 +278,15 @@ async fn serve(
         },
         None => None,
     };
+    #[cfg(feature = "federation")]
+    let federation = match start_federation(&broker, &args, access.as_ref().map(|a| &a.1)).await {
+        Ok(federation) => federation,
+        Err(err) => {
+            error!("{err}");
+            broker.stop_listeners();
+            return ExitCode::FAILURE;
+        }
+    };
     let listener_count = listeners.binds.len() + listeners.passed.len();
     for passed in listeners.passed {
         if let Err(err) = serve_passed(&broker, passed, &config) {
@@ -302,10 +315,36 @@ async fn serve(
         let _ = std::fs::remove_file(pid_file);
     }
     broker.stop_listeners();
+    #[cfg(feature = "federation")]
+    if let Some(federation) = federation {
+        federation.leave().await;
+    }
     broker.announce_shutdown();
     let deadline = Instant::now() + SHUTDOWN_GRACE;
     broker.wait_queues_drained(deadline).await;
     ExitCode::SUCCESS
+}
+
+/// Joins the federation the options ask for, if any.
+#[cfg(feature = "federation")]
+async fn start_federation(
+    broker: &Broker,
+    args: &ServerArgs,
+    access: Option<&SharedAccessControl>,
+) -> Result<Option<crate::federation::Federation>, String> {
+    let Some(config) = args.federation.config()? else {
+        return Ok(None);
+    };
+    info!(
+        "federation: node {} via {}",
+        config.node,
+        config.servers.join(",")
+    );
+    let rules = access.map(SharedAccessControl::current);
+    crate::federation::Federation::join(broker, config, rules.as_deref())
+        .await
+        .map(Some)
+        .map_err(|err| err.to_string())
 }
 
 /// Serves the broker's metrics at `addr` and logs the bound address.

@@ -47,11 +47,13 @@ use crate::Error;
 
 mod containment;
 mod peer_identity;
+mod remote_rule;
 #[cfg(test)]
 mod tests;
 
 pub use containment::{mask_contains, topic_contains};
 pub use peer_identity::{IpNetwork, PeerCredentials};
+pub use remote_rule::RemoteRule;
 
 /// The rules of the client names one `name` mask matches.
 ///
@@ -213,6 +215,11 @@ pub struct AccessControl {
     /// The rules, in the order they are tried.
     #[serde(default, rename = "client", deserialize_with = "shared_rules")]
     pub rules: Vec<Arc<AccessRule>>,
+    /// What identities of other nodes may do here (`[[remote]]`, federation): the first rule
+    /// whose node and name match applies; a remote identity none matches is refused
+    /// everything while any rules are in force.
+    #[serde(default)]
+    pub remote: Vec<RemoteRule>,
 }
 
 /// Reads the rules into `Arc`s (serde's `rc` feature is not worth enabling for this one field).

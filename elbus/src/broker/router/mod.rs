@@ -14,6 +14,7 @@ pub(crate) use scratch::RouteScratch;
 use super::access::AccessRule;
 use super::queue::{DroppedOldest, Outgoing, PushOutcome};
 use super::registry::ClientEntry;
+use super::remote::Destination;
 use super::stats::{DropReason, Op};
 use super::BrokerInner;
 use crate::frame::{encode_delivery, FrameLayout};
@@ -187,6 +188,10 @@ impl BrokerInner {
         out: Delivery,
         scratch: &mut RouteScratch,
     ) -> u8 {
+        let target = match self.message_destination(sender, target, payload, out.realtime) {
+            Destination::Local(target) => target,
+            Destination::Handed(code) => return code,
+        };
         let Some(target) = self.registry.lookup(target) else {
             return protocol::ERR_CLIENT_NOT_REGISTERED;
         };
@@ -224,6 +229,10 @@ impl BrokerInner {
         if let Some(code) = self.refuse_oversized(sender, mask, '.') {
             return code;
         }
+        let mask = match self.broadcast_destination(sender, mask, payload, out.realtime) {
+            Destination::Local(mask) => mask,
+            Destination::Handed(code) => return code,
+        };
         scratch.targets.clear();
         self.registry
             .mask_targets(mask, &mut scratch.ids, &mut scratch.targets);
@@ -258,6 +267,9 @@ impl BrokerInner {
         // After routing, so the table's lock is never held while queues are.
         if code == protocol::RESPONSE_OK {
             self.topics.count(topic, out.counted, deliveries);
+        }
+        if receiver.is_none() {
+            self.offer_publication(sender, topic, payload, out.realtime);
         }
         code
     }

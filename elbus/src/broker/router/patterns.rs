@@ -65,7 +65,10 @@ impl BrokerInner {
     ) {
         let (patterns, beyond) = self.capped_patterns(topics);
         match set {
-            PatternSet::Subscriptions => self.registry.unsubscribe(sender.id, patterns),
+            PatternSet::Subscriptions => {
+                self.registry.unsubscribe(sender.id, patterns);
+                self.interest_changed();
+            }
             PatternSet::Exclusions => self.registry.unexclude(sender.id, patterns),
         }
         if beyond > 0 {
@@ -110,6 +113,9 @@ impl BrokerInner {
                 PatternSet::Subscriptions => self.registry.subscribe(sender.id, valid, max),
                 PatternSet::Exclusions => self.registry.exclude(sender.id, valid, max),
             };
+        if set == PatternSet::Subscriptions {
+            self.interest_changed();
+        }
         let refused = Refused {
             malformed,
             over_limit,

@@ -85,9 +85,10 @@ fn errors_name_the_file_line_and_key() {
     assert!(err.contains("key `config`: unknown key"), "{err}");
     let err = error_of("queue-size = 0x10\n");
     assert!(err.contains("key `queue-size`"), "{err}");
+    // Federation options are plain keys (`federation = "nats://..."`), not a table.
     let err = error_of("\n[federation]\npeers = []\n");
     assert!(
-        err.contains(":2: key `federation`: federation is not built yet"),
+        err.contains(":2: key `federation`: expected a value, not a table"),
         "{err}"
     );
     // The first problem in the file is the one reported, whatever the keys' order.

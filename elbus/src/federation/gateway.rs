@@ -1,0 +1,301 @@
+//! The gateway's side inside the router: what it does with a frame the router hands it, on
+//! the routing task, without waiting. Each frame for NATS is checked (node up, connection up,
+//! size), put on the bounded outbound queue and answered with its ACK code at once; the
+//! [`link`](super::link) tasks send the queue on.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_nats::HeaderMap;
+use bytes::Bytes;
+use tokio::sync::{mpsc, Notify};
+use tracing::warn;
+
+use super::config::FederationConfig;
+use super::nodes::Nodes;
+use super::status::{Counters, StatusReply};
+use super::subject::{topic_to_subject, valid_node_name, Subjects};
+use super::wire;
+use crate::broker::remote::RemoteRoute;
+use crate::logging::{Escaped, LogLimiter};
+use crate::matching::topic_matches;
+use crate::protocol;
+
+/// One frame waiting for NATS.
+#[derive(Debug)]
+pub(crate) struct Outbound {
+    pub(crate) subject: String,
+    pub(crate) headers: HeaderMap,
+    pub(crate) payload: Bytes,
+    /// What it counts against [`FederationConfig::queue_bytes`].
+    pub(crate) cost: usize,
+}
+
+/// The router's view of the federation.
+#[derive(Debug)]
+pub(crate) struct Gateway {
+    pub(crate) node: String,
+    pub(crate) subjects: Subjects,
+    exports: Vec<String>,
+    /// The import patterns in configuration order, each with its NATS subject.
+    pub(crate) imports: Vec<(String, String)>,
+    queue: mpsc::Sender<Outbound>,
+    queued_bytes: AtomicUsize,
+    max_bytes: usize,
+    /// Whether the NATS connection is up (set by the connection's events).
+    pub(crate) connected: AtomicBool,
+    /// The server's `max_payload`, from its INFO.
+    pub(crate) max_payload: AtomicUsize,
+    pub(crate) nodes: Nodes,
+    pub(crate) counters: Counters,
+    /// Woken when local subscriptions change.
+    pub(crate) interest: Notify,
+    unexportable_log: LogLimiter,
+    /// Which of `imports` are held as NATS subscriptions now, by index.
+    active: Mutex<Vec<bool>>,
+}
+
+impl Gateway {
+    /// The gateway for `config` (validated) and the receiving end of its queue.
+    pub(crate) fn new(config: &FederationConfig) -> (Arc<Gateway>, mpsc::Receiver<Outbound>) {
+        let (queue, rx) = mpsc::channel(config.queue_frames);
+        let imports = config
+            .import
+            .iter()
+            .filter_map(|p| {
+                let subject = topic_to_subject(p, true).ok()?;
+                Some((p.clone(), subject))
+            })
+            .collect();
+        let subjects = Subjects::new(&config.cluster);
+        let gateway = Gateway {
+            node: config.node.clone(),
+            subjects,
+            exports: config.export.clone(),
+            imports,
+            queue,
+            queued_bytes: AtomicUsize::new(0),
+            max_bytes: config.queue_bytes,
+            connected: AtomicBool::new(false),
+            max_payload: AtomicUsize::new(usize::MAX),
+            nodes: Nodes::default(),
+            counters: Counters::default(),
+            interest: Notify::new(),
+            unexportable_log: LogLimiter::with_default_rate("unexportable topics"),
+            active: Mutex::new(vec![false; config.import.len()]),
+        };
+        (Arc::new(gateway), rx)
+    }
+
+    /// Frees the queue bytes of a frame the sender took.
+    pub(crate) fn taken(&self, cost: usize) {
+        self.queued_bytes.fetch_sub(cost, Ordering::Relaxed);
+    }
+
+    /// Frames and bytes waiting now.
+    pub(crate) fn queued(&self) -> (usize, usize) {
+        let frames = self.queue.max_capacity() - self.queue.capacity();
+        (frames, self.queued_bytes.load(Ordering::Relaxed))
+    }
+
+    /// Queues `out`; the ACK code of the frame it carries.
+    pub(crate) fn enqueue(&self, out: Outbound) -> u8 {
+        if !self.connected.load(Ordering::Relaxed) {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            return protocol::ERR_NOT_DELIVERED;
+        }
+        if out.cost > self.max_payload.load(Ordering::Relaxed) {
+            self.counters.too_large.fetch_add(1, Ordering::Relaxed);
+            return protocol::ERR_DATA;
+        }
+        let before = self.queued_bytes.fetch_add(out.cost, Ordering::Relaxed);
+        if before + out.cost > self.max_bytes {
+            self.taken(out.cost);
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            return protocol::ERR_NOT_DELIVERED;
+        }
+        let cost = out.cost;
+        match self.queue.try_send(out) {
+            Ok(()) => protocol::RESPONSE_OK,
+            Err(_) => {
+                self.taken(cost);
+                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                protocol::ERR_NOT_DELIVERED
+            }
+        }
+    }
+
+    /// The ACK code for a frame to `node` that cannot be queued, if any: `0x77` while NATS is
+    /// down, `0x71` for a node that is unknown or silent.
+    fn refuse_node(&self, node: &str) -> Option<u8> {
+        if !self.connected.load(Ordering::Relaxed) {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            return Some(protocol::ERR_NOT_DELIVERED);
+        }
+        if !valid_node_name(node) || !self.nodes.is_up(node) {
+            return Some(protocol::ERR_CLIENT_NOT_REGISTERED);
+        }
+        None
+    }
+
+    /// A frame from the local `sender` with the headers every kind carries.
+    pub(crate) fn frame(
+        &self,
+        subject: String,
+        sender: &str,
+        payload: &[&[u8]],
+        rt: bool,
+    ) -> Outbound {
+        let mut headers = HeaderMap::new();
+        headers.insert(wire::SENDER, sender);
+        headers.insert(wire::ORIGIN, self.node.as_str());
+        if rt {
+            headers.insert(wire::REALTIME, "1");
+        }
+        let payload = Bytes::from(payload.concat());
+        let cost = wire::cost(&subject, &headers, payload.len());
+        Outbound {
+            subject,
+            headers,
+            payload,
+            cost,
+        }
+    }
+
+    /// Records which imports are subscribed now.
+    pub(crate) fn set_active(&self, index: usize, on: bool) {
+        if let Some(flag) = crate::sync::recover(self.active.lock()).get_mut(index) {
+            *flag = on;
+        }
+    }
+
+    /// The import patterns subscribed now.
+    pub(crate) fn active_imports(&self) -> Vec<String> {
+        let active = crate::sync::recover(self.active.lock());
+        self.imports
+            .iter()
+            .zip(active.iter())
+            .filter(|(_, on)| **on)
+            .map(|((pattern, _), _)| pattern.clone())
+            .collect()
+    }
+
+    /// Whether the import `index` is the first subscribed one matching `topic`: a publication
+    /// matching several overlapping imports arrives once per subscription, and only the first
+    /// one routes it (exactly one copy).
+    pub(crate) fn routes_import(&self, index: usize, topic: &str) -> bool {
+        let active = crate::sync::recover(self.active.lock());
+        self.imports
+            .iter()
+            .zip(active.iter())
+            .position(|((pattern, _), on)| *on && topic_matches(pattern, topic))
+            == Some(index)
+    }
+
+    fn exported(&self, topic: &str) -> bool {
+        self.exports.iter().any(|p| topic_matches(p, topic))
+    }
+}
+
+impl RemoteRoute for Gateway {
+    fn node(&self) -> &str {
+        &self.node
+    }
+
+    fn message(&self, sender: &str, node: &str, target: &str, payload: &[&[u8]], rt: bool) -> u8 {
+        if let Some(code) = self.refuse_node(node) {
+            return code;
+        }
+        if !wire::header_safe(target) || !wire::header_safe(sender) {
+            return protocol::ERR_DATA;
+        }
+        let mut out = self.frame(self.subjects.messages(node), sender, payload, rt);
+        out.headers.insert(wire::TARGET, target);
+        out.cost += wire::TARGET.len() + target.len() + 4;
+        self.enqueue(out)
+    }
+
+    fn broadcast(
+        &self,
+        sender: &str,
+        node: Option<&str>,
+        mask: &str,
+        payload: &[&[u8]],
+        rt: bool,
+    ) -> u8 {
+        let subject = match node {
+            Some(node) => {
+                if let Some(code) = self.refuse_node(node) {
+                    return code;
+                }
+                self.subjects.broadcasts(node)
+            }
+            None => self.subjects.broadcast_all(),
+        };
+        if !wire::header_safe(mask) || !wire::header_safe(sender) {
+            return protocol::ERR_DATA;
+        }
+        let mut out = self.frame(subject, sender, payload, rt);
+        out.headers.insert(wire::TARGET, mask);
+        out.cost += wire::TARGET.len() + mask.len() + 4;
+        self.enqueue(out)
+    }
+
+    fn publication(&self, sender: &str, topic: &str, payload: &[&[u8]], rt: bool) {
+        if !self.exported(topic) {
+            return;
+        }
+        let converted = match topic_to_subject(topic, false) {
+            Ok(converted) if wire::header_safe(topic) => converted,
+            Ok(_) | Err(_) => {
+                self.counters.unexportable.fetch_add(1, Ordering::Relaxed);
+                if self.unexportable_log.allow() {
+                    warn!(
+                        "federation: topic {} not exported: no NATS subject",
+                        Escaped(topic)
+                    );
+                }
+                return;
+            }
+        };
+        let mut out = self.frame(self.subjects.topic(&converted), sender, payload, rt);
+        out.headers.insert(wire::TOPIC, topic);
+        out.cost += wire::TOPIC.len() + topic.len() + 4;
+        self.enqueue(out);
+    }
+
+    fn interest_changed(&self) {
+        if !self.imports.is_empty() {
+            self.interest.notify_one();
+        }
+    }
+
+    fn registration(&self, name: &str, registered: bool) {
+        if !self.connected.load(Ordering::Relaxed) || !wire::header_safe(name) {
+            return;
+        }
+        let subject = self.subjects.node(&self.node, "info");
+        let mut out = self.frame(subject, name, &[], false);
+        out.headers
+            .insert(wire::EVENT, if registered { "reg" } else { "unreg" });
+        // Announcements are counted with the rest; a full queue drops them like frames.
+        self.enqueue(out);
+    }
+
+    fn node_list(&self) -> Vec<u8> {
+        #[derive(serde::Serialize)]
+        struct NodeList<'a> {
+            node: &'a str,
+            nodes: Vec<super::nodes::NodeReport>,
+        }
+        let list = NodeList {
+            node: &self.node,
+            nodes: self.nodes.report(),
+        };
+        rmp_serde::to_vec_named(&list).unwrap_or_default()
+    }
+
+    fn status(&self) -> Vec<u8> {
+        rmp_serde::to_vec_named(&StatusReply::of(self)).unwrap_or_default()
+    }
+}

@@ -1,0 +1,222 @@
+//! Frames from other nodes: checked (origin, loops, headers, the remote access rules) and
+//! routed into the local broker as `sender@origin`; heartbeats and announcements turned into
+//! `.broker/remote/node` and `.broker/remote/info`.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use async_nats::Message;
+
+use super::gateway::Gateway;
+use super::remote_rules::RemoteRules;
+use super::wire;
+use crate::broker::remote::{Injector, RemoteSender, NODE_SEP};
+use crate::broker::Broker;
+use crate::protocol;
+use crate::rpc::RPC_ERROR_CODE_BUS_BASE;
+
+/// The topic of node state changes (`up`, `down`).
+pub const REMOTE_NODE_TOPIC: &str = ".broker/remote/node";
+/// The topic of other nodes' registrations (`reg`, `unreg` of `name@node`).
+pub const REMOTE_INFO_TOPIC: &str = ".broker/remote/info";
+
+/// Most remote sender identities kept for reuse; the cache is emptied when it is full.
+const MAX_CACHED_SENDERS: usize = 4096;
+
+/// What a subscription carries.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Kind {
+    Message,
+    Broadcast,
+    /// Publications of the import at this index.
+    Import(usize),
+    Heartbeat,
+    Info,
+}
+
+/// The receiving side of one subscription.
+pub(crate) struct Inbound {
+    broker: Broker,
+    gateway: Arc<Gateway>,
+    injector: Injector,
+    rules: Option<Arc<RemoteRules>>,
+    senders: HashMap<String, RemoteSender>,
+}
+
+impl Inbound {
+    pub(crate) fn new(
+        broker: Broker,
+        gateway: Arc<Gateway>,
+        rules: Option<Arc<RemoteRules>>,
+    ) -> Self {
+        Inbound {
+            injector: broker.injector(),
+            broker,
+            gateway,
+            rules,
+            senders: HashMap::new(),
+        }
+    }
+
+    /// Handles one received message of a subscription of `kind`.
+    pub(crate) fn handle(&mut self, kind: Kind, msg: &Message) {
+        match kind {
+            Kind::Heartbeat => self.heartbeat(msg),
+            Kind::Info => self.info(msg),
+            Kind::Message | Kind::Broadcast | Kind::Import(_) => self.frame(kind, msg),
+        }
+    }
+
+    fn count(&self, counter: &std::sync::atomic::AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn frame(&mut self, kind: Kind, msg: &Message) {
+        let headers = msg.headers.as_ref();
+        let gateway = self.gateway.clone();
+        let counters = &gateway.counters;
+        let (Some(origin), Some(sender)) = (
+            wire::header(headers, wire::ORIGIN),
+            wire::header(headers, wire::SENDER),
+        ) else {
+            self.count(&counters.refused);
+            return;
+        };
+        if origin == gateway.node || sender.contains(NODE_SEP) {
+            self.count(&counters.loop_dropped);
+            return;
+        }
+        if !super::subject::valid_node_name(origin) || !wire::header_safe(sender) {
+            self.count(&counters.refused);
+            return;
+        }
+        // A frame is as good as a heartbeat: the reply to a node that just joined must not wait
+        // for its next beat.
+        self.node_heard(origin);
+        let rt = wire::header(headers, wire::REALTIME).is_some();
+        let payload = &msg.payload[..];
+        let from = self.sender(sender, origin);
+        let code = match kind {
+            Kind::Message => {
+                let Some(target) = wire::header(headers, wire::TARGET) else {
+                    self.count(&counters.refused);
+                    return;
+                };
+                let code = self.injector.message(&from, target, payload, rt);
+                if code == protocol::ERR_CLIENT_NOT_REGISTERED {
+                    self.answer_missing(origin, sender, target, payload);
+                }
+                code
+            }
+            Kind::Broadcast => {
+                let Some(mask) = wire::header(headers, wire::TARGET) else {
+                    self.count(&counters.refused);
+                    return;
+                };
+                self.injector.broadcast(&from, mask, payload, rt)
+            }
+            Kind::Import(index) => {
+                let Some(topic) = wire::header(headers, wire::TOPIC) else {
+                    self.count(&counters.refused);
+                    return;
+                };
+                if !gateway.routes_import(index, topic) {
+                    // Another subscription of an overlapping import routes it.
+                    return;
+                }
+                self.injector.publish(&from, topic, payload, rt)
+            }
+            Kind::Heartbeat | Kind::Info => return,
+        };
+        if code == protocol::ERR_ACCESS {
+            self.count(&counters.refused);
+        } else {
+            self.count(&counters.imported);
+        }
+    }
+
+    /// The routing identity of `sender` on `origin`, with the rule the `[[remote]]` table
+    /// gives it (none: fail closed, every operation refused).
+    fn sender(&mut self, sender: &str, origin: &str) -> RemoteSender {
+        let name = format!("{sender}{NODE_SEP}{origin}");
+        if let Some(found) = self.senders.get(&name) {
+            return found.clone();
+        }
+        if self.senders.len() >= MAX_CACHED_SENDERS {
+            self.senders.clear();
+        }
+        let rule = self
+            .rules
+            .as_ref()
+            .map(|rules| rules.rule_for(origin, sender));
+        let made = self.broker.remote_sender(&name, rule);
+        self.senders.insert(name, made.clone());
+        made
+    }
+
+    /// An RPC request with a call id to a target not registered here gets a synthesized
+    /// -32113 error reply from `target@this-node`, so the caller fails fast.
+    fn answer_missing(&self, origin: &str, caller: &str, target: &str, payload: &[u8]) {
+        let Some(id) = wire::rpc_request_id(payload) else {
+            return;
+        };
+        let code = RPC_ERROR_CODE_BUS_BASE - i16::from(protocol::ERR_CLIENT_NOT_REGISTERED);
+        let mut reply = Vec::with_capacity(7);
+        reply.push(0x12);
+        reply.extend_from_slice(&id.to_le_bytes());
+        reply.extend_from_slice(&code.to_le_bytes());
+        let gateway = &self.gateway;
+        let mut out = gateway.frame(gateway.subjects.messages(origin), target, &[&reply], false);
+        out.headers.insert(wire::TARGET, caller);
+        out.cost += wire::TARGET.len() + caller.len() + 4;
+        gateway.enqueue(out);
+    }
+
+    fn heartbeat(&self, msg: &Message) {
+        let Some(node) = self.gateway.subjects.node_of(&msg.subject) else {
+            return;
+        };
+        if node == self.gateway.node || !super::subject::valid_node_name(node) {
+            return;
+        }
+        if msg.payload.as_ref() == wire::HEARTBEAT_DOWN {
+            if self.gateway.nodes.gone(node) {
+                tracing::info!("federation: node {node} down (stopped)");
+                self.broker
+                    .announce_on(REMOTE_NODE_TOPIC, "down", Some(node));
+            }
+        } else {
+            self.node_heard(node);
+        }
+    }
+
+    /// Records that `node` is alive; a node newly up is announced, and gets this node's
+    /// heartbeat at once so it need not wait for the next beat to see this one.
+    fn node_heard(&self, node: &str) {
+        if self.gateway.nodes.heard(node) {
+            tracing::info!("federation: node {node} up");
+            self.broker.announce_on(REMOTE_NODE_TOPIC, "up", Some(node));
+            let gateway = &self.gateway;
+            let subject = gateway.subjects.node(&gateway.node, "hb");
+            gateway.enqueue(gateway.frame(subject, &gateway.node, &[], false));
+        }
+    }
+
+    fn info(&self, msg: &Message) {
+        let headers = msg.headers.as_ref();
+        let (Some(node), Some(name), Some(event)) = (
+            self.gateway.subjects.node_of(&msg.subject),
+            wire::header(headers, wire::SENDER),
+            wire::header(headers, wire::EVENT),
+        ) else {
+            return;
+        };
+        if node == self.gateway.node || !matches!(event, "reg" | "unreg") {
+            return;
+        }
+        let remote = format!("{name}{NODE_SEP}{node}");
+        self.broker
+            .announce_on(REMOTE_INFO_TOPIC, event, Some(&remote));
+    }
+}

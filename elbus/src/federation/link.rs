@@ -1,0 +1,326 @@
+//! The gateway's tasks on the NATS connection: connecting (with the duplicate-node check),
+//! sending the outbound queue, receiving each subscription, the heartbeat, the interest-based
+//! import subscriptions, and the resync after a reconnect.
+
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::{Client, ConnectOptions, Event, Subscriber};
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use super::config::FederationConfig;
+use super::gateway::{Gateway, Outbound};
+use super::inbound::{Inbound, Kind, REMOTE_NODE_TOPIC};
+use super::remote_rules::RemoteRules;
+use crate::broker::remote::RemoteRoute;
+use crate::broker::Broker;
+use crate::Error;
+
+/// How long a connection attempt (and the duplicate-node ping) may take at start-up.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long local subscription changes settle before the imports are recomputed.
+const INTEREST_SETTLE: Duration = Duration::from_millis(20);
+/// The longest pause between reconnection attempts.
+const MAX_RECONNECT_DELAY: Duration = Duration::from_millis(500);
+
+/// Connects to NATS for `config`, reporting connection changes to `gateway` and `events`.
+pub(crate) async fn connect(
+    config: &FederationConfig,
+    gateway: &Arc<Gateway>,
+    events: mpsc::UnboundedSender<Event>,
+) -> Result<Client, Error> {
+    let mut options = match &config.creds {
+        Some(path) => ConnectOptions::with_credentials_file(path)
+            .await
+            .map_err(|err| {
+                Error::data(format!("federation: credentials {}: {err}", path.display()))
+            })?,
+        None => ConnectOptions::new(),
+    };
+    if let Some(ca) = &config.tls_ca {
+        options = options.add_root_certificates(ca.clone()).require_tls(true);
+    }
+    if let Some((cert, key)) = &config.tls_cert {
+        options = options.add_client_certificate(cert.clone(), key.clone());
+    }
+    let gw = gateway.clone();
+    options = options
+        .no_echo()
+        .name(format!("elbus-{}", config.node))
+        .connection_timeout(CONNECT_TIMEOUT)
+        .max_reconnects(None)
+        .reconnect_delay_callback(|attempts| {
+            (Duration::from_millis(50) * u32::try_from(attempts).unwrap_or(u32::MAX))
+                .min(MAX_RECONNECT_DELAY)
+        })
+        .event_callback(move |event| {
+            match event {
+                Event::Connected => gw.connected.store(true, Ordering::Relaxed),
+                Event::Disconnected | Event::Closed => gw.connected.store(false, Ordering::Relaxed),
+                _ => {}
+            }
+            let _ = events.send(event);
+            async {}
+        });
+    let servers: Vec<&str> = config.servers.iter().map(|s| s.trim()).collect();
+    let client = options
+        .connect(servers.as_slice())
+        .await
+        .map_err(|err| Error::io(format!("federation: cannot connect to NATS: {err}")))?;
+    gateway
+        .max_payload
+        .store(client.server_info().max_payload, Ordering::Relaxed);
+    gateway.connected.store(true, Ordering::Relaxed);
+    refuse_duplicate(&client, gateway).await?;
+    Ok(client)
+}
+
+/// Pings this node's control subject: an answer means another node holds the name.
+async fn refuse_duplicate(client: &Client, gateway: &Gateway) -> Result<(), Error> {
+    let subject = gateway.subjects.node(&gateway.node, "ctl");
+    match tokio::time::timeout(CONNECT_TIMEOUT, client.request(subject, "ping".into())).await {
+        Ok(Ok(_)) => Err(Error::busy(format!(
+            "federation: another node is already named {} in this cluster",
+            gateway.node
+        ))),
+        // No responders (or silence): the name is free.
+        Ok(Err(_)) | Err(_) => Ok(()),
+    }
+}
+
+/// The running tasks of a joined broker.
+pub(crate) struct Tasks {
+    pub(crate) handles: Vec<JoinHandle<()>>,
+}
+
+/// Subscribes the fixed subjects and starts every task.
+pub(crate) async fn start(
+    broker: &Broker,
+    client: &Client,
+    gateway: &Arc<Gateway>,
+    queue: mpsc::Receiver<Outbound>,
+    events: mpsc::UnboundedReceiver<Event>,
+    rules: Option<Arc<RemoteRules>>,
+) -> Result<Tasks, Error> {
+    let s = &gateway.subjects;
+    let fixed = [
+        (s.messages(&gateway.node), Kind::Message),
+        (s.broadcasts(&gateway.node), Kind::Broadcast),
+        (s.broadcast_all(), Kind::Broadcast),
+        (s.node("*", "hb"), Kind::Heartbeat),
+        (s.node("*", "info"), Kind::Info),
+    ];
+    let mut handles = Vec::new();
+    for (subject, kind) in fixed {
+        let sub = subscribe(client, subject).await?;
+        let inbound = Inbound::new(broker.clone(), gateway.clone(), rules.clone());
+        handles.push(tokio::spawn(receive(sub, kind, inbound)));
+    }
+    let ctl = subscribe(client, s.node(&gateway.node, "ctl")).await?;
+    handles.push(tokio::spawn(answer_control(client.clone(), ctl)));
+    handles.push(tokio::spawn(send_queue(
+        client.clone(),
+        gateway.clone(),
+        queue,
+    )));
+    handles.push(tokio::spawn(heartbeat(
+        broker.clone(),
+        client.clone(),
+        gateway.clone(),
+    )));
+    handles.push(tokio::spawn(imports(
+        broker.clone(),
+        client.clone(),
+        gateway.clone(),
+        rules,
+    )));
+    handles.push(tokio::spawn(resync(
+        broker.clone(),
+        client.clone(),
+        gateway.clone(),
+        events,
+    )));
+    gateway.interest.notify_one();
+    publish_heartbeat(client, gateway, b"").await;
+    Ok(Tasks { handles })
+}
+
+async fn subscribe(client: &Client, subject: String) -> Result<Subscriber, Error> {
+    client
+        .subscribe(subject.clone())
+        .await
+        .map_err(|err| Error::io(format!("federation: cannot subscribe to {subject}: {err}")))
+}
+
+async fn receive(mut sub: Subscriber, kind: Kind, mut inbound: Inbound) {
+    while let Some(msg) = sub.next().await {
+        inbound.handle(kind, &msg);
+    }
+}
+
+/// Answers `ping` on this node's control subject (the duplicate-name check of other nodes).
+async fn answer_control(client: Client, mut sub: Subscriber) {
+    while let Some(msg) = sub.next().await {
+        if let Some(reply) = msg.reply {
+            let _ = client.publish(reply, "pong".into()).await;
+        }
+    }
+}
+
+/// Sends the outbound queue to NATS in order; what NATS refuses is counted as dropped.
+async fn send_queue(client: Client, gateway: Arc<Gateway>, mut queue: mpsc::Receiver<Outbound>) {
+    while let Some(out) = queue.recv().await {
+        gateway.taken(out.cost);
+        let counters = &gateway.counters;
+        if !gateway.connected.load(Ordering::Relaxed) {
+            counters.dropped.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        match client
+            .publish_with_headers(out.subject, out.headers, out.payload)
+            .await
+        {
+            Ok(()) => counters.exported.fetch_add(1, Ordering::Relaxed),
+            Err(_) => counters.dropped.fetch_add(1, Ordering::Relaxed),
+        };
+    }
+}
+
+pub(crate) async fn publish_heartbeat(client: &Client, gateway: &Gateway, payload: &'static [u8]) {
+    let subject = gateway.subjects.node(&gateway.node, "hb");
+    let _ = client
+        .publish(subject, bytes::Bytes::from_static(payload))
+        .await;
+}
+
+/// Announces this node every [`FederationConfig::HEARTBEAT`] and marks silent nodes down.
+async fn heartbeat(broker: Broker, client: Client, gateway: Arc<Gateway>) {
+    let mut tick = tokio::time::interval(FederationConfig::HEARTBEAT);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if gateway.connected.load(Ordering::Relaxed) {
+            publish_heartbeat(&client, &gateway, b"").await;
+        }
+        for node in gateway.nodes.sweep(FederationConfig::NODE_TIMEOUT) {
+            info!("federation: node {node} down (no heartbeat)");
+            broker.announce_on(REMOTE_NODE_TOPIC, "down", Some(&node));
+        }
+    }
+}
+
+/// After a reconnect: the subscriptions are renewed by the client itself; this node announces
+/// itself at once so the others see it up without waiting for the next beat.
+async fn resync(
+    broker: Broker,
+    client: Client,
+    gateway: Arc<Gateway>,
+    mut events: mpsc::UnboundedReceiver<Event>,
+) {
+    while let Some(event) = events.recv().await {
+        match event {
+            Event::Connected => {
+                info!("federation: NATS connection up");
+                gateway
+                    .max_payload
+                    .store(client.server_info().max_payload, Ordering::Relaxed);
+                publish_heartbeat(&client, &gateway, b"").await;
+                for name in broker.local_names() {
+                    gateway.registration(&name, true);
+                }
+            }
+            Event::Disconnected => {
+                warn!("federation: NATS connection lost; remote sends fail with 0x77")
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Whether two topic patterns can match a common topic.
+pub(crate) fn overlap(a: &str, b: &str) -> bool {
+    fn walk<'a>(
+        mut a: impl Iterator<Item = &'a str> + Clone,
+        mut b: impl Iterator<Item = &'a str> + Clone,
+    ) -> bool {
+        match (a.next(), b.next()) {
+            (None, None) => true,
+            (Some("#"), Some(_)) | (Some(_), Some("#")) => true,
+            (Some(x), Some(y)) if x == "+" || y == "+" || x == y => walk(a, b),
+            _ => false,
+        }
+    }
+    walk(a.split('/'), b.split('/'))
+}
+
+/// Holds a NATS subscription for each import pattern exactly while a local subscription
+/// overlaps it.
+async fn imports(
+    broker: Broker,
+    client: Client,
+    gateway: Arc<Gateway>,
+    rules: Option<Arc<RemoteRules>>,
+) {
+    if gateway.imports.is_empty() {
+        return;
+    }
+    let mut held: Vec<Option<JoinHandle<()>>> = (0..gateway.imports.len()).map(|_| None).collect();
+    loop {
+        gateway.interest.notified().await;
+        tokio::time::sleep(INTEREST_SETTLE).await;
+        let local: HashSet<String> = broker
+            .local_subscriptions()
+            .into_iter()
+            .filter(|p| !p.starts_with(".broker/"))
+            .collect();
+        for (index, (pattern, subject)) in gateway.imports.iter().enumerate() {
+            let wanted = local.iter().any(|l| overlap(l, pattern));
+            match (&held[index], wanted) {
+                (None, true) => {
+                    let full = gateway.subjects.topic(subject);
+                    match client.subscribe(full.clone()).await {
+                        Ok(sub) => {
+                            let inbound =
+                                Inbound::new(broker.clone(), gateway.clone(), rules.clone());
+                            held[index] =
+                                Some(tokio::spawn(receive(sub, Kind::Import(index), inbound)));
+                            gateway.set_active(index, true);
+                            info!("federation: importing {pattern} ({full})");
+                        }
+                        Err(err) => warn!("federation: cannot subscribe to {full}: {err}"),
+                    }
+                }
+                (Some(_), false) => {
+                    if let Some(task) = held[index].take() {
+                        // Dropping the subscriber unsubscribes it.
+                        task.abort();
+                    }
+                    gateway.set_active(index, false);
+                    info!("federation: no local interest in {pattern}, not importing it");
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::overlap;
+
+    #[test]
+    fn pattern_overlap() {
+        assert!(overlap("a/b", "a/+"));
+        assert!(overlap("a/#", "+/b/c"));
+        assert!(overlap("#", "x"));
+        assert!(!overlap("a/#", "a"));
+        assert!(!overlap("a/b", "a/c"));
+        assert!(!overlap("a/+", "a/b/c"));
+        assert!(overlap("a/+/#", "a/b/c"));
+    }
+}
