@@ -196,6 +196,9 @@ def main():
                         help='run both brokers with -w N (default: elbusd at its defaults, '
                              'busrtd with the worker count elbusd reports)')
     parser.add_argument('--markdown', action='store_true', help='print Markdown tables')
+    parser.add_argument('--only', default='',
+                        help='comma-separated combinations to run, e.g. elbus-elbusd,busrt-elbusd '
+                             '(default: all four; a ratio needs both of its combinations)')
     parser.add_argument('--busrt', required=True)
     parser.add_argument('--busrtd', required=True)
     parser.add_argument('--elbusd', required=True)
@@ -219,6 +222,8 @@ def main():
             workers = int(found.group(1))
         for round_no in range(1, args.rounds + 1):
             for client, kind in COMBOS:
+                if args.only and f'{client}-{kind}' not in args.only.split(','):
+                    continue
                 print(f'round {round_no}/{args.rounds}: {client} CLI -> {kind} ...',
                       file=sys.stderr, flush=True)
                 results[(client, kind)].append(
