@@ -1,7 +1,11 @@
 //! A short `elbus benchmark` against elbusd and busrtd 0.5.6 completes and reports all seven
-//! stages of the published CLI, and the latency stages with `--latency`. No timing is asserted.
+//! stages of the published CLI, the latency stages with `--latency` (beside the raw socket's
+//! round trip), the raw socket's one-way rate with `--raw-socket`, stage marks with
+//! `--stage-marks`, and 1 MiB payloads without errors. No timing is asserted.
 
+use elbus_suite::broker::{Broker, BrokerKind};
 use elbus_suite::cli::{brokers, elbus, unix};
+use elbus_suite::workspace_bin;
 
 const STAGES: [&str; 7] = [
     "rpc.call",
@@ -71,11 +75,26 @@ fn benchmark_json_and_latency() {
                 "--latency",
                 "--latency-iters",
                 "200",
+                "--raw-socket",
+                "--stage-marks",
             ],
             None,
         );
         assert_eq!(run.code, 0, "{label}: {run:?}");
         let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("one JSON document");
+        assert!(
+            doc["raw_unix_one_way_per_sec"].as_u64().expect("raw rate") > 0,
+            "{label}: {doc}"
+        );
+        for stage in STAGES {
+            for mark in ["started", "completed"] {
+                let line = format!("stage {mark}: {stage}");
+                assert!(
+                    run.stderr.lines().any(|l| l == line),
+                    "{label}: no {line:?}: {run:?}"
+                );
+            }
+        }
         let stages: Vec<&str> = doc["stages"]
             .as_array()
             .expect("stages")
@@ -84,7 +103,18 @@ fn benchmark_json_and_latency() {
             .collect();
         assert_eq!(stages, STAGES, "{label}");
         let latency = doc["latency"].as_array().expect("latency");
-        assert_eq!(latency.len(), 2, "{label}: {doc}");
+        let names: Vec<&str> = latency
+            .iter()
+            .map(|l| l["stage"].as_str().expect("name"))
+            .collect();
+        // The raw socket's round trip is measured in the same run, and the ratio printed.
+        assert_eq!(
+            names,
+            ["latency.raw.unix", "latency.rpc.call", "latency.send"],
+            "{label}: {doc}"
+        );
+        let ratio = doc["rpc_p50_to_raw_round_trip"].as_f64().expect("ratio");
+        assert!(ratio > 0.0, "{label}: {doc}");
         for stage in latency {
             assert_eq!(stage["samples"], 200, "{label}: {stage}");
             let p50 = stage["p50_us"].as_f64().expect("p50");
@@ -92,5 +122,50 @@ fn benchmark_json_and_latency() {
             let p999 = stage["p99_9_us"].as_f64().expect("p99.9");
             assert!(p50 <= p99 && p99 <= p999, "{label}: {stage}");
         }
+    }
+}
+
+/// 1 MiB payloads, the size at which the benchmark's clients used to be cut off mid-frame
+/// ("frame not complete within 5s"): every stage completes without an error, against `elbusd`
+/// and, when `BUSRTD` names one, `busrtd`. The callers now wait for the socket once 4 MiB are
+/// queued instead of starving their writer, and a frame that keeps moving is never cut off.
+#[test]
+fn one_mib_payloads_complete_without_errors() {
+    let mut brokers = vec![Broker::start(&BrokerKind::elbusd(workspace_bin("elbusd")))];
+    if std::env::var_os("BUSRTD").is_some() {
+        brokers.push(Broker::busrtd());
+    }
+    for broker in brokers {
+        let path = unix(&broker);
+        let label = broker.kind().label;
+        let run = elbus(
+            &[
+                "--json",
+                "-n",
+                "cli.mib",
+                &path,
+                "benchmark",
+                "-w",
+                "4",
+                "-i",
+                "48",
+                "--payload-size",
+                "1048576",
+            ],
+            None,
+        );
+        assert_eq!(run.code, 0, "{label}: {run:?}");
+        let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("one JSON document");
+        let stages = doc["stages"].as_array().expect("stages");
+        assert_eq!(stages.len(), STAGES.len(), "{label}: {doc}");
+        for stage in stages {
+            assert_eq!(stage["iters"], 48, "{label}: {stage}");
+            assert_eq!(stage["errors"], 0, "{label}: {stage}");
+        }
+        assert!(
+            !broker.log().contains("not complete"),
+            "{label}: a frame was cut off: {}",
+            broker.log()
+        );
     }
 }

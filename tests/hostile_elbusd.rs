@@ -442,3 +442,38 @@ async fn a_trickled_handshake_is_cut_off_by_one_deadline() {
     );
     control.round_trip(&broker, "a trickled handshake").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trickled_large_frame_is_cut_off_by_its_total_bound() {
+    // Slowloris on a frame body with `-t 1`: a frame announcing 1 MiB, then one byte every
+    // 200 ms. The frame never goes a timeout without progress, so the progress bound alone would
+    // let it run for ever; its total bound (`timeout × (1 + len / 1 MiB)`, 2 s here) ends it.
+    let broker = elbusd(&[]);
+    let path = broker.unix_path().to_owned();
+    let mut control = Control::connect(&broker).await;
+    let mut loris = Raw::register(&path, "loris").await;
+    let mut frame = request(1, MESSAGE_ACKED, &[]);
+    frame[5..9].copy_from_slice(&(1u32 << 20).to_le_bytes());
+    frame.extend_from_slice(b"loris\0");
+    loris.write(&frame).await;
+    let started = Instant::now();
+    loop {
+        // The trickle is the attack being simulated, not synchronisation.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if tokio::io::AsyncWriteExt::write_all(&mut loris.stream, &[0x5A])
+            .await
+            .is_err()
+            || broker.log().contains("[loris]")
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "the trickled frame was never cut off"
+        );
+    }
+    loris.expect_eof().await;
+    // The total bound ended it, not the progress bound.
+    wait_log(&broker, "Timeout: frame not complete within 2s [loris]").await;
+    control.round_trip(&broker, "a trickled frame").await;
+}

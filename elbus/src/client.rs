@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::time::Timeout;
+use tokio::time::{Instant, Sleep};
 
 use crate::{Error, Frame, QoS};
 
@@ -29,9 +29,6 @@ pub enum ConnectionState {
 /// The receiving end of a client's incoming frames (messages, broadcasts, publications).
 pub type EventChannel = mpsc::Receiver<Frame>;
 
-/// Waiting for one ACK, bounded by the client's timeout.
-type AckWait = Timeout<oneshot::Receiver<Result<(), Error>>>;
-
 /// The broker's answer to one client operation.
 ///
 /// Await it to learn the ACK's result. For QoS 0 and 2 there is no ACK and it resolves to `Ok(())`
@@ -39,7 +36,11 @@ type AckWait = Timeout<oneshot::Receiver<Result<(), Error>>>;
 /// with [`ErrorKind::Eof`](crate::ErrorKind::Eof) if the connection drops first, and with
 /// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) after the client's timeout.
 pub struct OpConfirm {
-    pending: Option<Pin<Box<AckWait>>>,
+    rx: Option<oneshot::Receiver<Result<(), Error>>>,
+    /// When the wait fails with a timeout; `None` when a caller's own deadline bounds it.
+    due: Option<Instant>,
+    /// The timer for `due`, armed only once the ACK is not there at the first look.
+    timer: Option<Pin<Box<Sleep>>>,
     ready: Option<Result<(), Error>>,
 }
 
@@ -47,7 +48,9 @@ impl OpConfirm {
     /// A confirmation that is already resolved.
     pub fn ready(result: Result<(), Error>) -> Self {
         OpConfirm {
-            pending: None,
+            rx: None,
+            due: None,
+            timer: None,
             ready: Some(result),
         }
     }
@@ -55,14 +58,24 @@ impl OpConfirm {
     /// A confirmation that waits for `rx` for at most `timeout`.
     pub fn pending(rx: oneshot::Receiver<Result<(), Error>>, timeout: Duration) -> Self {
         OpConfirm {
-            pending: Some(Box::pin(tokio::time::timeout(timeout, rx))),
+            rx: Some(rx),
+            due: Instant::now().checked_add(timeout),
+            timer: None,
             ready: None,
         }
     }
 
+    /// The same wait without its own timeout, for a caller that bounds it with a deadline of
+    /// its own (the RPC client's call deadline): one timer per call instead of one per layer.
+    pub(crate) fn within_callers_deadline(mut self) -> Self {
+        self.due = None;
+        self.timer = None;
+        self
+    }
+
     /// Whether an ACK is still awaited.
     pub fn is_pending(&self) -> bool {
-        self.pending.is_some()
+        self.rx.is_some()
     }
 }
 
@@ -73,18 +86,27 @@ impl Future for OpConfirm {
         if let Some(result) = self.ready.take() {
             return Poll::Ready(result);
         }
-        let Some(pending) = self.pending.as_mut() else {
+        let this = &mut *self;
+        let Some(rx) = this.rx.as_mut() else {
             return Poll::Ready(Ok(()));
         };
-        match pending.as_mut().poll(cx) {
+        if let Poll::Ready(outcome) = Pin::new(rx).poll(cx) {
+            this.rx = None;
+            this.timer = None;
+            return Poll::Ready(outcome.unwrap_or_else(|_closed| Err(Error::eof())));
+        }
+        let Some(due) = this.due else {
+            return Poll::Pending;
+        };
+        let timer = this
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due)));
+        match timer.as_mut().poll(cx) {
             Poll::Pending => Poll::Pending,
-            Poll::Ready(outcome) => {
-                self.pending = None;
-                Poll::Ready(match outcome {
-                    Ok(Ok(result)) => result,
-                    Ok(Err(_closed)) => Err(Error::eof()),
-                    Err(_elapsed) => Err(Error::timeout()),
-                })
+            Poll::Ready(()) => {
+                this.rx = None;
+                this.timer = None;
+                Poll::Ready(Err(Error::timeout()))
             }
         }
     }
@@ -93,7 +115,7 @@ impl Future for OpConfirm {
 impl std::fmt::Debug for OpConfirm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OpConfirm")
-            .field("pending", &self.pending.is_some())
+            .field("pending", &self.rx.is_some())
             .finish()
     }
 }

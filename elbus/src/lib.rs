@@ -20,6 +20,7 @@
 //! | [`metrics`] | the broker's counters as Prometheus metrics, and the `/metrics` endpoint (feature `metrics`) |
 //! | [`matching`] | topic (`+`, `#`) and name-mask (`?`, `*`) matching, and the routing indexes |
 //! | [`rpc`] | the byte RPC layer: calls, replies, errors and notifications over messages |
+//! | `frame_deadline` | how long the rest of a frame may take once part of it has arrived: the progress and total bounds the broker and the socket client share (crate-private) |
 //! | `sync` | the one helper that recovers a poisoned lock (crate-private) |
 //! | `ipc` | the UNIX / TCP socket client `ipc::Client` and its `ipc::Config` (feature `ipc`) |
 //! | `cli` | the command-line client `elbus`: options, commands, output, benchmark (feature `cli`) |
@@ -47,6 +48,8 @@ pub mod error;
 #[cfg_attr(docsrs, doc(cfg(feature = "federation")))]
 pub mod federation;
 pub mod frame;
+#[cfg(any(feature = "broker", feature = "ipc"))]
+mod frame_deadline;
 #[cfg(feature = "ipc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ipc")))]
 pub mod ipc;

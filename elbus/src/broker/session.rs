@@ -230,8 +230,9 @@ where
     Ok(entry)
 }
 
-/// When a read must complete: the client's idle limit while no frame is under way, the frame
-/// timeout once part of a frame has arrived.
+/// When a read must complete: the client's idle limit while no frame is under way, and the
+/// progress and total bounds of `crate::frame_deadline` once part of a frame has arrived (a
+/// large frame that keeps moving is not cut off; one trickled a byte at a time still is).
 ///
 /// One timer serves the whole connection and is re-armed only when it fires, so a busy client
 /// costs a clock read per socket read instead of a timer insertion per frame.
@@ -239,8 +240,8 @@ struct ReadDeadline {
     idle: Option<Duration>,
     frame: Duration,
     last_read: Instant,
-    /// When the frame that is partly buffered must be complete.
-    frame_due: Option<Instant>,
+    /// When the frame that is partly buffered began to arrive.
+    frame_start: Option<Instant>,
     timer: Option<Pin<Box<Sleep>>>,
 }
 
@@ -250,34 +251,54 @@ impl ReadDeadline {
             idle: config.idle_timeout,
             frame: config.timeout,
             last_read: Instant::now(),
-            frame_due: None,
+            frame_start: None,
             timer: None,
         }
     }
 
     /// The error of a read that missed its deadline, naming which one, for the log.
-    fn expired(&self, partial_frame: bool) -> Error {
+    fn expired(&self, partial_frame: Option<usize>) -> Error {
         let message = match (partial_frame, self.idle) {
-            (true, _) => format!("frame not complete within {:?}", self.frame),
-            (false, Some(idle)) => format!("idle for longer than {idle:?}"),
-            (false, None) => "read timed out".to_owned(),
+            (Some(len), _) => {
+                let total = crate::frame_deadline::total_bound(self.frame, len);
+                let started = self.frame_start.unwrap_or(self.last_read);
+                if Instant::now() >= started + total {
+                    format!("frame not complete within {total:?}")
+                } else {
+                    format!(
+                        "frame not complete within {:?} of its last progress",
+                        self.frame
+                    )
+                }
+            }
+            (None, Some(idle)) => format!("idle for longer than {idle:?}"),
+            (None, None) => "read timed out".to_owned(),
         };
         Error::new(ErrorKind::Timeout, message)
     }
 
-    /// A frame was completed: the next partial one gets a fresh frame timeout.
+    /// A frame was completed: the next partial one starts its bounds afresh.
     fn frame_done(&mut self) {
-        self.frame_due = None;
+        self.frame_start = None;
     }
 
-    /// The deadline of the next read, `None` when it may wait forever.
-    fn due(&mut self, partial_frame: bool) -> Option<Instant> {
-        if partial_frame {
-            let frame = self.frame;
-            Some(*self.frame_due.get_or_insert_with(|| Instant::now() + frame))
-        } else {
-            self.frame_due = None;
-            self.idle.map(|idle| self.last_read + idle)
+    /// The deadline of the next read, `None` when it may wait forever. `partial_frame` is the
+    /// length of the frame under way (header included, as far as it is known).
+    fn due(&mut self, partial_frame: Option<usize>) -> Option<Instant> {
+        match partial_frame {
+            Some(len) => {
+                let start = *self.frame_start.get_or_insert_with(Instant::now);
+                Some(crate::frame_deadline::frame_due(
+                    start,
+                    self.last_read.max(start),
+                    self.frame,
+                    len,
+                ))
+            }
+            None => {
+                self.frame_start = None;
+                self.idle.map(|idle| self.last_read + idle)
+            }
         }
     }
 
@@ -286,7 +307,7 @@ impl ReadDeadline {
         &mut self,
         reader: &mut R,
         buf: &mut BytesMut,
-        partial_frame: bool,
+        partial_frame: Option<usize>,
     ) -> Result<(), Error> {
         let Some(due) = self.due(partial_frame) else {
             return read_some(reader, buf).await;
@@ -376,10 +397,10 @@ async fn read_loop<R: AsyncRead + Unpin>(
                 // starve every reader.
                 drop(reading.take());
                 let permits = u32::try_from(needed).unwrap_or(u32::MAX);
-                let due = deadline.due(true).unwrap_or_else(Instant::now);
+                let due = deadline.due(Some(needed)).unwrap_or_else(Instant::now);
                 let permit = timeout_at(due, broker.read_budget.acquire_many(permits))
                     .await
-                    .map_err(|_| deadline.expired(true))?
+                    .map_err(|_| deadline.expired(Some(needed)))?
                     .map_err(|_| Error::eof())?;
                 reading = Some(permit);
                 buf.reserve(needed - buf.len());
@@ -393,7 +414,8 @@ async fn read_loop<R: AsyncRead + Unpin>(
             }
             buf.reserve(config.buf_size);
         }
-        let partial_frame = !buf.is_empty();
+        // The length of the frame under way, as far as its header tells.
+        let partial_frame = (!buf.is_empty()).then_some(needed);
         deadline.read(reader, &mut buf, partial_frame).await?;
         broker.socket_input();
     }

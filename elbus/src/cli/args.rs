@@ -278,7 +278,8 @@ pub struct BenchmarkArgs {
     pub iters: u64,
 
     /// Also measure latency percentiles (p50, p99, p99.9) of single-client RPC round trips
-    /// and of one-way message delivery, one message in flight at a time.
+    /// and of one-way message delivery, one message in flight at a time, and the round trip of
+    /// a bare UNIX socket pair in the same run, with the RPC p50's ratio to it.
     #[arg(long = "latency")]
     pub latency: bool,
 
@@ -286,6 +287,17 @@ pub struct BenchmarkArgs {
     #[arg(long = "latency-iters", default_value_t = 10_000, value_name = "N",
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub latency_iters: u64,
+
+    /// Also measure, in the same run, the one-way rate of a bare UNIX socket pair for this
+    /// payload (one write per message, as many messages as a send stage), printed after the
+    /// table: the bound of the send stages. (`--latency` always measures the raw round trip.)
+    #[arg(long = "raw-socket")]
+    pub raw_socket: bool,
+
+    /// Print `stage started: NAME` and `stage completed: NAME` on stderr around each stage,
+    /// as the busrt CLI logs them, for scripts that read each stage's CPU time from /proc.
+    #[arg(long = "stage-marks")]
+    pub stage_marks: bool,
 }
 
 /// Converts a range-checked `u64` option; the ranges above fit any `usize` of 32 bits or more.

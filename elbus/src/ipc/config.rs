@@ -52,6 +52,9 @@ impl Config {
 
     /// The length of the incoming frame channel, and of the outgoing frame queue.
     ///
+    /// The outgoing queue also holds at most 4 MiB of frames (a larger frame alone): a send
+    /// beyond either bound waits until the writer has made room.
+    ///
     /// When the application does not consume incoming frames, the client stops reading the socket
     /// once this many are waiting (ACKs then wait too).
     pub fn queue_size(mut self, queue_size: usize) -> Self {
@@ -60,8 +63,10 @@ impl Config {
         self
     }
 
-    /// The timeout of connecting (connect and handshake together), of each socket write, of
-    /// reading a frame body once its header has arrived, and of waiting for an ACK.
+    /// The timeout of connecting (connect and handshake together), of waiting for an ACK, and
+    /// of a write or a frame body under way: those may go `timeout` without progress at most,
+    /// and take `timeout × (1 + bytes / 1 MiB)` in all, so a large frame that keeps moving over
+    /// a busy socket is not cut off.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self

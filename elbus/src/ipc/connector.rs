@@ -42,8 +42,11 @@ impl Link {
         if !state.is_connected() {
             return Err(Error::eof());
         }
-        // Waiting for room outside the lock; the slot is then filled synchronously under it. If
-        // the writer dies meanwhile, `reserve` fails (the queue is closed) or `closed` is set.
+        // Waiting for room outside the lock, in bytes and then in frames; the slot is then filled
+        // synchronously under it. If the writer dies meanwhile, the budget or the queue is
+        // closed, or `closed` is set.
+        let cost = writer::queued_cost(frame.len());
+        let share = state.take_queued(cost).await?;
         let permit = self.queue.reserve().await.map_err(|_| Error::eof())?;
         let waiter = {
             let mut pending = state.pending();
@@ -58,6 +61,7 @@ impl Link {
                 rx
             });
             permit.send(Outgoing::Frame(frame));
+            share.keep();
             waiter
         };
         Ok(match waiter {

@@ -24,13 +24,17 @@
 //! * Every operation encodes its frame and puts it in a bounded queue. The op id (1, 2, 3, …,
 //!   wrapping to 1) is assigned, the ACK waiter registered and the frame queued under one lock, so
 //!   ids reach the wire in order and an ACK can never arrive before its waiter exists.
+//! * The queue is bounded in frames (`queue_size`) and in bytes (4 MiB; a larger frame alone): a
+//!   send waits for room, so large frames cannot pile up in memory faster than the socket drains.
 //! * One writer task drains the queue: whatever is queued (up to about `buf_size` bytes) goes out in
-//!   one write as soon as the queue is empty — no flush timer, so realtime frames need no special
-//!   path. Each write is bounded by the timeout; a failed or timed-out write closes the connection.
+//!   one vectored write as soon as the queue is empty — no flush timer, so realtime frames need no
+//!   special path; frames of 16 KiB and more are written from their own buffer, never copied. A
+//!   write may go one timeout without progress, and take one timeout per MiB more in all; a failed
+//!   or timed-out write closes the connection.
 //! * One reader task reads 6-byte headers (§4): NOPs are skipped, ACKs resolve their waiters,
 //!   messages, broadcasts and publications go to the event channel. When the application stops
 //!   consuming, the reader stops reading once the channel is full. An unknown kind or a broken body
-//!   closes the connection.
+//!   closes the connection, and so does a body that misses the writes' bounds.
 //! * When the connection ends, whichever way, the client is disconnected at once, pending ACKs fail
 //!   with [`ErrorKind::Eof`](crate::ErrorKind::Eof) and the event channel ends.
 //! * With [`Config::reconnect`], a lost connection is not the end: the client reports

@@ -1,11 +1,11 @@
 //! The state a connection's handle, reader and writer share: the connected flag, op ids, the
-//! pending-ACK map and the shutdown signal.
+//! pending-ACK map, the byte budget of the outbound queue and the shutdown signal.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{oneshot, watch, Semaphore, TryAcquireError};
 
 use crate::sync::recover;
 use crate::Error;
@@ -21,6 +21,9 @@ const PURGE_MIN: usize = 1024;
 pub(crate) struct State {
     connected: AtomicBool,
     pending: Mutex<Pending>,
+    /// The bytes the outbound queue may still take (`writer::QUEUED_BYTES` in all): taken by
+    /// a caller before its frame is queued, given back by the writer once it is written.
+    queued_budget: Semaphore,
     /// Becomes `true` once the connection is closed; the tasks select on it so that whichever
     /// side ends first stops the others.
     shutdown: watch::Sender<bool>,
@@ -75,6 +78,7 @@ impl State {
                 acks: HashMap::new(),
                 purge_at: PURGE_MIN,
             }),
+            queued_budget: Semaphore::new(super::writer::QUEUED_BYTES),
             shutdown: watch::Sender::new(false),
         }
     }
@@ -93,6 +97,29 @@ impl State {
     pub(crate) fn pending(&self) -> MutexGuard<'_, Pending> {
         // Nothing panics while holding the lock; if something ever did, the map is still coherent.
         recover(self.pending.lock())
+    }
+
+    /// Takes `cost` bytes of the outbound queue's budget, waiting while the queue is that full;
+    /// `Eof` once the connection is closed. The bytes go back when the returned share is dropped,
+    /// unless it is [`kept`](QueuedShare::keep) for a frame that was queued.
+    pub(crate) async fn take_queued(&self, cost: u32) -> Result<QueuedShare<'_>, Error> {
+        let permit = match self.queued_budget.try_acquire_many(cost) {
+            Ok(permit) => permit,
+            Err(TryAcquireError::NoPermits) => self
+                .queued_budget
+                .acquire_many(cost)
+                .await
+                .map_err(|_| Error::eof())?,
+            Err(TryAcquireError::Closed) => return Err(Error::eof()),
+        };
+        Ok(QueuedShare(Some(permit)))
+    }
+
+    /// Gives back `cost` bytes of the outbound queue's budget (frames written or dropped).
+    pub(crate) fn release_queued(&self, cost: usize) {
+        if cost > 0 {
+            self.queued_budget.add_permits(cost);
+        }
     }
 
     /// Delivers an ACK to its waiter; an id nobody waits for is logged and dropped.
@@ -117,12 +144,28 @@ impl State {
         for (_, tx) in acks {
             let _ = tx.send(Err(Error::eof()));
         }
+        // Callers waiting for queue room learn of the end at once.
+        self.queued_budget.close();
         self.shutdown.send_replace(true);
     }
 
     /// A receiver of the shutdown signal, for [`wait_shutdown`].
     pub(crate) fn subscribe_shutdown(&self) -> watch::Receiver<bool> {
         self.shutdown.subscribe()
+    }
+}
+
+/// A caller's share of the outbound queue's byte budget, taken before its frame is queued; given
+/// back if the caller gives up (a timeout, a closed connection) before the frame is queued.
+pub(crate) struct QueuedShare<'a>(Option<tokio::sync::SemaphorePermit<'a>>);
+
+impl QueuedShare<'_> {
+    /// The frame is queued: its share stays taken until the writer gives it back in bulk
+    /// ([`State::release_queued`], one call per write).
+    pub(crate) fn keep(mut self) {
+        if let Some(permit) = self.0.take() {
+            permit.forget();
+        }
     }
 }
 

@@ -421,3 +421,44 @@ async fn secondaries_are_named_from_zero_and_cannot_nest() {
         );
     }
 }
+
+#[tokio::test]
+async fn large_sends_wait_for_the_socket_instead_of_piling_up() {
+    let (client, mut broker) = connected("big", |c| {
+        c.timeout(Duration::from_secs(30)).queue_size(256)
+    })
+    .await;
+    // A frame larger than the whole byte budget is admitted alone.
+    let huge = vec![1u8; super::writer::QUEUED_BYTES + 1];
+    let confirm = client.send("x", &huge, QoS::No).await.unwrap();
+    confirm.await.unwrap();
+    let (_, body) = read_request(&mut broker).await;
+    assert_eq!(body.len(), 2 + huge.len());
+    // The broker reads nothing: sends stop completing once the budget and the kernel's
+    // buffers are full, long before the 256 frames the queue has room for.
+    let payload = vec![2u8; 1 << 20];
+    let mut queued = 0;
+    let blocked = loop {
+        let send = Box::pin(client.send("x", &payload, QoS::No));
+        match tokio::time::timeout(Duration::from_millis(300), send).await {
+            Ok(confirm) => confirm.unwrap().await.unwrap(),
+            Err(_) => break Box::pin(client.send("x", &payload, QoS::No)),
+        }
+        queued += 1;
+        assert!(
+            queued < 64,
+            "{queued} MiB queued: the byte budget does not hold"
+        );
+    };
+    // Reading makes room: the waiting send goes through, and every frame arrives whole.
+    let expected = 2 + payload.len();
+    let reader = tokio::spawn(async move {
+        for _ in 0..=queued {
+            let (_, body) = read_request(&mut broker).await;
+            assert_eq!(body.len(), expected);
+        }
+        broker
+    });
+    blocked.await.unwrap().await.unwrap();
+    let _broker = reader.await.unwrap();
+}

@@ -9,13 +9,13 @@
 
 mod latency;
 mod progress;
+mod raw_socket;
+mod report;
 mod rpc_stages;
 mod stages;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use serde_json::json;
 
 use self::latency::Percentiles;
 use self::progress::ProgressLine;
@@ -25,7 +25,7 @@ use crate::cli::args::BenchmarkArgs;
 use crate::cli::context::{connect, rpc_over, Context};
 use crate::cli::error::CliError;
 use crate::cli::output::Style;
-use crate::cli::table::{thousands, thousands_u64, Align, Table};
+use crate::cli::table::thousands_u64;
 use crate::ipc::{Client, Config};
 use crate::{AsyncClient, ErrorKind, QoS};
 
@@ -34,7 +34,7 @@ const PAYLOAD_BYTE: u8 = 0xEE;
 
 /// One measured stage.
 #[derive(Debug)]
-struct StageResult {
+pub(crate) struct StageResult {
     name: &'static str,
     elapsed: Duration,
     outcome: Outcome,
@@ -55,21 +55,38 @@ impl StageResult {
 
 /// One latency stage.
 #[derive(Debug)]
-struct LatencyResult {
+pub(crate) struct LatencyResult {
     name: &'static str,
     percentiles: Option<Percentiles>,
 }
 
 /// The runs' shared settings.
-struct Plan<'a> {
+pub(crate) struct Plan<'a> {
     ctx: &'a Context<'a>,
     workers: u64,
     per_worker: u64,
     payload: Arc<[u8]>,
     progress: bool,
+    /// `--stage-marks`: `stage started: NAME` / `stage completed: NAME` on stderr.
+    marks: bool,
 }
 
 impl Plan<'_> {
+    /// Marks the start of stage `name` (with `--stage-marks`) and starts its progress line.
+    fn stage_started(&self, name: &'static str) -> ProgressLine {
+        if self.marks {
+            eprintln!("stage started: {name}");
+        }
+        ProgressLine::start(name, self.total(), self.progress)
+    }
+
+    /// Marks the end of stage `name` (with `--stage-marks`).
+    fn stage_completed(&self, name: &'static str) {
+        if self.marks {
+            eprintln!("stage completed: {name}");
+        }
+    }
+
     fn total(&self) -> u64 {
         self.workers * self.per_worker
     }
@@ -96,6 +113,7 @@ pub(crate) async fn run(ctx: &Context<'_>, args: &BenchmarkArgs) -> Result<(), C
         per_worker,
         payload: vec![PAYLOAD_BYTE; args.payload_size].into(),
         progress: ctx.out.status_enabled() && ctx.out.stderr_is_terminal(),
+        marks: args.stage_marks,
     };
     if ctx.out.style() == Style::Human {
         ctx.out.line(&format!(
@@ -107,11 +125,17 @@ pub(crate) async fn run(ctx: &Context<'_>, args: &BenchmarkArgs) -> Result<(), C
     }
     let mut results = Vec::new();
     let mut latencies = Vec::new();
+    // The yardsticks first, before any client is connected (a blocked runtime would miss their
+    // pings): the raw socket's one-way rate and round trip for this payload.
+    let raw = raw_yardsticks(&plan, args).await?;
+    if let Some(raw_rtt) = raw.round_trips {
+        latencies.push(raw_rtt);
+    }
 
     rpc_stages(&plan, args, &mut results, &mut latencies).await?;
     client_stages(&plan, args, &mut results, &mut latencies).await?;
 
-    print_results(&plan, args, &results, &latencies)?;
+    report::print(&plan, args, &results, &latencies, raw.one_way_rate)?;
     let failed = results
         .iter()
         .map(|r| (r.name, &r.outcome))
@@ -158,7 +182,7 @@ async fn rpc_stages(
         ("rpc.call+handle", RpcStage::CallHandle),
         ("rpc.call0", RpcStage::Call0),
     ] {
-        let display = ProgressLine::start(name, plan.total(), plan.progress);
+        let display = plan.stage_started(name);
         let start = Instant::now();
         let outcome = rpc_stages::run(
             &pool,
@@ -170,6 +194,7 @@ async fn rpc_stages(
         .await;
         let elapsed = start.elapsed();
         display.finish();
+        plan.stage_completed(name);
         results.push(StageResult {
             name,
             elapsed,
@@ -244,7 +269,7 @@ async fn client_stages(
         ("send+recv.qos.processed", QoS::RealtimeProcessed, true),
     ] {
         pool.iter_mut().for_each(Worker::drain);
-        let display = ProgressLine::start(name, plan.total(), plan.progress);
+        let display = plan.stage_started(name);
         let progress = display.progress();
         let start = Instant::now();
         let outcome = if to_self {
@@ -254,6 +279,7 @@ async fn client_stages(
         };
         let elapsed = start.elapsed();
         display.finish();
+        plan.stage_completed(name);
         results.push(StageResult {
             name,
             elapsed,
@@ -299,97 +325,49 @@ async fn connect_reusing_name(plan: &Plan<'_>, name: &str) -> Result<Client, Cli
     }
 }
 
-fn print_results(
-    plan: &Plan<'_>,
-    args: &BenchmarkArgs,
-    results: &[StageResult],
-    latencies: &[LatencyResult],
-) -> Result<(), CliError> {
-    let out = &plan.ctx.out;
-    if out.style() == Style::Json {
-        let stages: Vec<_> = results
-            .iter()
-            .map(|r| {
-                json!({
-                    "stage": r.name,
-                    "iters": r.outcome.iters,
-                    "errors": r.outcome.errors,
-                    "secs": r.elapsed.as_secs_f64(),
-                    "iters_per_sec": r.rate(),
-                })
-            })
-            .collect();
-        let latency: Vec<_> = latencies
-            .iter()
-            .map(|l| match &l.percentiles {
-                Some(p) => json!({
-                    "stage": l.name, "samples": p.samples, "p50_us": p.p50,
-                    "p99_us": p.p99, "p99_9_us": p.p999, "max_us": p.max,
-                }),
-                None => json!({ "stage": l.name, "samples": 0 }),
-            })
-            .collect();
-        return out.json(
-            &json!({
-                "workers": plan.workers,
-                "iters": plan.total(),
-                "iters_per_worker": plan.per_worker,
-                "payload_size": args.payload_size,
-                "stages": stages,
-                "latency": latency,
-            }),
-            false,
-        );
-    }
-    let with_errors = results.iter().any(|r| r.outcome.errors > 0);
-    let mut columns = vec![
-        ("stage", Align::Left),
-        ("iters", Align::Right),
-        ("secs", Align::Right),
-        ("iters/s", Align::Right),
-    ];
-    if with_errors {
-        columns.push(("errors", Align::Right));
-    }
-    let mut table = Table::new(&columns);
-    for r in results {
-        table.row(vec![
-            r.name.to_owned(),
-            thousands_u64(r.outcome.iters),
-            format!("{:.3}", r.elapsed.as_secs_f64()),
-            thousands_u64(r.rate()),
-            thousands_u64(r.outcome.errors),
-        ]);
-    }
-    let mut text = String::new();
-    if out.style() == Style::Human {
-        text.push_str("--- Benchmark results ---\n");
-    }
-    text.push_str(&table.render());
-    if !latencies.is_empty() {
-        let mut table = Table::new(&[
-            ("latency", Align::Left),
-            ("samples", Align::Right),
-            ("p50 µs", Align::Right),
-            ("p99 µs", Align::Right),
-            ("p99.9 µs", Align::Right),
-            ("max µs", Align::Right),
-        ]);
-        for l in latencies {
-            let mut row = vec![l.name.to_owned()];
-            match &l.percentiles {
-                Some(p) => {
-                    row.push(thousands(p.samples as i128));
-                    for value in [p.p50, p.p99, p.p999, p.max] {
-                        row.push(format!("{value:.1}"));
-                    }
-                }
-                None => row.push("0".to_owned()),
-            }
-            table.row(row);
-        }
-        text.push('\n');
-        text.push_str(&table.render());
-    }
-    out.bytes(text.as_bytes())
+/// What the raw socket measured in this run.
+struct RawYardsticks {
+    /// `--raw-socket`: payload-size messages per second one way.
+    one_way_rate: Option<f64>,
+    /// `--latency`: the round trips, as a latency row.
+    round_trips: Option<LatencyResult>,
+}
+
+/// Measures the raw socket (on the blocking pool, off the runtime's worker): the one-way rate
+/// with `--raw-socket` (as many messages as a send stage), the round trip with `--latency`.
+async fn raw_yardsticks(plan: &Plan<'_>, args: &BenchmarkArgs) -> Result<RawYardsticks, CliError> {
+    let failed = |err: std::io::Error| CliError::io("measuring the raw UNIX socket", &err);
+    let joined = |err: tokio::task::JoinError| {
+        CliError::new(
+            crate::cli::error::Failure::Other,
+            format!("raw socket: {err}"),
+        )
+    };
+    let one_way_rate = if args.raw_socket {
+        let (payload, n) = (plan.payload.clone(), plan.total());
+        let rate = tokio::task::spawn_blocking(move || raw_socket::one_way_rate(&payload, n))
+            .await
+            .map_err(joined)?
+            .map_err(failed)?;
+        Some(rate)
+    } else {
+        None
+    };
+    let round_trips = if args.latency {
+        let (payload, n) = (plan.payload.clone(), args.latency_iters);
+        let mut samples = tokio::task::spawn_blocking(move || raw_socket::round_trips(&payload, n))
+            .await
+            .map_err(joined)?
+            .map_err(failed)?;
+        Some(LatencyResult {
+            name: report::RAW_ROUND_TRIP,
+            percentiles: Percentiles::of(&mut samples),
+        })
+    } else {
+        None
+    };
+    Ok(RawYardsticks {
+        one_way_rate,
+        round_trips,
+    })
 }

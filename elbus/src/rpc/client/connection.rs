@@ -20,6 +20,33 @@ impl ConnectionWatch {
         })
     }
 
+    /// Whether the state changed since it was last seen, without waiting (an atomic load, so
+    /// the dispatch loop can check it per frame); `true` when a loss happened.
+    pub(super) fn lost_now(connection: &mut Option<ConnectionWatch>) -> bool {
+        let Some(seen) = connection else {
+            return false;
+        };
+        match seen.rx.has_changed() {
+            Ok(true) => seen.update(),
+            Ok(false) => false,
+            Err(_) => {
+                *connection = None;
+                false
+            }
+        }
+    }
+
+    /// Takes the current state; whether it means a loss happened since the last one seen.
+    fn update(&mut self) -> bool {
+        let now = *self.rx.borrow_and_update();
+        // `Connected` is only entered again after a loss, so seeing it twice in a row means the
+        // loss in between was missed (a fast reconnect); `Reconnecting` then `Connected` is the
+        // recovery from a loss already handled.
+        let lost = now != ConnectionState::Connected || self.last == ConnectionState::Connected;
+        self.last = now;
+        lost
+    }
+
     /// Waits for the next connection state change; `true` when a loss happened. Never resolves
     /// for a client without supervised connections (or once its state sender is gone).
     pub(super) async fn lost(connection: &mut Option<ConnectionWatch>) -> bool {
@@ -30,12 +57,6 @@ impl ConnectionWatch {
             *connection = None;
             return false;
         }
-        let now = *seen.rx.borrow_and_update();
-        // `Connected` is only entered again after a loss, so seeing it twice in a row means the
-        // loss in between was missed (a fast reconnect); `Reconnecting` then `Connected` is the
-        // recovery from a loss already handled.
-        let lost = now != ConnectionState::Connected || seen.last == ConnectionState::Connected;
-        seen.last = now;
-        lost
+        seen.update()
     }
 }

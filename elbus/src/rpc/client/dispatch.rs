@@ -35,14 +35,23 @@ pub(super) async fn process<C, H>(
     }
     let mut connection = ConnectionWatch::of(&shared.client);
     loop {
-        let frame = tokio::select! {
-            frame = events.recv() => frame,
-            lost = ConnectionWatch::lost(&mut connection) => {
-                if lost {
-                    shared.pending.fail_all();
+        // A frame already waiting is taken without arming the connection watch (a waiter
+        // registration per frame); a change of the connection is still seen before it.
+        if ConnectionWatch::lost_now(&mut connection) {
+            shared.pending.fail_all();
+        }
+        let frame = match events.try_recv() {
+            Ok(frame) => Some(frame),
+            Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => None,
+            Err(tokio::sync::mpsc::error::TryRecvError::Empty) => tokio::select! {
+                frame = events.recv() => frame,
+                lost = ConnectionWatch::lost(&mut connection) => {
+                    if lost {
+                        shared.pending.fail_all();
+                    }
+                    continue;
                 }
-                continue;
-            }
+            },
         };
         let Some(frame) = frame else {
             break;

@@ -156,7 +156,9 @@ impl<C: AsyncClient + 'static> RpcClient<C> {
         };
         let header = payload::request_header(id, method);
         let round_trip = async {
-            self.shared.send(target, &header, params, qos).await?;
+            self.shared
+                .send_within_deadline(target, &header, params, qos)
+                .await?;
             // The sender is only dropped by the final sweep, which sends an error first; treat
             // a bare drop the same way.
             reply
@@ -214,7 +216,8 @@ impl<C: AsyncClient + 'static> RpcClient<C> {
         data: &[u8],
         qos: QoS,
     ) -> Result<(), RpcError> {
-        tokio::time::timeout(timeout, self.shared.send(target, header, data, qos))
+        let send = self.shared.send_within_deadline(target, header, data, qos);
+        tokio::time::timeout(timeout, send)
             .await
             .unwrap_or_else(|_| Err(call_timed_out(timeout)))
     }

@@ -42,7 +42,8 @@ impl<C: AsyncClient> Shared<C> {
         }
     }
 
-    /// Sends one RPC message and waits for its ACK when the QoS asks for one.
+    /// Sends one RPC message and waits for its ACK when the QoS asks for one, for at most the
+    /// client's timeout.
     pub(super) async fn send(
         &self,
         target: &str,
@@ -53,6 +54,23 @@ impl<C: AsyncClient> Shared<C> {
         self.client
             .zc_send(target, header, data, qos)
             .await?
+            .await?;
+        Ok(())
+    }
+
+    /// [`send`](Self::send) inside a deadline the caller holds: the ACK wait arms no timer of
+    /// its own, so a call costs one timer, not one per layer.
+    pub(super) async fn send_within_deadline(
+        &self,
+        target: &str,
+        header: &[u8],
+        data: &[u8],
+        qos: QoS,
+    ) -> Result<(), RpcError> {
+        self.client
+            .zc_send(target, header, data, qos)
+            .await?
+            .within_callers_deadline()
             .await?;
         Ok(())
     }
