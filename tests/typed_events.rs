@@ -306,8 +306,8 @@ async fn dropping_a_receiver_unsubscribes<C: Connect + Clone>(bus: &Bus, via: Vi
     .await;
 }
 
-/// `rpc.describe` lists each event's topic, pattern, fields and docs; in process a handler has
-/// no bus to publish on and says so.
+/// `rpc.describe` lists each event's topic, pattern, fields (with their schema v2 descriptors)
+/// and docs; in process a handler has no bus to publish on and says so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn describe_lists_events_and_loopback_has_no_bus() {
     let loopback = Loopback::new(RpcRouter::new().service(HomeImpl.into_handler()));
@@ -324,7 +324,10 @@ async fn describe_lists_events_and_loopback_has_no_bus() {
     assert_eq!(events[0]["description"], "A room's temperature changed.");
     assert_eq!(
         events[0]["fields"],
-        serde_json::json!([{"name": "room", "type": "String"}, {"name": "celsius", "type": "i64"}])
+        serde_json::json!([
+            {"name": "room", "type": "String", "schema": {"type": "string"}},
+            {"name": "celsius", "type": "i64", "schema": {"type": "integer", "format": "int64"}}
+        ])
     );
     assert_eq!(events[1]["topic"], "home/reset");
     assert_eq!(events[1]["fields"], serde_json::json!([]));

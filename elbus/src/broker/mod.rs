@@ -86,6 +86,7 @@ pub use path_limits::PathLimits;
 pub(crate) use path_lock::PathLock;
 pub use peer::ClientKind;
 pub use registry::ClientInfo;
+pub(crate) use router::Injector;
 pub use stats::CounterSnapshot;
 pub use topic_stats::{TopicStats, TopicTraffic, MAX_TRACKED_TOPICS};
 

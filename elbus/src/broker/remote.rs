@@ -1,5 +1,6 @@
 //! The routing hooks through which a federation gateway (`elbus::federation`) joins the
-//! router, and the way it injects frames that came from other nodes.
+//! router, and the identity ([`RemoteSender`]) under which frames from other nodes are routed
+//! (by `router::inject`).
 //!
 //! The broker knows nothing of NATS: it holds at most one [`RemoteRoute`], set once, and asks
 //! it about `name@node` targets, `mask@node` / `mask@*` broadcasts, publications and changes
@@ -13,7 +14,6 @@ use std::sync::Arc;
 use super::access::AccessRule;
 use super::peer::Peer;
 use super::registry::ClientEntry;
-use super::router::{Delivery, RouteScratch};
 use super::{Broker, BrokerInner, QueueLimits};
 use crate::{protocol, Error};
 
@@ -174,7 +174,7 @@ impl BrokerInner {
 /// so it is neither listed nor reachable except through the gateway.
 #[derive(Debug, Clone)]
 pub(crate) struct RemoteSender {
-    entry: Arc<ClientEntry>,
+    pub(crate) entry: Arc<ClientEntry>,
 }
 
 impl Broker {
@@ -227,101 +227,5 @@ impl Broker {
     /// Publishes an announcement from `.broker` on `topic` (`.broker/remote/...`).
     pub(crate) fn announce_on(&self, topic: &str, event: &str, name: Option<&str>) {
         self.inner.announce(topic, event, name);
-    }
-
-    /// A router of frames from other nodes, with its own reusable routing state.
-    pub(crate) fn injector(&self) -> Injector {
-        Injector {
-            inner: self.inner.clone(),
-            scratch: RouteScratch::default(),
-        }
-    }
-}
-
-/// Routes frames that came from other nodes into this broker, checking the sender's access
-/// rule first (`0x79` when it refuses).
-#[derive(Debug)]
-pub(crate) struct Injector {
-    inner: Arc<BrokerInner>,
-    scratch: RouteScratch,
-}
-
-impl Injector {
-    /// A one-to-one message to the local `target`; the code a local sender would get.
-    pub(crate) fn message(
-        &mut self,
-        from: &RemoteSender,
-        target: &str,
-        payload: &[u8],
-        rt: bool,
-    ) -> u8 {
-        let entry = &from.entry;
-        if entry
-            .access
-            .as_deref()
-            .is_some_and(|rule| !rule.allows_p2p(target))
-        {
-            self.inner
-                .count_denied(None, &format_args!("{} to {target}", entry.name));
-            return protocol::ERR_ACCESS;
-        }
-        let out = Delivery::of_payload(&[payload], rt);
-        let code = self
-            .inner
-            .send_message(entry, target, &[payload], out, &mut self.scratch);
-        self.scratch.flush();
-        code
-    }
-
-    /// A broadcast to the local clients matching `mask`.
-    pub(crate) fn broadcast(
-        &mut self,
-        from: &RemoteSender,
-        mask: &str,
-        payload: &[u8],
-        rt: bool,
-    ) -> u8 {
-        let entry = &from.entry;
-        if entry
-            .access
-            .as_deref()
-            .is_some_and(|rule| !rule.allows_broadcast(mask))
-        {
-            self.inner
-                .count_denied(None, &format_args!("{} broadcast to {mask}", entry.name));
-            return protocol::ERR_ACCESS;
-        }
-        let out = Delivery::of_payload(&[payload], rt);
-        let code = self
-            .inner
-            .send_broadcast(entry, mask, &[payload], out, &mut self.scratch);
-        self.scratch.flush();
-        code
-    }
-
-    /// A publication to the local subscribers of `topic`.
-    pub(crate) fn publish(
-        &mut self,
-        from: &RemoteSender,
-        topic: &str,
-        payload: &[u8],
-        rt: bool,
-    ) -> u8 {
-        let entry = &from.entry;
-        if entry
-            .access
-            .as_deref()
-            .is_some_and(|rule| !rule.allows_publish(topic))
-        {
-            self.inner
-                .count_denied(None, &format_args!("{} publish to {topic}", entry.name));
-            return protocol::ERR_ACCESS;
-        }
-        let out = Delivery::of_payload(&[payload], rt);
-        let code = self
-            .inner
-            .publish(entry, topic, None, &[payload], out, &mut self.scratch);
-        self.scratch.flush();
-        code
     }
 }

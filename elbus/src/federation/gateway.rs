@@ -3,7 +3,7 @@
 //! size), put on the bounded outbound queue and answered with its ACK code at once; the
 //! [`link`](super::link) tasks send the queue on.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_nats::HeaderMap;
@@ -13,7 +13,7 @@ use tracing::warn;
 
 use super::config::FederationConfig;
 use super::nodes::Nodes;
-use super::status::{Counters, StatusReply};
+use super::status::{Counters, FederationStatus};
 use super::subject::{topic_to_subject, valid_node_name, Subjects};
 use super::wire;
 use crate::broker::remote::RemoteRoute;
@@ -56,6 +56,27 @@ pub(crate) struct Gateway {
 }
 
 impl Gateway {
+    /// The counters and state at this instant.
+    pub(crate) fn status_now(&self) -> FederationStatus {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let c = &self.counters;
+        let (queue_frames, queue_bytes) = self.queued();
+        FederationStatus {
+            node: self.node.clone(),
+            connected: self.connected.load(Ordering::Relaxed),
+            exported: load(&c.exported),
+            imported: load(&c.imported),
+            dropped: load(&c.dropped),
+            unexportable: load(&c.unexportable),
+            loop_dropped: load(&c.loop_dropped),
+            too_large: load(&c.too_large),
+            refused: load(&c.refused),
+            queue_frames,
+            queue_bytes,
+            imports: self.active_imports(),
+        }
+    }
+
     /// The gateway for `config` (validated) and the receiving end of its queue.
     pub(crate) fn new(config: &FederationConfig) -> (Arc<Gateway>, mpsc::Receiver<Outbound>) {
         let (queue, rx) = mpsc::channel(config.queue_frames);
@@ -296,6 +317,6 @@ impl RemoteRoute for Gateway {
     }
 
     fn status(&self) -> Vec<u8> {
-        rmp_serde::to_vec_named(&StatusReply::of(self)).unwrap_or_default()
+        rmp_serde::to_vec_named(&self.status_now()).unwrap_or_default()
     }
 }

@@ -11,8 +11,9 @@ use async_nats::Message;
 use super::gateway::Gateway;
 use super::remote_rules::RemoteRules;
 use super::wire;
-use crate::broker::remote::{Injector, RemoteSender, NODE_SEP};
+use crate::broker::remote::{RemoteSender, NODE_SEP};
 use crate::broker::Broker;
+use crate::broker::Injector;
 use crate::protocol;
 use crate::rpc::RPC_ERROR_CODE_BUS_BASE;
 

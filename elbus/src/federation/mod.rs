@@ -129,7 +129,7 @@ impl Federation {
 
     /// The counters and state now.
     pub fn status(&self) -> FederationStatus {
-        FederationStatus::of(&self.gateway)
+        self.gateway.status_now()
     }
 
     /// Leaves the federation: tells the other nodes this one is down, sends what is queued

@@ -1,10 +1,8 @@
 //! The gateway's counters and the `.broker` `federation.status` reply.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 
 use serde::Serialize;
-
-use super::gateway::Gateway;
 
 /// Frames the gateway counted, by what became of them (relaxed atomics).
 #[derive(Debug, Default)]
@@ -53,29 +51,4 @@ pub struct FederationStatus {
     pub queue_bytes: usize,
     /// The import patterns held as NATS subscriptions now (local interest).
     pub imports: Vec<String>,
-}
-
-/// The reply type, built from the gateway.
-pub(crate) type StatusReply = FederationStatus;
-
-impl FederationStatus {
-    pub(crate) fn of(gateway: &Gateway) -> FederationStatus {
-        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let c = &gateway.counters;
-        let (queue_frames, queue_bytes) = gateway.queued();
-        FederationStatus {
-            node: gateway.node.clone(),
-            connected: gateway.connected.load(Ordering::Relaxed),
-            exported: load(&c.exported),
-            imported: load(&c.imported),
-            dropped: load(&c.dropped),
-            unexportable: load(&c.unexportable),
-            loop_dropped: load(&c.loop_dropped),
-            too_large: load(&c.too_large),
-            refused: load(&c.refused),
-            queue_frames,
-            queue_bytes,
-            imports: gateway.active_imports(),
-        }
-    }
 }

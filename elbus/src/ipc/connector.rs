@@ -11,7 +11,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
 use super::config::{Config, Transport};
-use super::state::State;
+use super::state::{queued_cost, State};
 use super::topics::Topics;
 use super::{reader, writer, writer::Outgoing};
 use crate::command::{encode_request, join_topics};
@@ -45,7 +45,7 @@ impl Link {
         // Waiting for room outside the lock, in bytes and then in frames; the slot is then filled
         // synchronously under it. If the writer dies meanwhile, the budget or the queue is
         // closed, or `closed` is set.
-        let cost = writer::queued_cost(frame.len());
+        let cost = queued_cost(frame.len());
         let share = state.take_queued(cost).await?;
         let permit = self.queue.reserve().await.map_err(|_| Error::eof())?;
         let waiter = {

@@ -13,6 +13,17 @@ use crate::Error;
 /// Where an ACK's result goes.
 pub(crate) type AckSender = oneshot::Sender<Result<(), Error>>;
 
+/// Most bytes of frames queued on one connection and not yet written: 4 MiB. A caller whose
+/// frame does not fit waits (inside its `send`) until the writer has written enough; a frame
+/// larger than this is admitted alone, once everything before it is written.
+pub(crate) const QUEUED_BYTES: usize = 4 << 20;
+
+/// The share of [`QUEUED_BYTES`] a frame of `len` bytes holds while it is queued.
+pub(crate) fn queued_cost(len: usize) -> u32 {
+    // QUEUED_BYTES fits in u32; the `min` keeps a larger frame admissible on its own.
+    len.min(QUEUED_BYTES) as u32
+}
+
 /// Pending-ACK map size below which abandoned entries are not looked for.
 const PURGE_MIN: usize = 1024;
 
@@ -21,7 +32,7 @@ const PURGE_MIN: usize = 1024;
 pub(crate) struct State {
     connected: AtomicBool,
     pending: Mutex<Pending>,
-    /// The bytes the outbound queue may still take (`writer::QUEUED_BYTES` in all): taken by
+    /// The bytes the outbound queue may still take ([`QUEUED_BYTES`] in all): taken by
     /// a caller before its frame is queued, given back by the writer once it is written.
     queued_budget: Semaphore,
     /// Becomes `true` once the connection is closed; the tasks select on it so that whichever
@@ -78,7 +89,7 @@ impl State {
                 acks: HashMap::new(),
                 purge_at: PURGE_MIN,
             }),
-            queued_budget: Semaphore::new(super::writer::QUEUED_BYTES),
+            queued_budget: Semaphore::new(QUEUED_BYTES),
             shutdown: watch::Sender::new(false),
         }
     }

@@ -429,7 +429,7 @@ async fn large_sends_wait_for_the_socket_instead_of_piling_up() {
     })
     .await;
     // A frame larger than the whole byte budget is admitted alone.
-    let huge = vec![1u8; super::writer::QUEUED_BYTES + 1];
+    let huge = vec![1u8; super::state::QUEUED_BYTES + 1];
     let confirm = client.send("x", &huge, QoS::No).await.unwrap();
     confirm.await.unwrap();
     let (_, body) = read_request(&mut broker).await;

@@ -2,7 +2,7 @@
 //! whatever is queued into one vectored write, and an optional pinger feeds it pings.
 //!
 //! The queue is bounded twice: in frames (`Config::queue_size`) by the channel, and in bytes
-//! ([`QUEUED_BYTES`]) by the connection's byte budget, so callers sending large frames wait for
+//! ([`QUEUED_BYTES`](super::state::QUEUED_BYTES)) by the connection's byte budget, so callers sending large frames wait for
 //! the socket instead of piling up gigabytes in memory (and starving the writer of the CPU it
 //! needs to drain them).
 
@@ -15,15 +15,10 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::state::{wait_shutdown, State};
+use super::state::{queued_cost, wait_shutdown, State};
 use crate::frame_deadline::frame_due;
 use crate::protocol::PING_FRAME;
 use crate::{Error, ErrorKind};
-
-/// Most bytes of frames queued on one connection and not yet written: 4 MiB. A caller whose
-/// frame does not fit waits (inside its `send`) until the writer has written enough; a frame
-/// larger than this is admitted alone, once everything before it is written.
-pub(crate) const QUEUED_BYTES: usize = 4 << 20;
 
 /// Queued frames smaller than this are copied together into one buffer of the write; larger ones
 /// are written from their own buffer (a gather write), never copied.
@@ -31,12 +26,6 @@ const GATHER_MIN: usize = 16 * 1024;
 
 /// Most buffers handed to one vectored write (well below the kernel's `IOV_MAX` of 1024).
 const MAX_SLICES: usize = 64;
-
-/// The share of [`QUEUED_BYTES`] a frame of `len` bytes holds while it is queued.
-pub(crate) fn queued_cost(len: usize) -> u32 {
-    // QUEUED_BYTES fits in u32; the `min` keeps a larger frame admissible on its own.
-    len.min(QUEUED_BYTES) as u32
-}
 
 /// An item of the outbound queue.
 #[derive(Debug)]
@@ -279,6 +268,9 @@ mod tests {
     #[test]
     fn a_frame_over_the_budget_costs_the_whole_budget() {
         assert_eq!(queued_cost(100), 100);
-        assert_eq!(queued_cost(usize::MAX), QUEUED_BYTES as u32);
+        assert_eq!(
+            queued_cost(usize::MAX),
+            crate::ipc::state::QUEUED_BYTES as u32
+        );
     }
 }

@@ -5,9 +5,11 @@ use std::sync::Arc;
 
 use tracing::{debug, warn};
 
+mod inject;
 mod patterns;
 mod scratch;
 
+pub(crate) use inject::Injector;
 pub(crate) use patterns::PatternSet;
 pub(crate) use scratch::RouteScratch;
 
