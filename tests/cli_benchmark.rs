@@ -169,3 +169,43 @@ fn one_mib_payloads_complete_without_errors() {
         );
     }
 }
+
+/// The `send+recv` stages keep at most 1 MiB of each worker's frames in flight: a worker
+/// that writes faster than it reads its own frames no longer piles its backlog up in the
+/// broker, so it stays within a per-client bound of 3 MiB. An unpaced loop of 64 KiB frames
+/// is disconnected ("queue full") at this bound, and was at the default bounds with 8
+/// workers.
+#[test]
+fn self_sends_stay_within_the_brokers_queue_bound() {
+    let broker = Broker::start_with_args(
+        &BrokerKind::elbusd(workspace_bin("elbusd")),
+        &["--queue-bytes", "3145728"],
+    );
+    let path = unix(&broker);
+    let run = elbus(
+        &[
+            "--json",
+            "-n",
+            "cli.window",
+            &path,
+            "benchmark",
+            "-w",
+            "4",
+            "-i",
+            "4000",
+            "--payload-size",
+            "65536",
+        ],
+        None,
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("one JSON document");
+    for stage in doc["stages"].as_array().expect("stages") {
+        assert_eq!(stage["errors"], 0, "{stage}");
+    }
+    assert!(
+        !broker.log().contains("queue full"),
+        "a worker was disconnected: {}",
+        broker.log()
+    );
+}

@@ -130,7 +130,8 @@ pub enum Command {
     /// rpc.call+handle (each client calls its own handler), rpc.call0 (to a missing target),
     /// then, with plain clients under the same names: send.qos.no and send.qos.processed (to a
     /// missing target), send+recv.qos.no and send+recv.qos.processed (to itself, counted on
-    /// arrival). Each worker runs iters/workers iterations one after another. Progress shows
+    /// arrival, at most 1 MiB or four messages in flight per worker so that the loop stays
+    /// within the broker's queue bounds). Each worker runs iters/workers iterations one after another. Progress shows
     /// on stderr when it is a terminal; failures are counted per stage, and the first one is
     /// reported after the table (with its exit code).
     Benchmark(BenchmarkArgs),

@@ -4,12 +4,33 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Semaphore};
 
 use super::progress::Progress;
 use crate::cli::error::{CliError, Failure};
 use crate::ipc::Client;
 use crate::{AsyncClient, Error, ErrorKind, EventChannel, QoS};
+
+/// Most payload bytes one worker has sent to itself and not yet received, in the
+/// `send+recv` stages: 1 MiB, at least four messages. Without it a worker that writes faster
+/// than it reads piles its backlog up in the broker, whose per-client and broker-wide byte
+/// bounds (`elbusd --queue-bytes`, `--max-queued-bytes`) then disconnect it: at 64 KiB
+/// payloads eight workers reach them within a second. With it the stage measures the
+/// throughput the loop sustains, the same in every combination of client and broker.
+pub const SELF_WINDOW_BYTES: usize = 1 << 20;
+
+/// How a worker's sends are paced.
+#[derive(Debug, Clone)]
+enum Pace {
+    /// To a target meant not to exist: a not-registered ACK is the expected answer.
+    ToNull,
+    /// To itself: one permit of `window` per message in flight, given back on arrival;
+    /// `patience` is how long it waits for the next arrival before the rest count as errors.
+    ToSelf {
+        window: Arc<Semaphore>,
+        patience: Duration,
+    },
+}
 
 /// What the workers of one stage did.
 #[derive(Debug, Default)]
@@ -78,7 +99,7 @@ pub async fn send_to_null(
             tokio::spawn(send_loop(
                 client,
                 target,
-                true,
+                Pace::ToNull,
                 payload.clone(),
                 n,
                 qos,
@@ -90,8 +111,9 @@ pub async fn send_to_null(
 }
 
 /// `send+recv.qos.*`: each worker sends `n` payloads to itself while a second task counts
-/// them arriving. Frames that never arrive (the broker dropped them or the client) are
-/// errors once the senders are done and `patience` has passed without the rest.
+/// them arriving, with at most [`SELF_WINDOW_BYTES`] in flight. Frames that never arrive (the
+/// broker dropped them or the client) are errors once the senders are done and `patience` has
+/// passed without the rest.
 pub async fn send_to_self(
     workers: &mut [Worker],
     payload: &Arc<[u8]>,
@@ -100,25 +122,32 @@ pub async fn send_to_self(
     progress: &Progress,
     patience: Duration,
 ) -> Outcome {
+    let in_flight = (SELF_WINDOW_BYTES / payload.len().max(1)).max(4);
+    let windows: Vec<_> = workers
+        .iter()
+        .map(|_| Arc::new(Semaphore::new(in_flight)))
+        .collect();
     let mut receivers = Vec::with_capacity(workers.len());
-    for worker in workers.iter_mut() {
+    for (worker, window) in workers.iter_mut().zip(&windows) {
         worker.drain();
         let Some(events) = worker.events.take() else {
             receivers.push(None);
             continue;
         };
         let (cancel_tx, cancel_rx) = oneshot::channel::<()>();
-        receivers.push(Some((cancel_tx, tokio::spawn(count(events, n, cancel_rx)))));
+        let counter = count(events, n, window.clone(), cancel_rx);
+        receivers.push(Some((cancel_tx, tokio::spawn(counter))));
     }
     let senders: Vec<_> = workers
         .iter()
-        .map(|worker| {
+        .zip(windows)
+        .map(|(worker, window)| {
             let client = worker.client.clone();
             let target = client.name().to_owned();
             tokio::spawn(send_loop(
                 client,
                 target,
-                false,
+                Pace::ToSelf { window, patience },
                 payload.clone(),
                 n,
                 qos,
@@ -168,10 +197,12 @@ pub async fn send_to_self(
     outcome
 }
 
-/// Counts `n` frames, or fewer if the channel ends or the stage gives up on the rest.
+/// Counts `n` frames, or fewer if the channel ends or the stage gives up on the rest; each
+/// arrival gives its sender's `window` a permit back.
 async fn count(
     mut events: EventChannel,
     n: u64,
+    window: Arc<Semaphore>,
     mut cancel: oneshot::Receiver<()>,
 ) -> (EventChannel, u64) {
     let mut got = 0;
@@ -179,7 +210,10 @@ async fn count(
         tokio::select! {
             biased;
             frame = events.recv() => match frame {
-                Some(_) => got += 1,
+                Some(_) => {
+                    got += 1;
+                    window.add_permits(1);
+                }
                 None => break,
             },
             _ = &mut cancel => break,
@@ -188,12 +222,12 @@ async fn count(
     (events, got)
 }
 
-/// One worker's sends; `missing_ok` when the target is meant not to exist. A lost
-/// connection ends the loop; the rest count as errors.
+/// One worker's sends, paced by `pace`. A lost connection, or a window that stays shut for
+/// the stage's patience, ends the loop; the rest count as errors.
 async fn send_loop(
     client: Client,
     target: String,
-    missing_ok: bool,
+    pace: Pace,
     payload: Arc<[u8]>,
     n: u64,
     qos: QoS,
@@ -203,7 +237,21 @@ async fn send_loop(
         iters: n,
         ..Outcome::default()
     };
+    let missing_ok = matches!(pace, Pace::ToNull);
     for i in 0..n {
+        if let Pace::ToSelf { window, patience } = &pace {
+            match tokio::time::timeout(*patience, window.acquire()).await {
+                Ok(Ok(permit)) => permit.forget(),
+                _ => {
+                    let what = format!(
+                        "{}: no frame sent to itself arrived within {patience:?}",
+                        client.name()
+                    );
+                    outcome.fail(n - i, CliError::new(Failure::Other, what));
+                    break;
+                }
+            }
+        }
         let result = match client.send(&target, &payload, qos).await {
             Ok(confirm) => confirm.await,
             Err(err) => Err(err),
