@@ -1,5 +1,5 @@
-//! What `/proc/PID/status` and `/proc/PID/fd` say about a process: its memory (`VmRSS`, `VmHWM`)
-//! and its open file descriptors. Used to bound a broker's memory under hostile load and to see
+//! What `/proc/PID/status`, `/proc/PID/stat` and `/proc/PID/fd` say about a process: its memory
+//! (`VmRSS`, `VmHWM`), its minor page faults and its open file descriptors. Used to bound a broker's memory under hostile load and to see
 //! that connections do not leak.
 
 use std::fmt;
@@ -43,6 +43,23 @@ pub fn memory(pid: u32) -> Memory {
         rss_kib: field("VmRSS:"),
         hwm_kib: field("VmHWM:"),
     }
+}
+
+/// The minor page faults of process `pid` so far (`minflt`, field 10 of `/proc/PID/stat`).
+///
+/// # Panics
+///
+/// If the process is gone or the file has another shape.
+pub fn minor_faults(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .unwrap_or_else(|err| panic!("/proc/{pid}/stat: {err} (is the process alive?)"));
+    // The command name (field 2) may hold spaces; the fields after its `)` are plain.
+    let after_name = &stat[stat.rfind(')').expect("(comm) in /proc/PID/stat") + 1..];
+    after_name
+        .split_whitespace()
+        .nth(7)
+        .and_then(|field| field.parse().ok())
+        .unwrap_or_else(|| panic!("no minflt in /proc/{pid}/stat: {stat}"))
 }
 
 /// The number of open file descriptors of process `pid`.

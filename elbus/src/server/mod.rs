@@ -1,6 +1,7 @@
 //! The standalone server `elbusd`: command-line options, logging, listeners, pid file and
 //! graceful shutdown around an embedded [`Broker`].
 
+pub mod allocator;
 mod args;
 mod bind;
 mod config_file;
@@ -41,7 +42,9 @@ const USAGE_ERROR: u8 = 2;
 /// command line or config file it refuses is one line on stderr (`elbusd: error: ...`) and exit
 /// code 2, never a panic; `--help` and `--version` print to stdout and exit 0.
 pub fn main() -> ExitCode {
-    // Before any thread exists: the variables are removed from the environment.
+    // Before any thread exists: the allocator's parameters, and the systemd variables, which
+    // are removed from the environment.
+    allocator::keep_freed_memory();
     let systemd = SystemdEnv::take();
     let argv: Vec<OsString> = std::env::args_os().collect();
     match parse_command_line(&argv) {
