@@ -210,7 +210,7 @@ fn self_sends_stay_within_the_brokers_queue_bound() {
     );
 }
 
-/// elbusd keeps the memory its large frames free (`elbus::server::allocator`): routing
+/// elbusd keeps the memory its large frames free (`elbus::allocator`): routing
 /// thousands of 64 KiB messages costs it fewer minor page faults than messages. With glibc's
 /// defaults it gave the top of its heap back after each frame and faulted it in again, about
 /// 20 faults per message.

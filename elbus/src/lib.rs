@@ -12,6 +12,7 @@
 //! | [`frame`] | [`Frame`], a message/broadcast/publication delivered to a client |
 //! | [`error`] | [`Error`] and [`ErrorKind`], which map one-to-one to wire result codes |
 //! | [`broker`] | the embeddable broker: registry, routing, listeners, in-process clients |
+//! | `allocator` | the binaries' C allocator settings: memory freed by large frames is kept (features `server`, `cli`) |
 //! | [`server`] | the standalone server `elbusd`: options and config file, logging, systemd (readiness, socket activation), graceful shutdown |
 //! | `federation` | brokers on several hosts joined into one bus over NATS: `name@node`, exported and imported publications (feature `federation`) |
 //! | [`broker_api`] | the broker's own `.broker` client: announcements, RPC API, FIFO channel |
@@ -32,6 +33,9 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(any(feature = "server", feature = "cli"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "server", feature = "cli"))))]
+pub mod allocator;
 #[cfg(feature = "broker")]
 #[cfg_attr(docsrs, doc(cfg(feature = "broker")))]
 pub mod broker;

@@ -4,5 +4,6 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    elbus::allocator::keep_freed_memory();
     elbus::cli::run(elbus::cli::Args::parse())
 }

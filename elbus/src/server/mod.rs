@@ -1,7 +1,6 @@
 //! The standalone server `elbusd`: command-line options, logging, listeners, pid file and
 //! graceful shutdown around an embedded [`Broker`].
 
-pub mod allocator;
 mod args;
 mod bind;
 mod config_file;
@@ -44,7 +43,7 @@ const USAGE_ERROR: u8 = 2;
 pub fn main() -> ExitCode {
     // Before any thread exists: the allocator's parameters, and the systemd variables, which
     // are removed from the environment.
-    allocator::keep_freed_memory();
+    crate::allocator::keep_freed_memory();
     let systemd = SystemdEnv::take();
     let argv: Vec<OsString> = std::env::args_os().collect();
     match parse_command_line(&argv) {
