@@ -21,6 +21,9 @@ use crate::logging::{Escaped, LogLimiter};
 use crate::matching::topic_matches;
 use crate::protocol;
 
+/// nats-server's default `max_payload` (1 MiB), assumed until a server says.
+const DEFAULT_MAX_PAYLOAD: usize = 1 << 20;
+
 /// One frame waiting for NATS.
 #[derive(Debug)]
 pub(crate) struct Outbound {
@@ -42,8 +45,13 @@ pub(crate) struct Gateway {
     queue: mpsc::Sender<Outbound>,
     queued_bytes: AtomicUsize,
     max_bytes: usize,
-    /// Whether the NATS connection is up (set by the connection's events).
+    /// Whether frames can go to NATS: the connection is up and the node name was found free
+    /// (set by the connection's events).
     pub(crate) connected: AtomicBool,
+    /// Whether the duplicate-name check passed on some connection.
+    verified: AtomicBool,
+    /// Whether the check found the name taken: the node never federates then.
+    refused: AtomicBool,
     /// The server's `max_payload`, from its INFO.
     pub(crate) max_payload: AtomicUsize,
     pub(crate) nodes: Nodes,
@@ -77,7 +85,10 @@ impl Gateway {
             queued_bytes: AtomicUsize::new(0),
             max_bytes: config.queue_bytes,
             connected: AtomicBool::new(false),
-            max_payload: AtomicUsize::new(usize::MAX),
+            verified: AtomicBool::new(false),
+            refused: AtomicBool::new(false),
+            // NATS' default until the server's INFO says otherwise.
+            max_payload: AtomicUsize::new(DEFAULT_MAX_PAYLOAD),
             nodes: Nodes::default(),
             counters: Counters::default(),
             interest: Notify::new(),
@@ -85,6 +96,42 @@ impl Gateway {
             active: Mutex::new(vec![false; config.import.len()]),
         };
         (Arc::new(gateway), rx)
+    }
+
+    /// The NATS connection came up: usable at once if the node name was checked before.
+    pub(crate) fn link_up(&self) {
+        if self.verified.load(Ordering::Acquire) && !self.refused.load(Ordering::Acquire) {
+            self.connected.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// The duplicate-name check passed on `client`'s connection: frames may go.
+    pub(crate) fn verified(&self, client: &async_nats::Client) {
+        self.verified.store(true, Ordering::Release);
+        self.refresh_max_payload(client);
+        if client.connection_state() == async_nats::connection::State::Connected {
+            self.connected.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the duplicate-name check passed.
+    pub(crate) fn is_verified(&self) -> bool {
+        self.verified.load(Ordering::Acquire)
+    }
+
+    /// The node name is taken: nothing goes to NATS from now on.
+    pub(crate) fn refuse(&self) {
+        self.refused.store(true, Ordering::Release);
+        self.connected.store(false, Ordering::Relaxed);
+    }
+
+    /// Reads the server's `max_payload` (a client that has not seen the server's INFO yet
+    /// reports 0: the value is then kept).
+    pub(crate) fn refresh_max_payload(&self, client: &async_nats::Client) {
+        let max = client.server_info().max_payload;
+        if max > 0 {
+            self.max_payload.store(max, Ordering::Relaxed);
+        }
     }
 
     /// Frees the queue bytes of a frame the sender took.

@@ -28,7 +28,9 @@ const INTEREST_SETTLE: Duration = Duration::from_millis(20);
 /// The longest pause between reconnection attempts.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_millis(500);
 
-/// Connects to NATS for `config`, reporting connection changes to `gateway` and `events`.
+/// Creates the NATS client for `config`, reporting connection changes to `gateway` and
+/// `events`. It returns at once, reachable servers or not: the client keeps trying in the
+/// background (`retry_on_initial_connect`), so the broker never waits on NATS to serve.
 pub(crate) async fn connect(
     config: &FederationConfig,
     gateway: &Arc<Gateway>,
@@ -53,6 +55,7 @@ pub(crate) async fn connect(
         .no_echo()
         .name(format!("elbus-{}", config.node))
         .connection_timeout(CONNECT_TIMEOUT)
+        .retry_on_initial_connect()
         .max_reconnects(None)
         .reconnect_delay_callback(|attempts| {
             (Duration::from_millis(50) * u32::try_from(attempts).unwrap_or(u32::MAX))
@@ -60,7 +63,8 @@ pub(crate) async fn connect(
         })
         .event_callback(move |event| {
             match event {
-                Event::Connected => gw.connected.store(true, Ordering::Relaxed),
+                // Usable only once the node name is known to be free (`verified`).
+                Event::Connected => gw.link_up(),
                 Event::Disconnected | Event::Closed => gw.connected.store(false, Ordering::Relaxed),
                 _ => {}
             }
@@ -68,16 +72,39 @@ pub(crate) async fn connect(
             async {}
         });
     let servers: Vec<&str> = config.servers.iter().map(|s| s.trim()).collect();
-    let client = options
+    options
         .connect(servers.as_slice())
         .await
-        .map_err(|err| Error::io(format!("federation: cannot connect to NATS: {err}")))?;
-    gateway
-        .max_payload
-        .store(client.server_info().max_payload, Ordering::Relaxed);
-    gateway.connected.store(true, Ordering::Relaxed);
-    refuse_duplicate(&client, gateway).await?;
-    Ok(client)
+        .map_err(|err| Error::io(format!("federation: cannot connect to NATS: {err}")))
+}
+
+/// Waits (at most [`CONNECT_TIMEOUT`]) for the first connection attempt. Connected: the
+/// duplicate-name check runs now and a taken name fails the join. Not reachable: `Ok(false)`,
+/// the node joins when a server answers ([`resync`] runs the check then).
+pub(crate) async fn first_connect(
+    client: &Client,
+    gateway: &Gateway,
+    events: &mut mpsc::UnboundedReceiver<Event>,
+) -> Result<bool, Error> {
+    let deadline = tokio::time::Instant::now() + CONNECT_TIMEOUT;
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(Event::Connected)) => {
+                refuse_duplicate(client, gateway).await?;
+                gateway.verified(client);
+                return Ok(true);
+            }
+            Ok(Some(Event::ClientError(err))) => {
+                warn!("federation: NATS not reachable yet ({err}); serving locally, joining when it answers");
+                return Ok(false);
+            }
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => {
+                warn!("federation: NATS not reachable yet; serving locally, joining when it answers");
+                return Ok(false);
+            }
+        }
+    }
 }
 
 /// Pings this node's control subject: an answer means another node holds the name.
@@ -146,7 +173,9 @@ pub(crate) async fn start(
         events,
     )));
     gateway.interest.notify_one();
-    publish_heartbeat(client, gateway, b"").await;
+    if gateway.connected.load(Ordering::Relaxed) {
+        publish_heartbeat(client, gateway, b"").await;
+    }
     Ok(Tasks { handles })
 }
 
@@ -205,6 +234,7 @@ async fn heartbeat(broker: Broker, client: Client, gateway: Arc<Gateway>) {
     loop {
         tick.tick().await;
         if gateway.connected.load(Ordering::Relaxed) {
+            gateway.refresh_max_payload(&client);
             publish_heartbeat(&client, &gateway, b"").await;
         }
         for node in gateway.nodes.sweep(FederationConfig::NODE_TIMEOUT) {
@@ -214,21 +244,32 @@ async fn heartbeat(broker: Broker, client: Client, gateway: Arc<Gateway>) {
     }
 }
 
-/// After a reconnect: the subscriptions are renewed by the client itself; this node announces
-/// itself at once so the others see it up without waiting for the next beat.
+/// After a (re)connect: the subscriptions are renewed by the client itself. The first
+/// connection of a node that started while NATS was unreachable runs the duplicate-name check
+/// now: a taken name is logged and this node stops federating (the client is drained and
+/// closed; the broker keeps serving locally). Then this node announces itself and its names at
+/// once, so the others see it up without waiting for the next beat.
 async fn resync(
     broker: Broker,
     client: Client,
     gateway: Arc<Gateway>,
     mut events: mpsc::UnboundedReceiver<Event>,
 ) {
+    let errors = crate::logging::LogLimiter::with_default_rate("NATS connection errors");
     while let Some(event) = events.recv().await {
         match event {
             Event::Connected => {
+                if !gateway.is_verified() {
+                    if let Err(err) = refuse_duplicate(&client, &gateway).await {
+                        tracing::error!("{err}: this node does not federate");
+                        gateway.refuse();
+                        let _ = client.drain().await;
+                        return;
+                    }
+                    gateway.verified(&client);
+                }
                 info!("federation: NATS connection up");
-                gateway
-                    .max_payload
-                    .store(client.server_info().max_payload, Ordering::Relaxed);
+                gateway.refresh_max_payload(&client);
                 publish_heartbeat(&client, &gateway, b"").await;
                 for name in broker.local_names() {
                     gateway.registration(&name, true);
@@ -236,6 +277,9 @@ async fn resync(
             }
             Event::Disconnected => {
                 warn!("federation: NATS connection lost; remote sends fail with 0x77")
+            }
+            Event::ClientError(err) if errors.allow() => {
+                warn!("federation: NATS: {err}")
             }
             _ => {}
         }
