@@ -89,11 +89,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> ExitCode {
-    let Some(elbusd) = args
-        .elbusd
-        .clone()
-        .or_else(|| workspace_binary("elbusd"))
-    else {
+    let Some(elbusd) = args.elbusd.clone().or_else(|| workspace_binary("elbusd")) else {
         eprintln!("no elbusd: build it (cargo build --release --bin elbusd) or pass --elbusd");
         return ExitCode::FAILURE;
     };
@@ -185,7 +181,12 @@ async fn connect(broker: &Broker, name: &str) -> Result<Client, String> {
 }
 
 /// Both scenarios over the bridge, on fresh clients.
-async fn elbus_round(a: &Broker, b: &Broker, args: &Args, payload: &[u8]) -> Result<Sample, String> {
+async fn elbus_round(
+    a: &Broker,
+    b: &Broker,
+    args: &Args,
+    payload: &[u8],
+) -> Result<Sample, String> {
     let _echo = RpcClient::new(connect(b, "bench.echo").await?, Echo).map_err(|e| e.to_string())?;
     let caller = RpcClient::new(connect(a, "bench.caller").await?, DummyHandlers)
         .map_err(|e| e.to_string())?;

@@ -24,7 +24,11 @@ async fn next_broadcast(events: &mut EventChannel) -> (String, Vec<u8>) {
     }
 }
 
-async fn broadcast(client: &impl AsyncClient, mask: &str, payload: &[u8]) -> Result<(), elbus::Error> {
+async fn broadcast(
+    client: &impl AsyncClient,
+    mask: &str,
+    payload: &[u8],
+) -> Result<(), elbus::Error> {
     client
         .send_broadcast(mask, payload, QoS::Processed)
         .await?
@@ -64,7 +68,11 @@ async fn mask_at_node_and_mask_at_star_broadcasts() {
         ("sender".to_owned(), b"all".to_vec()),
         "a's own client gets it locally, and not `one` (meant for b only)"
     );
-    assert_eq!(next_broadcast(&mut group_a).await.1, b"end", "no echo back from NATS");
+    assert_eq!(
+        next_broadcast(&mut group_a).await.1,
+        b"end",
+        "no echo back from NATS"
+    );
     for events in [&mut group_b, &mut group_c] {
         assert_eq!(
             next_broadcast(events).await,
@@ -96,7 +104,10 @@ async fn node_and_name_announcements() {
     let mut b = node(&nats.url(), "b", &[]);
     assert_eq!(next_announcement(&mut announcements, "b").await, "up");
     let (svc, _) = connect(b.unix_path(), "svc.x").await;
-    assert_eq!(next_announcement(&mut announcements, "svc.x@b").await, "reg");
+    assert_eq!(
+        next_announcement(&mut announcements, "svc.x@b").await,
+        "reg"
+    );
     drop(svc);
     assert_eq!(
         next_announcement(&mut announcements, "svc.x@b").await,
