@@ -1,16 +1,18 @@
 //! Federation start-up without NATS: `elbusd --federation` pointing at a port where no
 //! nats-server listens yet starts at once and serves local clients, remote sends fail fast
 //! (`0x77`, RPC -32119), and the node joins when the server comes up; a node whose name turns
-//! out to be taken at that late first connection logs it and does not federate.
+//! out to be taken at that late first connection logs it and does not federate; a node that
+//! joins late learns the names registered before it (a name snapshot).
 #![cfg(feature = "federation")]
 
 use std::time::Duration;
 
+use elbus::federation::REMOTE_INFO_TOPIC;
 use elbus::rpc::{DummyHandlers, RpcClient};
 use elbus::{AsyncClient, ErrorKind, QoS};
 use elbus_suite::federation::{
-    connect, next_message, next_publication, node, poll_until, sent, status, try_connect,
-    wait_node_up,
+    connect, next_announcement, next_message, next_publication, node, poll_until, sent, status,
+    try_connect, wait_node_up,
 };
 use elbus_suite::nats::{free_port, NatsServer};
 use tokio::net::{TcpListener, TcpStream};
@@ -44,10 +46,15 @@ async fn elbusd_serves_before_nats_is_up_and_joins_when_it_is() {
     // Remote sends fail at once: 0x77, an RPC call -32119.
     let err = sent(&app, "svc.sink@b", b"x").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotDelivered, "{err}");
-    let rpc = RpcClient::new(try_connect(a.unix_path(), "caller").await.unwrap(), DummyHandlers)
-        .unwrap();
+    let rpc = RpcClient::new(
+        try_connect(a.unix_path(), "caller").await.unwrap(),
+        DummyHandlers,
+    )
+    .unwrap();
     let call = rpc.call("svc.sink@b", "m", b"", QoS::Processed);
-    let outcome = tokio::time::timeout(FAST, call).await.expect("a fast failure");
+    let outcome = tokio::time::timeout(FAST, call)
+        .await
+        .expect("a fast failure");
     assert_eq!(outcome.unwrap_err().code(), -32119);
     assert!(!status(a.unix_path()).await.connected);
 
@@ -97,6 +104,30 @@ async fn a_name_found_taken_at_the_late_first_connection_does_not_federate() {
             .then_some(())
     })
     .await;
+    relay.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_node_gets_the_names_registered_before_it() {
+    let nats = NatsServer::start();
+    let a = node(&nats.url(), "a", &[]);
+    let (_early, _) = connect(a.unix_path(), "svc.early").await;
+    // b reaches NATS only once its watcher listens: then a comes up on b, and b asks for its
+    // names (their `reg` announcements went out before b was there).
+    let relay_port = free_port();
+    let b = node(&format!("nats://127.0.0.1:{relay_port}"), "b", &[]);
+    let (watch, mut announcements) = connect(b.unix_path(), "watch").await;
+    watch
+        .subscribe(REMOTE_INFO_TOPIC, QoS::Processed)
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let relay = tokio::spawn(relay(relay_port, nats.url()));
+    assert_eq!(
+        next_announcement(&mut announcements, "svc.early@a").await,
+        "reg"
+    );
     relay.abort();
 }
 

@@ -239,7 +239,9 @@ impl Broker {
 }
 
 /// Routes frames that came from other nodes into this broker, checking the sender's access
-/// rule first (`0x79` when it refuses).
+/// rule first (`0x79` when it refuses). What it routes is written to the clients at
+/// [`Injector::flush`] (or when it is dropped), so a batch of frames to one client becomes one
+/// write.
 #[derive(Debug)]
 pub(crate) struct Injector {
     inner: Arc<BrokerInner>,
@@ -247,6 +249,11 @@ pub(crate) struct Injector {
 }
 
 impl Injector {
+    /// Gets everything routed since the last flush written to its clients.
+    pub(crate) fn flush(&mut self) {
+        self.scratch.flush();
+    }
+
     /// A one-to-one message to the local `target`; the code a local sender would get.
     pub(crate) fn message(
         &mut self,
@@ -269,7 +276,6 @@ impl Injector {
         let code = self
             .inner
             .send_message(entry, target, &[payload], out, &mut self.scratch);
-        self.scratch.flush();
         code
     }
 
@@ -295,7 +301,6 @@ impl Injector {
         let code = self
             .inner
             .send_broadcast(entry, mask, &[payload], out, &mut self.scratch);
-        self.scratch.flush();
         code
     }
 
@@ -321,7 +326,6 @@ impl Injector {
         let code = self
             .inner
             .publish(entry, topic, None, &[payload], out, &mut self.scratch);
-        self.scratch.flush();
         code
     }
 }

@@ -34,6 +34,15 @@ pub(crate) struct Outbound {
     pub(crate) cost: usize,
 }
 
+impl Outbound {
+    /// Adds the header `name: value`, counted in the cost.
+    pub(crate) fn with(mut self, name: async_nats::HeaderName, value: &str) -> Outbound {
+        self.cost += wire::entry_cost(&name, value);
+        self.headers.insert(name, value);
+        self
+    }
+}
+
 /// The router's view of the federation.
 #[derive(Debug)]
 pub(crate) struct Gateway {
@@ -61,6 +70,10 @@ pub(crate) struct Gateway {
     unexportable_log: LogLimiter,
     /// Which of `imports` are held as NATS subscriptions now, by index.
     active: Mutex<Vec<bool>>,
+    /// Nodes newly up whose names this node has not asked for yet.
+    joined: Mutex<Vec<String>>,
+    /// Woken when `joined` grows.
+    pub(crate) joined_wake: Notify,
 }
 
 impl Gateway {
@@ -94,6 +107,8 @@ impl Gateway {
             interest: Notify::new(),
             unexportable_log: LogLimiter::with_default_rate("unexportable topics"),
             active: Mutex::new(vec![false; config.import.len()]),
+            joined: Mutex::new(Vec::new()),
+            joined_wake: Notify::new(),
         };
         (Arc::new(gateway), rx)
     }
@@ -209,6 +224,17 @@ impl Gateway {
         }
     }
 
+    /// `node` came up: its names are to be asked for (a name snapshot).
+    pub(crate) fn node_joined(&self, node: &str) {
+        crate::sync::recover(self.joined.lock()).push(node.to_owned());
+        self.joined_wake.notify_one();
+    }
+
+    /// The nodes that came up since the last call.
+    pub(crate) fn take_joined(&self) -> Vec<String> {
+        std::mem::take(&mut *crate::sync::recover(self.joined.lock()))
+    }
+
     /// Records which imports are subscribed now.
     pub(crate) fn set_active(&self, index: usize, on: bool) {
         if let Some(flag) = crate::sync::recover(self.active.lock()).get_mut(index) {
@@ -231,6 +257,10 @@ impl Gateway {
     /// matching several overlapping imports arrives once per subscription, and only the first
     /// one routes it (exactly one copy).
     pub(crate) fn routes_import(&self, index: usize, topic: &str) -> bool {
+        if self.imports.len() == 1 {
+            // The only import: nothing overlaps it (and no lock on the common path).
+            return true;
+        }
         let active = crate::sync::recover(self.active.lock());
         self.imports
             .iter()
@@ -256,10 +286,8 @@ impl RemoteRoute for Gateway {
         if !wire::header_safe(target) || !wire::header_safe(sender) {
             return protocol::ERR_DATA;
         }
-        let mut out = self.frame(self.subjects.messages(node), sender, payload, rt);
-        out.headers.insert(wire::TARGET, target);
-        out.cost += wire::TARGET.len() + target.len() + 4;
-        self.enqueue(out)
+        let out = self.frame(self.subjects.messages(node), sender, payload, rt);
+        self.enqueue(out.with(wire::TARGET, target))
     }
 
     fn broadcast(
@@ -282,10 +310,8 @@ impl RemoteRoute for Gateway {
         if !wire::header_safe(mask) || !wire::header_safe(sender) {
             return protocol::ERR_DATA;
         }
-        let mut out = self.frame(subject, sender, payload, rt);
-        out.headers.insert(wire::TARGET, mask);
-        out.cost += wire::TARGET.len() + mask.len() + 4;
-        self.enqueue(out)
+        let out = self.frame(subject, sender, payload, rt);
+        self.enqueue(out.with(wire::TARGET, mask))
     }
 
     fn publication(&self, sender: &str, topic: &str, payload: &[&[u8]], rt: bool) {
@@ -305,10 +331,8 @@ impl RemoteRoute for Gateway {
                 return;
             }
         };
-        let mut out = self.frame(self.subjects.topic(&converted), sender, payload, rt);
-        out.headers.insert(wire::TOPIC, topic);
-        out.cost += wire::TOPIC.len() + topic.len() + 4;
-        self.enqueue(out);
+        let out = self.frame(self.subjects.topic(&converted), sender, payload, rt);
+        self.enqueue(out.with(wire::TOPIC, topic));
     }
 
     fn interest_changed(&self) {
@@ -322,11 +346,9 @@ impl RemoteRoute for Gateway {
             return;
         }
         let subject = self.subjects.node(&self.node, "info");
-        let mut out = self.frame(subject, name, &[], false);
-        out.headers
-            .insert(wire::EVENT, if registered { "reg" } else { "unreg" });
+        let out = self.frame(subject, name, &[], false);
         // Announcements are counted with the rest; a full queue drops them like frames.
-        self.enqueue(out);
+        self.enqueue(out.with(wire::EVENT, if registered { "reg" } else { "unreg" }));
     }
 
     fn node_list(&self) -> Vec<u8> {

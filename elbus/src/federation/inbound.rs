@@ -41,7 +41,10 @@ pub(crate) struct Inbound {
     gateway: Arc<Gateway>,
     injector: Injector,
     rules: Option<Arc<RemoteRules>>,
-    senders: HashMap<String, RemoteSender>,
+    /// Routing identities by origin node, then sender name (looked up without allocating).
+    senders: HashMap<String, HashMap<String, RemoteSender>>,
+    /// How many identities `senders` holds.
+    cached: usize,
 }
 
 impl Inbound {
@@ -56,6 +59,7 @@ impl Inbound {
             gateway,
             rules,
             senders: HashMap::new(),
+            cached: 0,
         }
     }
 
@@ -66,6 +70,12 @@ impl Inbound {
             Kind::Info => self.info(msg),
             Kind::Message | Kind::Broadcast | Kind::Import(_) => self.frame(kind, msg),
         }
+    }
+
+    /// Gets the frames routed since the last flush written to their clients: once per batch
+    /// of received messages, not once per frame.
+    pub(crate) fn flush(&mut self) {
+        self.injector.flush();
     }
 
     fn count(&self, counter: &std::sync::atomic::AtomicU64) {
@@ -139,19 +149,25 @@ impl Inbound {
     /// The routing identity of `sender` on `origin`, with the rule the `[[remote]]` table
     /// gives it (none: fail closed, every operation refused).
     fn sender(&mut self, sender: &str, origin: &str) -> RemoteSender {
-        let name = format!("{sender}{NODE_SEP}{origin}");
-        if let Some(found) = self.senders.get(&name) {
+        if let Some(found) = self.senders.get(origin).and_then(|names| names.get(sender)) {
             return found.clone();
         }
-        if self.senders.len() >= MAX_CACHED_SENDERS {
+        if self.cached >= MAX_CACHED_SENDERS {
             self.senders.clear();
+            self.cached = 0;
         }
         let rule = self
             .rules
             .as_ref()
             .map(|rules| rules.rule_for(origin, sender));
-        let made = self.broker.remote_sender(&name, rule);
-        self.senders.insert(name, made.clone());
+        let made = self
+            .broker
+            .remote_sender(&format!("{sender}{NODE_SEP}{origin}"), rule);
+        self.senders
+            .entry(origin.to_owned())
+            .or_default()
+            .insert(sender.to_owned(), made.clone());
+        self.cached += 1;
         made
     }
 
@@ -167,10 +183,8 @@ impl Inbound {
         reply.extend_from_slice(&id.to_le_bytes());
         reply.extend_from_slice(&code.to_le_bytes());
         let gateway = &self.gateway;
-        let mut out = gateway.frame(gateway.subjects.messages(origin), target, &[&reply], false);
-        out.headers.insert(wire::TARGET, caller);
-        out.cost += wire::TARGET.len() + caller.len() + 4;
-        gateway.enqueue(out);
+        let out = gateway.frame(gateway.subjects.messages(origin), target, &[&reply], false);
+        gateway.enqueue(out.with(wire::TARGET, caller));
     }
 
     fn heartbeat(&self, msg: &Message) {
@@ -191,13 +205,15 @@ impl Inbound {
         }
     }
 
-    /// Records that `node` is alive; a node newly up is announced, and gets this node's
-    /// heartbeat at once so it need not wait for the next beat to see this one.
+    /// Records that `node` is alive; a node newly up is announced, gets this node's heartbeat
+    /// at once so it need not wait for the next beat to see this one, and is asked for its
+    /// names (the snapshot task of [`link`](super::link)).
     fn node_heard(&self, node: &str) {
         if self.gateway.nodes.heard(node) {
             tracing::info!("federation: node {node} up");
             self.broker.announce_on(REMOTE_NODE_TOPIC, "up", Some(node));
             let gateway = &self.gateway;
+            gateway.node_joined(node);
             let subject = gateway.subjects.node(&gateway.node, "hb");
             gateway.enqueue(gateway.frame(subject, &gateway.node, &[], false));
         }

@@ -8,23 +8,29 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::{Client, ConnectOptions, Event, Subscriber};
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use super::config::FederationConfig;
 use super::gateway::{Gateway, Outbound};
-use super::inbound::{Inbound, Kind, REMOTE_NODE_TOPIC};
+use super::inbound::{Inbound, Kind, REMOTE_INFO_TOPIC, REMOTE_NODE_TOPIC};
 use super::remote_rules::RemoteRules;
 use crate::broker::remote::RemoteRoute;
 use crate::broker::Broker;
 use crate::Error;
 
+/// The control request for a node's names.
+const CTL_NAMES: &[u8] = b"names";
 /// How long a connection attempt (and the duplicate-node ping) may take at start-up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long local subscription changes settle before the imports are recomputed.
 const INTEREST_SETTLE: Duration = Duration::from_millis(20);
+/// Most received messages routed before one flush of the local clients' writes.
+const RECEIVE_BATCH: usize = 256;
+/// Most queued frames taken at once by the sender.
+const SEND_BATCH: usize = 256;
 /// The longest pause between reconnection attempts.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_millis(500);
 
@@ -100,7 +106,9 @@ pub(crate) async fn first_connect(
             }
             Ok(Some(_)) => {}
             Ok(None) | Err(_) => {
-                warn!("federation: NATS not reachable yet; serving locally, joining when it answers");
+                warn!(
+                    "federation: NATS not reachable yet; serving locally, joining when it answers"
+                );
                 return Ok(false);
             }
         }
@@ -149,7 +157,16 @@ pub(crate) async fn start(
         handles.push(tokio::spawn(receive(sub, kind, inbound)));
     }
     let ctl = subscribe(client, s.node(&gateway.node, "ctl")).await?;
-    handles.push(tokio::spawn(answer_control(client.clone(), ctl)));
+    handles.push(tokio::spawn(answer_control(
+        broker.clone(),
+        client.clone(),
+        ctl,
+    )));
+    handles.push(tokio::spawn(snapshots(
+        broker.clone(),
+        client.clone(),
+        gateway.clone(),
+    )));
     handles.push(tokio::spawn(send_queue(
         client.clone(),
         gateway.clone(),
@@ -186,37 +203,86 @@ async fn subscribe(client: &Client, subject: String) -> Result<Subscriber, Error
         .map_err(|err| Error::io(format!("federation: cannot subscribe to {subject}: {err}")))
 }
 
+/// Routes what a subscription receives. Every message that has already arrived is routed
+/// before the writes to the local clients are flushed, so a burst costs one write per client
+/// rather than one per frame.
 async fn receive(mut sub: Subscriber, kind: Kind, mut inbound: Inbound) {
     while let Some(msg) = sub.next().await {
         inbound.handle(kind, &msg);
+        for _ in 1..RECEIVE_BATCH {
+            match sub.next().now_or_never() {
+                Some(Some(msg)) => inbound.handle(kind, &msg),
+                Some(None) => break,
+                None => break,
+            }
+        }
+        inbound.flush();
     }
 }
 
-/// Answers `ping` on this node's control subject (the duplicate-name check of other nodes).
-async fn answer_control(client: Client, mut sub: Subscriber) {
+/// Answers requests on this node's control subject: `ping` (the duplicate-name check of other
+/// nodes) with `pong`, `names` with the local names (a MessagePack array of strings).
+async fn answer_control(broker: Broker, client: Client, mut sub: Subscriber) {
     while let Some(msg) = sub.next().await {
-        if let Some(reply) = msg.reply {
-            let _ = client.publish(reply, "pong".into()).await;
+        let Some(reply) = msg.reply else {
+            continue;
+        };
+        let answer = if msg.payload.as_ref() == CTL_NAMES {
+            rmp_serde::to_vec(&broker.local_names())
+                .unwrap_or_default()
+                .into()
+        } else {
+            bytes::Bytes::from_static(b"pong")
+        };
+        let _ = client.publish(reply, answer).await;
+    }
+}
+
+/// Asks each node that comes up for its names and announces them (`reg` of `name@node` on
+/// `.broker/remote/info`), so local clients learn the names registered before the two nodes
+/// saw each other.
+async fn snapshots(broker: Broker, client: Client, gateway: Arc<Gateway>) {
+    loop {
+        gateway.joined_wake.notified().await;
+        for node in gateway.take_joined() {
+            let subject = gateway.subjects.node(&node, "ctl");
+            let request = client.request(subject, bytes::Bytes::from_static(CTL_NAMES));
+            let Ok(Ok(answer)) = tokio::time::timeout(CONNECT_TIMEOUT, request).await else {
+                warn!("federation: node {node} did not send its names");
+                continue;
+            };
+            let Ok(names) = rmp_serde::from_slice::<Vec<String>>(&answer.payload) else {
+                warn!("federation: node {node} sent a malformed name list");
+                continue;
+            };
+            for name in names {
+                let remote = format!("{name}{}{node}", crate::broker::remote::NODE_SEP);
+                broker.announce_on(REMOTE_INFO_TOPIC, "reg", Some(&remote));
+            }
         }
     }
 }
 
-/// Sends the outbound queue to NATS in order; what NATS refuses is counted as dropped.
+/// Sends the outbound queue to NATS in order, taking what is waiting in batches (the client
+/// batches the writes itself); what NATS refuses is counted as dropped.
 async fn send_queue(client: Client, gateway: Arc<Gateway>, mut queue: mpsc::Receiver<Outbound>) {
-    while let Some(out) = queue.recv().await {
-        gateway.taken(out.cost);
-        let counters = &gateway.counters;
-        if !gateway.connected.load(Ordering::Relaxed) {
-            counters.dropped.fetch_add(1, Ordering::Relaxed);
-            continue;
+    let mut batch = Vec::with_capacity(SEND_BATCH);
+    while queue.recv_many(&mut batch, SEND_BATCH).await > 0 {
+        for out in batch.drain(..) {
+            gateway.taken(out.cost);
+            let counters = &gateway.counters;
+            if !gateway.connected.load(Ordering::Relaxed) {
+                counters.dropped.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            match client
+                .publish_with_headers(out.subject, out.headers, out.payload)
+                .await
+            {
+                Ok(()) => counters.exported.fetch_add(1, Ordering::Relaxed),
+                Err(_) => counters.dropped.fetch_add(1, Ordering::Relaxed),
+            };
         }
-        match client
-            .publish_with_headers(out.subject, out.headers, out.payload)
-            .await
-        {
-            Ok(()) => counters.exported.fetch_add(1, Ordering::Relaxed),
-            Err(_) => counters.dropped.fetch_add(1, Ordering::Relaxed),
-        };
     }
 }
 

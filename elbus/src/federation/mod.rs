@@ -117,7 +117,11 @@ impl Federation {
         tracing::info!(
             "federation: node {} {} cluster {} ({} exports, {} imports)",
             config.node,
-            if joined { "joined" } else { "joins when NATS answers," },
+            if joined {
+                "joined"
+            } else {
+                "joins when NATS answers,"
+            },
             config.cluster,
             config.export.len(),
             config.import.len()
