@@ -29,6 +29,7 @@ use elbus::ipc::{Client, Config};
 use elbus::rpc::{DummyHandlers, RpcClient, RpcError, RpcEvent, RpcHandlers, RpcResult};
 use elbus::{AsyncClient, FrameKind, QoS};
 use elbus_suite::broker::{workspace_binary, Broker, BrokerKind};
+use elbus_suite::federation::status;
 use elbus_suite::nats::NatsServer;
 use futures_util::StreamExt;
 use tokio::sync::watch;
@@ -180,7 +181,11 @@ async fn run(args: Args) -> ExitCode {
 
 async fn connect(broker: &Broker, name: &str) -> Result<Client, String> {
     let path = broker.unix_path().to_str().unwrap_or_default().to_owned();
-    Client::connect(&Config::new(&path, name).timeout(Duration::from_secs(10)))
+    // Pings keep a client that only listens (the subscriber) within the broker's idle limit.
+    let config = Config::new(&path, name)
+        .timeout(Duration::from_secs(10))
+        .ping_interval(Some(Duration::from_secs(1)));
+    Client::connect(&config)
         .await
         .map_err(|err| format!("{name}: {err}"))
 }
@@ -287,7 +292,11 @@ async fn elbus_round(
         .map_err(|e| e.to_string())?;
     let elapsed = started.elapsed();
     if seen < total {
-        return Err(format!("{seen} of {total} publications arrived"));
+        let (sa, sb) = (status(a.unix_path()).await, status(b.unix_path()).await);
+        return Err(format!(
+            "{seen} of {total} publications arrived (a: exported {} dropped {}; b: imported {})",
+            sa.exported, sa.dropped, sb.imported
+        ));
     }
     Ok(Sample {
         rtt_us: median_us(&mut rtts),

@@ -24,6 +24,9 @@ pub const REMOTE_INFO_TOPIC: &str = ".broker/remote/info";
 /// Most remote sender identities kept for reuse; the cache is emptied when it is full.
 const MAX_CACHED_SENDERS: usize = 4096;
 
+/// A run of frames from one origin records it as heard once every this many frames.
+const HEARD_EVERY: u32 = 256;
+
 /// What a subscription carries.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Kind {
@@ -45,6 +48,9 @@ pub(crate) struct Inbound {
     senders: HashMap<String, HashMap<String, RemoteSender>>,
     /// How many identities `senders` holds.
     cached: usize,
+    /// The origin of the last frame, and the frames since it was last recorded as heard.
+    last_origin: String,
+    since_heard: u32,
 }
 
 impl Inbound {
@@ -60,6 +66,8 @@ impl Inbound {
             rules,
             senders: HashMap::new(),
             cached: 0,
+            last_origin: String::new(),
+            since_heard: 0,
         }
     }
 
@@ -83,33 +91,38 @@ impl Inbound {
     }
 
     fn frame(&mut self, kind: Kind, msg: &Message) {
-        let headers = msg.headers.as_ref();
-        let gateway = self.gateway.clone();
+        let fields = wire::Fields::read(msg.headers.as_ref());
+        let gateway = &*self.gateway;
         let counters = &gateway.counters;
-        let (Some(origin), Some(sender)) = (
-            wire::header(headers, wire::ORIGIN),
-            wire::header(headers, wire::SENDER),
-        ) else {
-            self.count(&counters.refused);
+        let (Some(origin), Some(sender)) = (fields.origin, fields.sender) else {
+            counters.refused.fetch_add(1, Ordering::Relaxed);
             return;
         };
         if origin == gateway.node || sender.contains(NODE_SEP) {
-            self.count(&counters.loop_dropped);
+            counters.loop_dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
         if !super::subject::valid_node_name(origin) || !wire::header_safe(sender) {
-            self.count(&counters.refused);
+            counters.refused.fetch_add(1, Ordering::Relaxed);
             return;
         }
         // A frame is as good as a heartbeat: the reply to a node that just joined must not wait
-        // for its next beat.
-        self.node_heard(origin);
-        let rt = wire::header(headers, wire::REALTIME).is_some();
+        // for its next beat. A run of frames from one origin records it once in a while (the
+        // heartbeats keep it up in between).
+        self.since_heard += 1;
+        if self.since_heard >= HEARD_EVERY || self.last_origin != origin {
+            self.since_heard = 0;
+            origin.clone_into(&mut self.last_origin);
+            self.node_heard(origin);
+        }
+        let rt = fields.realtime;
         let payload = &msg.payload[..];
         let from = self.sender(sender, origin);
+        let gateway = self.gateway.clone();
+        let counters = &gateway.counters;
         let code = match kind {
             Kind::Message => {
-                let Some(target) = wire::header(headers, wire::TARGET) else {
+                let Some(target) = fields.target else {
                     self.count(&counters.refused);
                     return;
                 };
@@ -120,14 +133,14 @@ impl Inbound {
                 code
             }
             Kind::Broadcast => {
-                let Some(mask) = wire::header(headers, wire::TARGET) else {
+                let Some(mask) = fields.target else {
                     self.count(&counters.refused);
                     return;
                 };
                 self.injector.broadcast(&from, mask, payload, rt)
             }
             Kind::Import(index) => {
-                let Some(topic) = wire::header(headers, wire::TOPIC) else {
+                let Some(topic) = fields.topic else {
                     self.count(&counters.refused);
                     return;
                 };

@@ -51,6 +51,37 @@ pub(crate) fn header(headers: Option<&HeaderMap>, name: HeaderName) -> Option<&s
     headers?.get(name).map(|v| v.as_str())
 }
 
+/// The elbus headers of a received frame, read in one pass over the header map (no lookup,
+/// hence no hashing, per field).
+#[derive(Debug, Default)]
+pub(crate) struct Fields<'a> {
+    pub(crate) origin: Option<&'a str>,
+    pub(crate) sender: Option<&'a str>,
+    pub(crate) target: Option<&'a str>,
+    pub(crate) topic: Option<&'a str>,
+    pub(crate) realtime: bool,
+}
+
+impl<'a> Fields<'a> {
+    /// The fields `headers` holds (the first value of each).
+    pub(crate) fn read(headers: Option<&'a HeaderMap>) -> Fields<'a> {
+        let mut fields = Fields::default();
+        for (name, values) in headers.into_iter().flat_map(HeaderMap::iter) {
+            let value = values.first().map(|v| v.as_str());
+            let name: &str = name.as_ref();
+            match name.as_bytes() {
+                b"Elbus-Origin" => fields.origin = value,
+                b"Elbus-Sender" => fields.sender = value,
+                b"Elbus-Target" => fields.target = value,
+                b"Elbus-Topic" => fields.topic = value,
+                b"Elbus-Rt" => fields.realtime = true,
+                _ => {}
+            }
+        }
+        fields
+    }
+}
+
 /// The call id of an RPC request payload (`01 id method NUL params`), if it is one with a
 /// non-zero id (a caller waiting for a reply).
 pub(crate) fn rpc_request_id(payload: &[u8]) -> Option<u32> {
