@@ -273,10 +273,8 @@ impl Injector {
             return protocol::ERR_ACCESS;
         }
         let out = Delivery::of_payload(&[payload], rt);
-        let code = self
-            .inner
-            .send_message(entry, target, &[payload], out, &mut self.scratch);
-        code
+        self.inner
+            .send_message(entry, target, &[payload], out, &mut self.scratch)
     }
 
     /// A broadcast to the local clients matching `mask`.
@@ -298,10 +296,8 @@ impl Injector {
             return protocol::ERR_ACCESS;
         }
         let out = Delivery::of_payload(&[payload], rt);
-        let code = self
-            .inner
-            .send_broadcast(entry, mask, &[payload], out, &mut self.scratch);
-        code
+        self.inner
+            .send_broadcast(entry, mask, &[payload], out, &mut self.scratch)
     }
 
     /// A publication to the local subscribers of `topic`.
@@ -323,9 +319,7 @@ impl Injector {
             return protocol::ERR_ACCESS;
         }
         let out = Delivery::of_payload(&[payload], rt);
-        let code = self
-            .inner
-            .publish(entry, topic, None, &[payload], out, &mut self.scratch);
-        code
+        self.inner
+            .publish(entry, topic, None, &[payload], out, &mut self.scratch)
     }
 }

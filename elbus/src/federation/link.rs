@@ -314,7 +314,8 @@ async fn heartbeat(broker: Broker, client: Client, gateway: Arc<Gateway>) {
 /// connection of a node that started while NATS was unreachable runs the duplicate-name check
 /// now: a taken name is logged and this node stops federating (the client is drained and
 /// closed; the broker keeps serving locally). Then this node announces itself and its names at
-/// once, so the others see it up without waiting for the next beat.
+/// once, so the others see it up without waiting for the next beat, and asks the nodes still up
+/// for their names.
 async fn resync(
     broker: Broker,
     client: Client,
@@ -339,6 +340,11 @@ async fn resync(
                 publish_heartbeat(&client, &gateway, b"").await;
                 for name in broker.local_names() {
                     gateway.registration(&name, true);
+                }
+                // Names the others registered while this node was away: a snapshot of each
+                // node still up (the ones that come up again get one anyway).
+                for node in gateway.nodes.up() {
+                    gateway.node_joined(&node);
                 }
             }
             Event::Disconnected => {
