@@ -329,10 +329,15 @@ async fn raw_round(url: &str, args: &Args, payload: &[u8]) -> Result<Sample, Str
         }
     });
     let bytes = bytes::Bytes::copy_from_slice(payload);
-    requester
-        .request("bench.rtt", bytes.clone())
-        .await
-        .map_err(|e| format!("request: {e}"))?;
+    // A flush means "written", not "seen by the server": the first requests may find no
+    // responder yet. Retry until one is answered.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while let Err(err) = requester.request("bench.rtt", bytes.clone()).await {
+        if Instant::now() > deadline {
+            return Err(format!("request: {err}"));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let mut rtts = Vec::with_capacity(args.calls);
     for _ in 0..args.calls {
         let started = Instant::now();
@@ -348,7 +353,31 @@ async fn raw_round(url: &str, args: &Args, payload: &[u8]) -> Result<Sample, Str
         .subscribe("bench.pub")
         .await
         .map_err(|e| e.to_string())?;
-    responder.flush().await.map_err(|e| e.to_string())?;
+    // Probe until the subscription is in place at the server, then skip to a start marker.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        requester
+            .publish("bench.pub", "probe".into())
+            .await
+            .map_err(|e| e.to_string())?;
+        match tokio::time::timeout(Duration::from_millis(100), sub.next()).await {
+            Ok(Some(_)) => break,
+            Ok(None) => return Err("the subscription ended".into()),
+            Err(_) if Instant::now() > deadline => return Err("no subscription after 10 s".into()),
+            Err(_) => {}
+        }
+    }
+    requester
+        .publish("bench.pub", "start".into())
+        .await
+        .map_err(|e| e.to_string())?;
+    loop {
+        match sub.next().await {
+            Some(msg) if msg.payload.as_ref() == b"start" => break,
+            Some(_) => {}
+            None => return Err("the subscription ended".into()),
+        }
+    }
     let (count_tx, count_rx) = watch::channel(0_u64);
     let total = args.messages;
     let counter = tokio::spawn(async move {
