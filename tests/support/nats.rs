@@ -68,6 +68,19 @@ impl NatsServer {
         server
     }
 
+    /// Starts a server on `port` (one [`free_port`] gave, say: a node started before the
+    /// server already points there).
+    pub fn start_on(port: u16) -> NatsServer {
+        let server = NatsServer {
+            child: Some(spawn(&["-p", &port.to_string()], None, &[])),
+            port,
+            extra: Vec::new(),
+            _dir: TempDir::new("nats"),
+        };
+        server.wait_listening();
+        server
+    }
+
     /// Starts three servers routed into one cluster; `urls()` of each, in order.
     pub fn cluster() -> Vec<NatsServer> {
         let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();

@@ -21,6 +21,9 @@ use crate::logging::{Escaped, LogLimiter};
 use crate::matching::topic_matches;
 use crate::protocol;
 
+/// nats-server's default `max_payload` (1 MiB), assumed until a server says.
+const DEFAULT_MAX_PAYLOAD: usize = 1 << 20;
+
 /// One frame waiting for NATS.
 #[derive(Debug)]
 pub(crate) struct Outbound {
@@ -29,6 +32,15 @@ pub(crate) struct Outbound {
     pub(crate) payload: Bytes,
     /// What it counts against [`FederationConfig::queue_bytes`].
     pub(crate) cost: usize,
+}
+
+impl Outbound {
+    /// Adds the header `name: value`, counted in the cost.
+    pub(crate) fn with(mut self, name: async_nats::HeaderName, value: &str) -> Outbound {
+        self.cost += wire::entry_cost(&name, value);
+        self.headers.insert(name, value);
+        self
+    }
 }
 
 /// The router's view of the federation.
@@ -42,8 +54,13 @@ pub(crate) struct Gateway {
     queue: mpsc::Sender<Outbound>,
     queued_bytes: AtomicUsize,
     max_bytes: usize,
-    /// Whether the NATS connection is up (set by the connection's events).
+    /// Whether frames can go to NATS: the connection is up and the node name was found free
+    /// (set by the connection's events).
     pub(crate) connected: AtomicBool,
+    /// Whether the duplicate-name check passed on some connection.
+    verified: AtomicBool,
+    /// Whether the check found the name taken: the node never federates then.
+    refused: AtomicBool,
     /// The server's `max_payload`, from its INFO.
     pub(crate) max_payload: AtomicUsize,
     pub(crate) nodes: Nodes,
@@ -53,6 +70,10 @@ pub(crate) struct Gateway {
     unexportable_log: LogLimiter,
     /// Which of `imports` are held as NATS subscriptions now, by index.
     active: Mutex<Vec<bool>>,
+    /// Nodes newly up whose names this node has not asked for yet.
+    joined: Mutex<Vec<String>>,
+    /// Woken when `joined` grows.
+    pub(crate) joined_wake: Notify,
 }
 
 impl Gateway {
@@ -98,14 +119,55 @@ impl Gateway {
             queued_bytes: AtomicUsize::new(0),
             max_bytes: config.queue_bytes,
             connected: AtomicBool::new(false),
-            max_payload: AtomicUsize::new(usize::MAX),
+            verified: AtomicBool::new(false),
+            refused: AtomicBool::new(false),
+            // NATS' default until the server's INFO says otherwise.
+            max_payload: AtomicUsize::new(DEFAULT_MAX_PAYLOAD),
             nodes: Nodes::default(),
             counters: Counters::default(),
             interest: Notify::new(),
             unexportable_log: LogLimiter::with_default_rate("unexportable topics"),
             active: Mutex::new(vec![false; config.import.len()]),
+            joined: Mutex::new(Vec::new()),
+            joined_wake: Notify::new(),
         };
         (Arc::new(gateway), rx)
+    }
+
+    /// The NATS connection came up: usable at once if the node name was checked before.
+    pub(crate) fn link_up(&self) {
+        if self.verified.load(Ordering::Acquire) && !self.refused.load(Ordering::Acquire) {
+            self.connected.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// The duplicate-name check passed on `client`'s connection: frames may go.
+    pub(crate) fn verified(&self, client: &async_nats::Client) {
+        self.verified.store(true, Ordering::Release);
+        self.refresh_max_payload(client);
+        if client.connection_state() == async_nats::connection::State::Connected {
+            self.connected.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the duplicate-name check passed.
+    pub(crate) fn is_verified(&self) -> bool {
+        self.verified.load(Ordering::Acquire)
+    }
+
+    /// The node name is taken: nothing goes to NATS from now on.
+    pub(crate) fn refuse(&self) {
+        self.refused.store(true, Ordering::Release);
+        self.connected.store(false, Ordering::Relaxed);
+    }
+
+    /// Reads the server's `max_payload` (a client that has not seen the server's INFO yet
+    /// reports 0: the value is then kept).
+    pub(crate) fn refresh_max_payload(&self, client: &async_nats::Client) {
+        let max = client.server_info().max_payload;
+        if max > 0 {
+            self.max_payload.store(max, Ordering::Relaxed);
+        }
     }
 
     /// Frees the queue bytes of a frame the sender took.
@@ -183,6 +245,17 @@ impl Gateway {
         }
     }
 
+    /// `node` came up: its names are to be asked for (a name snapshot).
+    pub(crate) fn node_joined(&self, node: &str) {
+        crate::sync::recover(self.joined.lock()).push(node.to_owned());
+        self.joined_wake.notify_one();
+    }
+
+    /// The nodes that came up since the last call.
+    pub(crate) fn take_joined(&self) -> Vec<String> {
+        std::mem::take(&mut *crate::sync::recover(self.joined.lock()))
+    }
+
     /// Records which imports are subscribed now.
     pub(crate) fn set_active(&self, index: usize, on: bool) {
         if let Some(flag) = crate::sync::recover(self.active.lock()).get_mut(index) {
@@ -205,6 +278,10 @@ impl Gateway {
     /// matching several overlapping imports arrives once per subscription, and only the first
     /// one routes it (exactly one copy).
     pub(crate) fn routes_import(&self, index: usize, topic: &str) -> bool {
+        if self.imports.len() == 1 {
+            // The only import: nothing overlaps it (and no lock on the common path).
+            return true;
+        }
         let active = crate::sync::recover(self.active.lock());
         self.imports
             .iter()
@@ -230,10 +307,8 @@ impl RemoteRoute for Gateway {
         if !wire::header_safe(target) || !wire::header_safe(sender) {
             return protocol::ERR_DATA;
         }
-        let mut out = self.frame(self.subjects.messages(node), sender, payload, rt);
-        out.headers.insert(wire::TARGET, target);
-        out.cost += wire::TARGET.len() + target.len() + 4;
-        self.enqueue(out)
+        let out = self.frame(self.subjects.messages(node), sender, payload, rt);
+        self.enqueue(out.with(wire::TARGET, target))
     }
 
     fn broadcast(
@@ -256,10 +331,8 @@ impl RemoteRoute for Gateway {
         if !wire::header_safe(mask) || !wire::header_safe(sender) {
             return protocol::ERR_DATA;
         }
-        let mut out = self.frame(subject, sender, payload, rt);
-        out.headers.insert(wire::TARGET, mask);
-        out.cost += wire::TARGET.len() + mask.len() + 4;
-        self.enqueue(out)
+        let out = self.frame(subject, sender, payload, rt);
+        self.enqueue(out.with(wire::TARGET, mask))
     }
 
     fn publication(&self, sender: &str, topic: &str, payload: &[&[u8]], rt: bool) {
@@ -279,10 +352,8 @@ impl RemoteRoute for Gateway {
                 return;
             }
         };
-        let mut out = self.frame(self.subjects.topic(&converted), sender, payload, rt);
-        out.headers.insert(wire::TOPIC, topic);
-        out.cost += wire::TOPIC.len() + topic.len() + 4;
-        self.enqueue(out);
+        let out = self.frame(self.subjects.topic(&converted), sender, payload, rt);
+        self.enqueue(out.with(wire::TOPIC, topic));
     }
 
     fn interest_changed(&self) {
@@ -296,11 +367,9 @@ impl RemoteRoute for Gateway {
             return;
         }
         let subject = self.subjects.node(&self.node, "info");
-        let mut out = self.frame(subject, name, &[], false);
-        out.headers
-            .insert(wire::EVENT, if registered { "reg" } else { "unreg" });
+        let out = self.frame(subject, name, &[], false);
         // Announcements are counted with the rest; a full queue drops them like frames.
-        self.enqueue(out);
+        self.enqueue(out.with(wire::EVENT, if registered { "reg" } else { "unreg" }));
     }
 
     fn node_list(&self) -> Vec<u8> {

@@ -25,6 +25,9 @@ pub const REMOTE_INFO_TOPIC: &str = ".broker/remote/info";
 /// Most remote sender identities kept for reuse; the cache is emptied when it is full.
 const MAX_CACHED_SENDERS: usize = 4096;
 
+/// A run of frames from one origin records it as heard once every this many frames.
+const HEARD_EVERY: u32 = 256;
+
 /// What a subscription carries.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Kind {
@@ -42,7 +45,13 @@ pub(crate) struct Inbound {
     gateway: Arc<Gateway>,
     injector: Injector,
     rules: Option<Arc<RemoteRules>>,
-    senders: HashMap<String, RemoteSender>,
+    /// Routing identities by origin node, then sender name (looked up without allocating).
+    senders: HashMap<String, HashMap<String, RemoteSender>>,
+    /// How many identities `senders` holds.
+    cached: usize,
+    /// The origin of the last frame, and the frames since it was last recorded as heard.
+    last_origin: String,
+    since_heard: u32,
 }
 
 impl Inbound {
@@ -57,6 +66,9 @@ impl Inbound {
             gateway,
             rules,
             senders: HashMap::new(),
+            cached: 0,
+            last_origin: String::new(),
+            since_heard: 0,
         }
     }
 
@@ -69,38 +81,49 @@ impl Inbound {
         }
     }
 
+    /// Gets the frames routed since the last flush written to their clients: once per batch
+    /// of received messages, not once per frame.
+    pub(crate) fn flush(&mut self) {
+        self.injector.flush();
+    }
+
     fn count(&self, counter: &std::sync::atomic::AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
     fn frame(&mut self, kind: Kind, msg: &Message) {
-        let headers = msg.headers.as_ref();
-        let gateway = self.gateway.clone();
+        let fields = wire::Fields::read(msg.headers.as_ref());
+        let gateway = &*self.gateway;
         let counters = &gateway.counters;
-        let (Some(origin), Some(sender)) = (
-            wire::header(headers, wire::ORIGIN),
-            wire::header(headers, wire::SENDER),
-        ) else {
-            self.count(&counters.refused);
+        let (Some(origin), Some(sender)) = (fields.origin, fields.sender) else {
+            counters.refused.fetch_add(1, Ordering::Relaxed);
             return;
         };
         if origin == gateway.node || sender.contains(NODE_SEP) {
-            self.count(&counters.loop_dropped);
+            counters.loop_dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
         if !super::subject::valid_node_name(origin) || !wire::header_safe(sender) {
-            self.count(&counters.refused);
+            counters.refused.fetch_add(1, Ordering::Relaxed);
             return;
         }
         // A frame is as good as a heartbeat: the reply to a node that just joined must not wait
-        // for its next beat.
-        self.node_heard(origin);
-        let rt = wire::header(headers, wire::REALTIME).is_some();
+        // for its next beat. A run of frames from one origin records it once in a while (the
+        // heartbeats keep it up in between).
+        self.since_heard += 1;
+        if self.since_heard >= HEARD_EVERY || self.last_origin != origin {
+            self.since_heard = 0;
+            origin.clone_into(&mut self.last_origin);
+            self.node_heard(origin);
+        }
+        let rt = fields.realtime;
         let payload = &msg.payload[..];
         let from = self.sender(sender, origin);
+        let gateway = self.gateway.clone();
+        let counters = &gateway.counters;
         let code = match kind {
             Kind::Message => {
-                let Some(target) = wire::header(headers, wire::TARGET) else {
+                let Some(target) = fields.target else {
                     self.count(&counters.refused);
                     return;
                 };
@@ -111,14 +134,14 @@ impl Inbound {
                 code
             }
             Kind::Broadcast => {
-                let Some(mask) = wire::header(headers, wire::TARGET) else {
+                let Some(mask) = fields.target else {
                     self.count(&counters.refused);
                     return;
                 };
                 self.injector.broadcast(&from, mask, payload, rt)
             }
             Kind::Import(index) => {
-                let Some(topic) = wire::header(headers, wire::TOPIC) else {
+                let Some(topic) = fields.topic else {
                     self.count(&counters.refused);
                     return;
                 };
@@ -140,19 +163,25 @@ impl Inbound {
     /// The routing identity of `sender` on `origin`, with the rule the `[[remote]]` table
     /// gives it (none: fail closed, every operation refused).
     fn sender(&mut self, sender: &str, origin: &str) -> RemoteSender {
-        let name = format!("{sender}{NODE_SEP}{origin}");
-        if let Some(found) = self.senders.get(&name) {
+        if let Some(found) = self.senders.get(origin).and_then(|names| names.get(sender)) {
             return found.clone();
         }
-        if self.senders.len() >= MAX_CACHED_SENDERS {
+        if self.cached >= MAX_CACHED_SENDERS {
             self.senders.clear();
+            self.cached = 0;
         }
         let rule = self
             .rules
             .as_ref()
             .map(|rules| rules.rule_for(origin, sender));
-        let made = self.broker.remote_sender(&name, rule);
-        self.senders.insert(name, made.clone());
+        let made = self
+            .broker
+            .remote_sender(&format!("{sender}{NODE_SEP}{origin}"), rule);
+        self.senders
+            .entry(origin.to_owned())
+            .or_default()
+            .insert(sender.to_owned(), made.clone());
+        self.cached += 1;
         made
     }
 
@@ -168,10 +197,8 @@ impl Inbound {
         reply.extend_from_slice(&id.to_le_bytes());
         reply.extend_from_slice(&code.to_le_bytes());
         let gateway = &self.gateway;
-        let mut out = gateway.frame(gateway.subjects.messages(origin), target, &[&reply], false);
-        out.headers.insert(wire::TARGET, caller);
-        out.cost += wire::TARGET.len() + caller.len() + 4;
-        gateway.enqueue(out);
+        let out = gateway.frame(gateway.subjects.messages(origin), target, &[&reply], false);
+        gateway.enqueue(out.with(wire::TARGET, caller));
     }
 
     fn heartbeat(&self, msg: &Message) {
@@ -192,13 +219,15 @@ impl Inbound {
         }
     }
 
-    /// Records that `node` is alive; a node newly up is announced, and gets this node's
-    /// heartbeat at once so it need not wait for the next beat to see this one.
+    /// Records that `node` is alive; a node newly up is announced, gets this node's heartbeat
+    /// at once so it need not wait for the next beat to see this one, and is asked for its
+    /// names (the snapshot task of [`link`](super::link)).
     fn node_heard(&self, node: &str) {
         if self.gateway.nodes.heard(node) {
             tracing::info!("federation: node {node} up");
             self.broker.announce_on(REMOTE_NODE_TOPIC, "up", Some(node));
             let gateway = &self.gateway;
+            gateway.node_joined(node);
             let subject = gateway.subjects.node(&gateway.node, "hb");
             gateway.enqueue(gateway.frame(subject, &gateway.node, &[], false));
         }

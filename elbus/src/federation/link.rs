@@ -8,27 +8,35 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::{Client, ConnectOptions, Event, Subscriber};
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use super::config::FederationConfig;
 use super::gateway::{Gateway, Outbound};
-use super::inbound::{Inbound, Kind, REMOTE_NODE_TOPIC};
+use super::inbound::{Inbound, Kind, REMOTE_INFO_TOPIC, REMOTE_NODE_TOPIC};
 use super::remote_rules::RemoteRules;
 use crate::broker::remote::RemoteRoute;
 use crate::broker::Broker;
 use crate::Error;
 
+/// The control request for a node's names.
+const CTL_NAMES: &[u8] = b"names";
 /// How long a connection attempt (and the duplicate-node ping) may take at start-up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long local subscription changes settle before the imports are recomputed.
 const INTEREST_SETTLE: Duration = Duration::from_millis(20);
+/// Most received messages routed before one flush of the local clients' writes.
+const RECEIVE_BATCH: usize = 256;
+/// Most queued frames taken at once by the sender.
+const SEND_BATCH: usize = 256;
 /// The longest pause between reconnection attempts.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_millis(500);
 
-/// Connects to NATS for `config`, reporting connection changes to `gateway` and `events`.
+/// Creates the NATS client for `config`, reporting connection changes to `gateway` and
+/// `events`. It returns at once, reachable servers or not: the client keeps trying in the
+/// background (`retry_on_initial_connect`), so the broker never waits on NATS to serve.
 pub(crate) async fn connect(
     config: &FederationConfig,
     gateway: &Arc<Gateway>,
@@ -53,6 +61,7 @@ pub(crate) async fn connect(
         .no_echo()
         .name(format!("elbus-{}", config.node))
         .connection_timeout(CONNECT_TIMEOUT)
+        .retry_on_initial_connect()
         .max_reconnects(None)
         .reconnect_delay_callback(|attempts| {
             (Duration::from_millis(50) * u32::try_from(attempts).unwrap_or(u32::MAX))
@@ -60,7 +69,8 @@ pub(crate) async fn connect(
         })
         .event_callback(move |event| {
             match event {
-                Event::Connected => gw.connected.store(true, Ordering::Relaxed),
+                // Usable only once the node name is known to be free (`verified`).
+                Event::Connected => gw.link_up(),
                 Event::Disconnected | Event::Closed => gw.connected.store(false, Ordering::Relaxed),
                 _ => {}
             }
@@ -68,16 +78,41 @@ pub(crate) async fn connect(
             async {}
         });
     let servers: Vec<&str> = config.servers.iter().map(|s| s.trim()).collect();
-    let client = options
+    options
         .connect(servers.as_slice())
         .await
-        .map_err(|err| Error::io(format!("federation: cannot connect to NATS: {err}")))?;
-    gateway
-        .max_payload
-        .store(client.server_info().max_payload, Ordering::Relaxed);
-    gateway.connected.store(true, Ordering::Relaxed);
-    refuse_duplicate(&client, gateway).await?;
-    Ok(client)
+        .map_err(|err| Error::io(format!("federation: cannot connect to NATS: {err}")))
+}
+
+/// Waits (at most [`CONNECT_TIMEOUT`]) for the first connection attempt. Connected: the
+/// duplicate-name check runs now and a taken name fails the join. Not reachable: `Ok(false)`,
+/// the node joins when a server answers ([`resync`] runs the check then).
+pub(crate) async fn first_connect(
+    client: &Client,
+    gateway: &Gateway,
+    events: &mut mpsc::UnboundedReceiver<Event>,
+) -> Result<bool, Error> {
+    let deadline = tokio::time::Instant::now() + CONNECT_TIMEOUT;
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(Event::Connected)) => {
+                refuse_duplicate(client, gateway).await?;
+                gateway.verified(client);
+                return Ok(true);
+            }
+            Ok(Some(Event::ClientError(err))) => {
+                warn!("federation: NATS not reachable yet ({err}); serving locally, joining when it answers");
+                return Ok(false);
+            }
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => {
+                warn!(
+                    "federation: NATS not reachable yet; serving locally, joining when it answers"
+                );
+                return Ok(false);
+            }
+        }
+    }
 }
 
 /// Pings this node's control subject: an answer means another node holds the name.
@@ -122,7 +157,16 @@ pub(crate) async fn start(
         handles.push(tokio::spawn(receive(sub, kind, inbound)));
     }
     let ctl = subscribe(client, s.node(&gateway.node, "ctl")).await?;
-    handles.push(tokio::spawn(answer_control(client.clone(), ctl)));
+    handles.push(tokio::spawn(answer_control(
+        broker.clone(),
+        client.clone(),
+        ctl,
+    )));
+    handles.push(tokio::spawn(snapshots(
+        broker.clone(),
+        client.clone(),
+        gateway.clone(),
+    )));
     handles.push(tokio::spawn(send_queue(
         client.clone(),
         gateway.clone(),
@@ -146,7 +190,9 @@ pub(crate) async fn start(
         events,
     )));
     gateway.interest.notify_one();
-    publish_heartbeat(client, gateway, b"").await;
+    if gateway.connected.load(Ordering::Relaxed) {
+        publish_heartbeat(client, gateway, b"").await;
+    }
     Ok(Tasks { handles })
 }
 
@@ -157,37 +203,86 @@ async fn subscribe(client: &Client, subject: String) -> Result<Subscriber, Error
         .map_err(|err| Error::io(format!("federation: cannot subscribe to {subject}: {err}")))
 }
 
+/// Routes what a subscription receives. Every message that has already arrived is routed
+/// before the writes to the local clients are flushed, so a burst costs one write per client
+/// rather than one per frame.
 async fn receive(mut sub: Subscriber, kind: Kind, mut inbound: Inbound) {
     while let Some(msg) = sub.next().await {
         inbound.handle(kind, &msg);
+        for _ in 1..RECEIVE_BATCH {
+            match sub.next().now_or_never() {
+                Some(Some(msg)) => inbound.handle(kind, &msg),
+                Some(None) => break,
+                None => break,
+            }
+        }
+        inbound.flush();
     }
 }
 
-/// Answers `ping` on this node's control subject (the duplicate-name check of other nodes).
-async fn answer_control(client: Client, mut sub: Subscriber) {
+/// Answers requests on this node's control subject: `ping` (the duplicate-name check of other
+/// nodes) with `pong`, `names` with the local names (a MessagePack array of strings).
+async fn answer_control(broker: Broker, client: Client, mut sub: Subscriber) {
     while let Some(msg) = sub.next().await {
-        if let Some(reply) = msg.reply {
-            let _ = client.publish(reply, "pong".into()).await;
+        let Some(reply) = msg.reply else {
+            continue;
+        };
+        let answer = if msg.payload.as_ref() == CTL_NAMES {
+            rmp_serde::to_vec(&broker.local_names())
+                .unwrap_or_default()
+                .into()
+        } else {
+            bytes::Bytes::from_static(b"pong")
+        };
+        let _ = client.publish(reply, answer).await;
+    }
+}
+
+/// Asks each node that comes up for its names and announces them (`reg` of `name@node` on
+/// `.broker/remote/info`), so local clients learn the names registered before the two nodes
+/// saw each other.
+async fn snapshots(broker: Broker, client: Client, gateway: Arc<Gateway>) {
+    loop {
+        gateway.joined_wake.notified().await;
+        for node in gateway.take_joined() {
+            let subject = gateway.subjects.node(&node, "ctl");
+            let request = client.request(subject, bytes::Bytes::from_static(CTL_NAMES));
+            let Ok(Ok(answer)) = tokio::time::timeout(CONNECT_TIMEOUT, request).await else {
+                warn!("federation: node {node} did not send its names");
+                continue;
+            };
+            let Ok(names) = rmp_serde::from_slice::<Vec<String>>(&answer.payload) else {
+                warn!("federation: node {node} sent a malformed name list");
+                continue;
+            };
+            for name in names {
+                let remote = format!("{name}{}{node}", crate::broker::remote::NODE_SEP);
+                broker.announce_on(REMOTE_INFO_TOPIC, "reg", Some(&remote));
+            }
         }
     }
 }
 
-/// Sends the outbound queue to NATS in order; what NATS refuses is counted as dropped.
+/// Sends the outbound queue to NATS in order, taking what is waiting in batches (the client
+/// batches the writes itself); what NATS refuses is counted as dropped.
 async fn send_queue(client: Client, gateway: Arc<Gateway>, mut queue: mpsc::Receiver<Outbound>) {
-    while let Some(out) = queue.recv().await {
-        gateway.taken(out.cost);
-        let counters = &gateway.counters;
-        if !gateway.connected.load(Ordering::Relaxed) {
-            counters.dropped.fetch_add(1, Ordering::Relaxed);
-            continue;
+    let mut batch = Vec::with_capacity(SEND_BATCH);
+    while queue.recv_many(&mut batch, SEND_BATCH).await > 0 {
+        for out in batch.drain(..) {
+            gateway.taken(out.cost);
+            let counters = &gateway.counters;
+            if !gateway.connected.load(Ordering::Relaxed) {
+                counters.dropped.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            match client
+                .publish_with_headers(out.subject, out.headers, out.payload)
+                .await
+            {
+                Ok(()) => counters.exported.fetch_add(1, Ordering::Relaxed),
+                Err(_) => counters.dropped.fetch_add(1, Ordering::Relaxed),
+            };
         }
-        match client
-            .publish_with_headers(out.subject, out.headers, out.payload)
-            .await
-        {
-            Ok(()) => counters.exported.fetch_add(1, Ordering::Relaxed),
-            Err(_) => counters.dropped.fetch_add(1, Ordering::Relaxed),
-        };
     }
 }
 
@@ -205,6 +300,7 @@ async fn heartbeat(broker: Broker, client: Client, gateway: Arc<Gateway>) {
     loop {
         tick.tick().await;
         if gateway.connected.load(Ordering::Relaxed) {
+            gateway.refresh_max_payload(&client);
             publish_heartbeat(&client, &gateway, b"").await;
         }
         for node in gateway.nodes.sweep(FederationConfig::NODE_TIMEOUT) {
@@ -214,28 +310,48 @@ async fn heartbeat(broker: Broker, client: Client, gateway: Arc<Gateway>) {
     }
 }
 
-/// After a reconnect: the subscriptions are renewed by the client itself; this node announces
-/// itself at once so the others see it up without waiting for the next beat.
+/// After a (re)connect: the subscriptions are renewed by the client itself. The first
+/// connection of a node that started while NATS was unreachable runs the duplicate-name check
+/// now: a taken name is logged and this node stops federating (the client is drained and
+/// closed; the broker keeps serving locally). Then this node announces itself and its names at
+/// once, so the others see it up without waiting for the next beat, and asks the nodes still up
+/// for their names.
 async fn resync(
     broker: Broker,
     client: Client,
     gateway: Arc<Gateway>,
     mut events: mpsc::UnboundedReceiver<Event>,
 ) {
+    let errors = crate::logging::LogLimiter::with_default_rate("NATS connection errors");
     while let Some(event) = events.recv().await {
         match event {
             Event::Connected => {
+                if !gateway.is_verified() {
+                    if let Err(err) = refuse_duplicate(&client, &gateway).await {
+                        tracing::error!("{err}: this node does not federate");
+                        gateway.refuse();
+                        let _ = client.drain().await;
+                        return;
+                    }
+                    gateway.verified(&client);
+                }
                 info!("federation: NATS connection up");
-                gateway
-                    .max_payload
-                    .store(client.server_info().max_payload, Ordering::Relaxed);
+                gateway.refresh_max_payload(&client);
                 publish_heartbeat(&client, &gateway, b"").await;
                 for name in broker.local_names() {
                     gateway.registration(&name, true);
                 }
+                // Names the others registered while this node was away: a snapshot of each
+                // node still up (the ones that come up again get one anyway).
+                for node in gateway.nodes.up() {
+                    gateway.node_joined(&node);
+                }
             }
             Event::Disconnected => {
                 warn!("federation: NATS connection lost; remote sends fail with 0x77")
+            }
+            Event::ClientError(err) if errors.allow() => {
+                warn!("federation: NATS: {err}")
             }
             _ => {}
         }

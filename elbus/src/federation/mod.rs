@@ -94,8 +94,13 @@ impl Federation {
     /// rules), frames from other nodes are checked against its `[[remote]]` rules (fail
     /// closed); without, they are not checked, as local clients are not without rules.
     ///
-    /// Fails when the configuration is invalid, NATS cannot be reached, the node name is
-    /// taken, or a gateway is already joined to `broker`.
+    /// Returns within two seconds even when no NATS server answers:
+    /// the broker then serves locally, remote sends get `0x77`, and the node joins when a
+    /// server comes up. The duplicate-name check runs at the first connection; a name found
+    /// taken then (not at start-up) is logged and the node never federates.
+    ///
+    /// Fails when the configuration is invalid, the node name is found taken at start-up, or
+    /// a gateway is already joined to `broker`.
     pub async fn join(
         broker: &Broker,
         config: FederationConfig,
@@ -103,14 +108,20 @@ impl Federation {
     ) -> Result<Federation, Error> {
         config.validate()?;
         let (gateway, queue) = Gateway::new(&config);
-        let (events_tx, events) = tokio::sync::mpsc::unbounded_channel();
+        let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel();
         let client = link::connect(&config, &gateway, events_tx).await?;
+        let joined = link::first_connect(&client, &gateway, &mut events).await?;
         let rules = access.map(|access| Arc::new(RemoteRules::of(access)));
         broker.set_remote_route(gateway.clone())?;
         let tasks = link::start(broker, &client, &gateway, queue, events, rules).await?;
         tracing::info!(
-            "federation: node {} joined cluster {} ({} exports, {} imports)",
+            "federation: node {} {} cluster {} ({} exports, {} imports)",
             config.node,
+            if joined {
+                "joined"
+            } else {
+                "joins when NATS answers,"
+            },
             config.cluster,
             config.export.len(),
             config.import.len()
@@ -137,11 +148,13 @@ impl Federation {
     /// send then gets `0x77`.
     pub async fn leave(self) {
         let gateway = self.gateway.clone();
-        let _ = tokio::time::timeout(LEAVE_FLUSH, async {
-            link::publish_heartbeat(&self.client, &gateway, wire::HEARTBEAT_DOWN).await;
-            let _ = self.client.flush().await;
-        })
-        .await;
+        if gateway.connected.load(std::sync::atomic::Ordering::Relaxed) {
+            let _ = tokio::time::timeout(LEAVE_FLUSH, async {
+                link::publish_heartbeat(&self.client, &gateway, wire::HEARTBEAT_DOWN).await;
+                let _ = self.client.flush().await;
+            })
+            .await;
+        }
         gateway
             .connected
             .store(false, std::sync::atomic::Ordering::Relaxed);

@@ -67,6 +67,15 @@ impl Nodes {
             .is_some_and(|state| std::mem::replace(&mut state.up, false))
     }
 
+    /// The nodes up now.
+    pub(crate) fn up(&self) -> Vec<String> {
+        self.lock()
+            .iter()
+            .filter(|(_, state)| state.up)
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
     /// Marks down every node not heard from within `timeout`; returns them.
     pub(crate) fn sweep(&self, timeout: Duration) -> Vec<String> {
         let mut nodes = self.lock();

@@ -21,7 +21,9 @@ impl Broker {
 }
 
 /// Routes frames that came from other nodes into this broker, checking the sender's access
-/// rule first (`0x79` when it refuses).
+/// rule first (`0x79` when it refuses). What it routes is written to the clients at
+/// [`Injector::flush`] (or when it is dropped), so a batch of frames to one client becomes one
+/// write.
 #[derive(Debug)]
 pub(crate) struct Injector {
     inner: Arc<BrokerInner>,
@@ -37,6 +39,11 @@ struct Route<'a> {
 }
 
 impl Injector {
+    /// Gets everything routed since the last flush written to its clients.
+    pub(crate) fn flush(&mut self) {
+        self.scratch.flush();
+    }
+
     /// A one-to-one message to the local `target`; the code a local sender would get.
     pub(crate) fn message(
         &mut self,
@@ -116,8 +123,6 @@ impl Injector {
             return protocol::ERR_ACCESS;
         }
         let out = Delivery::of_payload(&[payload], rt);
-        let code = (route.deliver)(&self.inner, entry, out, &mut self.scratch);
-        self.scratch.flush();
-        code
+        (route.deliver)(&self.inner, entry, out, &mut self.scratch)
     }
 }

@@ -1,0 +1,172 @@
+//! Federation addressing and presence with real `elbusd` nodes on a real nats-server:
+//! `mask@node` and `mask@*` broadcasts, the `.broker/remote/node` and `.broker/remote/info`
+//! announcements (a node joining, names coming and going, a graceful stop), the ACK codes of
+//! refused names, frames above NATS `max_payload` and a full gateway queue.
+#![cfg(feature = "federation")]
+
+use elbus::federation::{REMOTE_INFO_TOPIC, REMOTE_NODE_TOPIC};
+use elbus::{AsyncClient, ErrorKind, EventChannel, FrameKind, QoS};
+use elbus_suite::federation::{
+    connect, next_announcement, next_message, node, sent, status, try_connect, wait_node_up,
+};
+use elbus_suite::nats::NatsServer;
+use elbus_suite::wait::within;
+
+/// The next broadcast on `events` (other frames skipped): sender, payload.
+async fn next_broadcast(events: &mut EventChannel) -> (String, Vec<u8>) {
+    loop {
+        let frame = within("a broadcast", events.recv())
+            .await
+            .expect("the connection closed");
+        if frame.kind() == FrameKind::Broadcast {
+            return (frame.sender().to_owned(), frame.payload().to_vec());
+        }
+    }
+}
+
+async fn broadcast(
+    client: &impl AsyncClient,
+    mask: &str,
+    payload: &[u8],
+) -> Result<(), elbus::Error> {
+    client
+        .send_broadcast(mask, payload, QoS::Processed)
+        .await?
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mask_at_node_and_mask_at_star_broadcasts() {
+    let nats = NatsServer::start();
+    let a = node(&nats.url(), "a", &[]);
+    let b = node(&nats.url(), "b", &[]);
+    let c = node(&nats.url(), "c", &[]);
+    let (_ga, mut group_a) = connect(a.unix_path(), "grp.x").await;
+    let (_gb, mut group_b) = connect(b.unix_path(), "grp.x").await;
+    let (_gc, mut group_c) = connect(c.unix_path(), "grp.x").await;
+    let (_ob, mut other_b) = connect(b.unix_path(), "other.y").await;
+    let (sender, _) = connect(a.unix_path(), "sender").await;
+    for peer in ["b", "c"] {
+        wait_node_up(a.unix_path(), peer).await;
+    }
+
+    // `grp.*@b`: on b only, from `sender@a`.
+    broadcast(&sender, "grp.*@b", b"one").await.unwrap();
+    assert_eq!(
+        next_broadcast(&mut group_b).await,
+        ("sender@a".to_owned(), b"one".to_vec())
+    );
+    // An unknown node: ACK 0x71 at once.
+    let err = broadcast(&sender, "grp.*@zz", b"lost").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotRegistered, "{err}");
+
+    // `grp.*@*`: here and on every other node, once each.
+    broadcast(&sender, "grp.*@*", b"all").await.unwrap();
+    broadcast(&sender, "grp.*@*", b"end").await.unwrap();
+    assert_eq!(
+        next_broadcast(&mut group_a).await,
+        ("sender".to_owned(), b"all".to_vec()),
+        "a's own client gets it locally, and not `one` (meant for b only)"
+    );
+    assert_eq!(
+        next_broadcast(&mut group_a).await.1,
+        b"end",
+        "no echo back from NATS"
+    );
+    for events in [&mut group_b, &mut group_c] {
+        assert_eq!(
+            next_broadcast(events).await,
+            ("sender@a".to_owned(), b"all".to_vec()),
+            "c never sees `one`"
+        );
+        assert_eq!(next_broadcast(events).await.1, b"end", "exactly one copy");
+    }
+    // b's broadcasts subject once more: no second copy of `one` behind it.
+    broadcast(&sender, "grp.*@b", b"last").await.unwrap();
+    assert_eq!(next_broadcast(&mut group_b).await.1, b"last");
+    // A name the mask does not match got none of them.
+    broadcast(&sender, "other.*@b", b"other").await.unwrap();
+    assert_eq!(next_broadcast(&mut other_b).await.1, b"other");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_and_name_announcements() {
+    let nats = NatsServer::start();
+    let a = node(&nats.url(), "a", &[]);
+    let (watch, mut announcements) = connect(a.unix_path(), "watch").await;
+    watch
+        .subscribe_bulk(&[REMOTE_NODE_TOPIC, REMOTE_INFO_TOPIC], QoS::Processed)
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+
+    let mut b = node(&nats.url(), "b", &[]);
+    assert_eq!(next_announcement(&mut announcements, "b").await, "up");
+    let (svc, _) = connect(b.unix_path(), "svc.x").await;
+    assert_eq!(
+        next_announcement(&mut announcements, "svc.x@b").await,
+        "reg"
+    );
+    drop(svc);
+    // The name snapshot a asks of b when b comes up may repeat the `reg`.
+    loop {
+        match next_announcement(&mut announcements, "svc.x@b")
+            .await
+            .as_str()
+        {
+            "reg" => continue,
+            event => {
+                assert_eq!(event, "unreg");
+                break;
+            }
+        }
+    }
+
+    // A graceful stop says `down` at once (not after the heartbeat timeout).
+    b.signal("TERM");
+    assert!(b.wait_exit().success(), "{}", b.log());
+    assert_eq!(next_announcement(&mut announcements, "b").await, "down");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_names_and_oversized_frames() {
+    let nats = NatsServer::start();
+    let a = node(&nats.url(), "a", &[]);
+    let b = node(&nats.url(), "b", &[]);
+    // While federation is on, a local name holding `@` is refused at registration: 0x72.
+    let err = try_connect(a.unix_path(), "x@b").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Data, "{err}");
+
+    let (_sink, mut sink_events) = connect(b.unix_path(), "sink").await;
+    let (app, _) = connect(a.unix_path(), "app").await;
+    wait_node_up(a.unix_path(), "b").await;
+    // Above the server's max_payload (1 MiB by default): 0x72, counted as too_large.
+    let big = vec![7_u8; 1 << 20];
+    let err = sent(&app, "sink@b", &big).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Data, "{err}");
+    assert_eq!(status(a.unix_path()).await.too_large, 1);
+    // The link is unharmed: the next frame passes.
+    sent(&app, "sink@b", b"small").await.unwrap();
+    assert_eq!(
+        next_message(&mut sink_events).await,
+        ("app@a".to_owned(), b"small".to_vec())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_gateway_queue_refuses_with_0x77() {
+    let nats = NatsServer::start();
+    // 512 bytes of queue: a frame that alone exceeds it can never be queued.
+    let a = node(&nats.url(), "a", &["--federation-queue-bytes", "512"]);
+    let b = node(&nats.url(), "b", &[]);
+    let (_sink, mut sink_events) = connect(b.unix_path(), "sink").await;
+    let (app, _) = connect(a.unix_path(), "app").await;
+    wait_node_up(a.unix_path(), "b").await;
+    let dropped = status(a.unix_path()).await.dropped;
+    let err = sent(&app, "sink@b", &[1; 1000]).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotDelivered, "{err}");
+    assert_eq!(status(a.unix_path()).await.dropped, dropped + 1);
+    sent(&app, "sink@b", b"fits").await.unwrap();
+    assert_eq!(next_message(&mut sink_events).await.1, b"fits");
+}
