@@ -1,13 +1,15 @@
 //! The gateway's side inside the router: what it does with a frame the router hands it, on
 //! the routing task, without waiting. Each frame for NATS is checked (node up, connection up,
-//! size), put on the bounded outbound queue and answered with its ACK code at once; the
-//! [`link`](super::link) tasks send the queue on.
+//! size) and answered with its ACK code at once: handed to the NATS client directly when
+//! nothing is waiting in the bounded outbound queue and the client's own channel has room,
+//! else put on that queue, which the [`link`](super::link) tasks send on.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use async_nats::HeaderMap;
+use async_nats::{HeaderMap, HeaderName, Subject};
 use bytes::Bytes;
+use futures_util::FutureExt;
 use tokio::sync::{mpsc, Notify};
 use tracing::warn;
 
@@ -24,22 +26,50 @@ use crate::protocol;
 /// nats-server's default `max_payload` (1 MiB), assumed until a server says.
 const DEFAULT_MAX_PAYLOAD: usize = 1 << 20;
 
-/// One frame waiting for NATS.
+/// One frame for NATS.
 #[derive(Debug)]
 pub(crate) struct Outbound {
-    pub(crate) subject: String,
-    pub(crate) headers: HeaderMap,
+    pub(crate) subject: Subject,
+    /// The one NATS header of the frame, if any (publications and announcements).
+    pub(crate) header: Option<(HeaderName, String)>,
     pub(crate) payload: Bytes,
     /// What it counts against [`FederationConfig::queue_bytes`].
     pub(crate) cost: usize,
 }
 
 impl Outbound {
-    /// Adds the header `name: value`, counted in the cost.
-    pub(crate) fn with(mut self, name: async_nats::HeaderName, value: &str) -> Outbound {
-        self.cost += wire::entry_cost(&name, value);
-        self.headers.insert(name, value);
-        self
+    /// A frame to `subject`; its cost is the subject, the header and the payload.
+    pub(crate) fn new(
+        subject: String,
+        header: Option<(HeaderName, String)>,
+        payload: Bytes,
+    ) -> Self {
+        let header_cost = header.as_ref().map_or(0, |(name, value)| {
+            AsRef::<str>::as_ref(name).len() + value.len() + 4
+        });
+        Outbound {
+            cost: subject.len() + header_cost + payload.len() + 16,
+            subject: subject.into(),
+            header,
+            payload,
+        }
+    }
+
+    /// Hands the frame to `client` (the subject and payload are shared, not copied).
+    pub(crate) async fn publish(
+        &self,
+        client: &async_nats::Client,
+    ) -> Result<(), async_nats::PublishError> {
+        let subject = self.subject.clone();
+        let payload = self.payload.clone();
+        match &self.header {
+            None => client.publish(subject, payload).await,
+            Some((name, value)) => {
+                let mut headers = HeaderMap::new();
+                headers.insert(name.clone(), value.as_str());
+                client.publish_with_headers(subject, headers, payload).await
+            }
+        }
     }
 }
 
@@ -53,6 +83,11 @@ pub(crate) struct Gateway {
     pub(crate) imports: Vec<(String, String)>,
     queue: mpsc::Sender<Outbound>,
     queued_bytes: AtomicUsize,
+    /// Frames in the queue or being handed to NATS by its sender: while any is, no frame
+    /// goes to the client directly (that would overtake it).
+    pending: AtomicUsize,
+    /// The NATS client, once the node name was found free (the direct path).
+    client: OnceLock<async_nats::Client>,
     max_bytes: usize,
     /// Whether frames can go to NATS: the connection is up and the node name was found free
     /// (set by the connection's events).
@@ -117,6 +152,8 @@ impl Gateway {
             imports,
             queue,
             queued_bytes: AtomicUsize::new(0),
+            pending: AtomicUsize::new(0),
+            client: OnceLock::new(),
             max_bytes: config.queue_bytes,
             connected: AtomicBool::new(false),
             verified: AtomicBool::new(false),
@@ -144,6 +181,7 @@ impl Gateway {
     /// The duplicate-name check passed on `client`'s connection: frames may go.
     pub(crate) fn verified(&self, client: &async_nats::Client) {
         self.verified.store(true, Ordering::Release);
+        let _ = self.client.set(client.clone());
         self.refresh_max_payload(client);
         if client.connection_state() == async_nats::connection::State::Connected {
             self.connected.store(true, Ordering::Relaxed);
@@ -175,13 +213,20 @@ impl Gateway {
         self.queued_bytes.fetch_sub(cost, Ordering::Relaxed);
     }
 
+    /// The sender handed a queued frame to NATS (or dropped it).
+    pub(crate) fn sent(&self) {
+        self.pending.fetch_sub(1, Ordering::Release);
+    }
+
     /// Frames and bytes waiting now.
     pub(crate) fn queued(&self) -> (usize, usize) {
         let frames = self.queue.max_capacity() - self.queue.capacity();
         (frames, self.queued_bytes.load(Ordering::Relaxed))
     }
 
-    /// Queues `out`; the ACK code of the frame it carries.
+    /// Sends or queues `out`; the ACK code of the frame it carries. With nothing queued, the
+    /// frame goes to the client's channel directly if that has room; otherwise (or when the
+    /// client's channel is full) it is queued, within the queue's frame and byte limits.
     pub(crate) fn enqueue(&self, out: Outbound) -> u8 {
         if !self.connected.load(Ordering::Relaxed) {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
@@ -191,6 +236,28 @@ impl Gateway {
             self.counters.too_large.fetch_add(1, Ordering::Relaxed);
             return protocol::ERR_DATA;
         }
+        if out.cost > self.max_bytes {
+            // Could never be queued: refused whichever way it would go.
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            return protocol::ERR_NOT_DELIVERED;
+        }
+        if self.pending.load(Ordering::Acquire) == 0 {
+            if let Some(client) = self.client.get() {
+                // Ready at once when the client's channel has room; a send still pending is
+                // dropped unsent (the channel's send is cancel-safe) and the frame is queued.
+                match out.publish(client).now_or_never() {
+                    Some(Ok(())) => {
+                        self.counters.exported.fetch_add(1, Ordering::Relaxed);
+                        return protocol::RESPONSE_OK;
+                    }
+                    Some(Err(_)) => {
+                        self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                        return protocol::ERR_NOT_DELIVERED;
+                    }
+                    None => {}
+                }
+            }
+        }
         let before = self.queued_bytes.fetch_add(out.cost, Ordering::Relaxed);
         if before + out.cost > self.max_bytes {
             self.taken(out.cost);
@@ -198,9 +265,11 @@ impl Gateway {
             return protocol::ERR_NOT_DELIVERED;
         }
         let cost = out.cost;
+        self.pending.fetch_add(1, Ordering::AcqRel);
         match self.queue.try_send(out) {
             Ok(()) => protocol::RESPONSE_OK,
             Err(_) => {
+                self.pending.fetch_sub(1, Ordering::AcqRel);
                 self.taken(cost);
                 self.counters.dropped.fetch_add(1, Ordering::Relaxed);
                 protocol::ERR_NOT_DELIVERED
@@ -221,28 +290,23 @@ impl Gateway {
         None
     }
 
-    /// A frame from the local `sender` with the headers every kind carries.
-    pub(crate) fn frame(
+    /// A message or broadcast from the local `sender` to `target` (a name or mask) on
+    /// `subject`: the prefix and the payload in one buffer, no NATS header.
+    pub(crate) fn prefixed(
         &self,
         subject: String,
         sender: &str,
+        target: &str,
         payload: &[&[u8]],
         rt: bool,
     ) -> Outbound {
-        let mut headers = HeaderMap::new();
-        headers.insert(wire::SENDER, sender);
-        headers.insert(wire::ORIGIN, self.node.as_str());
-        if rt {
-            headers.insert(wire::REALTIME, "1");
+        let body: usize = payload.iter().map(|part| part.len()).sum();
+        let mut buf = Vec::with_capacity(wire::prefix_len(&self.node, sender, target) + body);
+        wire::write_prefix(&mut buf, &self.node, sender, target, rt);
+        for part in payload {
+            buf.extend_from_slice(part);
         }
-        let payload = Bytes::from(payload.concat());
-        let cost = wire::cost(&subject, &headers, payload.len());
-        Outbound {
-            subject,
-            headers,
-            payload,
-            cost,
-        }
+        Outbound::new(subject, None, buf.into())
     }
 
     /// `node` came up: its names are to be asked for (a name snapshot).
@@ -304,11 +368,14 @@ impl RemoteRoute for Gateway {
         if let Some(code) = self.refuse_node(node) {
             return code;
         }
-        if !wire::header_safe(target) || !wire::header_safe(sender) {
+        if !wire::header_safe(target)
+            || !wire::header_safe(sender)
+            || !wire::prefix_fits(&self.node, sender, target)
+        {
             return protocol::ERR_DATA;
         }
-        let out = self.frame(self.subjects.messages(node), sender, payload, rt);
-        self.enqueue(out.with(wire::TARGET, target))
+        let out = self.prefixed(self.subjects.messages(node), sender, target, payload, rt);
+        self.enqueue(out)
     }
 
     fn broadcast(
@@ -328,11 +395,14 @@ impl RemoteRoute for Gateway {
             }
             None => self.subjects.broadcast_all(),
         };
-        if !wire::header_safe(mask) || !wire::header_safe(sender) {
+        if !wire::header_safe(mask)
+            || !wire::header_safe(sender)
+            || !wire::prefix_fits(&self.node, sender, mask)
+        {
             return protocol::ERR_DATA;
         }
-        let out = self.frame(subject, sender, payload, rt);
-        self.enqueue(out.with(wire::TARGET, mask))
+        let out = self.prefixed(subject, sender, mask, payload, rt);
+        self.enqueue(out)
     }
 
     fn publication(&self, sender: &str, topic: &str, payload: &[&[u8]], rt: bool) {
@@ -340,7 +410,7 @@ impl RemoteRoute for Gateway {
             return;
         }
         let converted = match topic_to_subject(topic, false) {
-            Ok(converted) if wire::header_safe(topic) => converted,
+            Ok(converted) if wire::header_safe(topic) && wire::header_safe(sender) => converted,
             Ok(_) | Err(_) => {
                 self.counters.unexportable.fetch_add(1, Ordering::Relaxed);
                 if self.unexportable_log.allow() {
@@ -352,8 +422,13 @@ impl RemoteRoute for Gateway {
                 return;
             }
         };
-        let out = self.frame(self.subjects.topic(&converted), sender, payload, rt);
-        self.enqueue(out.with(wire::TOPIC, topic));
+        let header = wire::publication_header(&self.node, topic, sender, rt);
+        let out = Outbound::new(
+            self.subjects.topic(&converted),
+            Some((wire::ELBUS, header)),
+            Bytes::from(payload.concat()),
+        );
+        self.enqueue(out);
     }
 
     fn interest_changed(&self) {
@@ -367,9 +442,14 @@ impl RemoteRoute for Gateway {
             return;
         }
         let subject = self.subjects.node(&self.node, "info");
-        let out = self.frame(subject, name, &[], false);
+        let event = if registered { "reg " } else { "unreg " };
+        let out = Outbound::new(
+            subject,
+            Some((wire::EVENT, [event, name].concat())),
+            Bytes::new(),
+        );
         // Announcements are counted with the rest; a full queue drops them like frames.
-        self.enqueue(out.with(wire::EVENT, if registered { "reg" } else { "unreg" }));
+        self.enqueue(out);
     }
 
     fn node_list(&self) -> Vec<u8> {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use async_nats::Message;
 
-use super::gateway::Gateway;
+use super::gateway::{Gateway, Outbound};
 use super::remote_rules::RemoteRules;
 use super::wire;
 use crate::broker::remote::{RemoteSender, NODE_SEP};
@@ -92,19 +92,28 @@ impl Inbound {
     }
 
     fn frame(&mut self, kind: Kind, msg: &Message) {
-        let fields = wire::Fields::read(msg.headers.as_ref());
-        let gateway = &*self.gateway;
+        let gateway = self.gateway.clone();
         let counters = &gateway.counters;
-        let (Some(origin), Some(sender)) = (fields.origin, fields.sender) else {
-            counters.refused.fetch_add(1, Ordering::Relaxed);
+        let parsed = match kind {
+            Kind::Import(_) => msg
+                .headers
+                .as_ref()
+                .and_then(|headers| headers.get(wire::ELBUS))
+                .and_then(|value| wire::Fields::from_header(value.as_str()))
+                .map(|fields| (fields, &msg.payload[..])),
+            _ => wire::Fields::split_prefix(&msg.payload),
+        };
+        let Some((fields, payload)) = parsed else {
+            self.count(&counters.refused);
             return;
         };
+        let (origin, sender) = (fields.origin, fields.sender);
         if origin == gateway.node || sender.contains(NODE_SEP) {
-            counters.loop_dropped.fetch_add(1, Ordering::Relaxed);
+            self.count(&counters.loop_dropped);
             return;
         }
         if !super::subject::valid_node_name(origin) || !wire::header_safe(sender) {
-            counters.refused.fetch_add(1, Ordering::Relaxed);
+            self.count(&counters.refused);
             return;
         }
         // A frame is as good as a heartbeat: the reply to a node that just joined must not wait
@@ -117,39 +126,23 @@ impl Inbound {
             self.node_heard(origin);
         }
         let rt = fields.realtime;
-        let payload = &msg.payload[..];
+        let target = fields.target;
         let from = self.sender(sender, origin);
-        let gateway = self.gateway.clone();
-        let counters = &gateway.counters;
         let code = match kind {
             Kind::Message => {
-                let Some(target) = fields.target else {
-                    self.count(&counters.refused);
-                    return;
-                };
                 let code = self.injector.message(&from, target, payload, rt);
                 if code == protocol::ERR_CLIENT_NOT_REGISTERED {
                     self.answer_missing(origin, sender, target, payload);
                 }
                 code
             }
-            Kind::Broadcast => {
-                let Some(mask) = fields.target else {
-                    self.count(&counters.refused);
-                    return;
-                };
-                self.injector.broadcast(&from, mask, payload, rt)
-            }
+            Kind::Broadcast => self.injector.broadcast(&from, target, payload, rt),
             Kind::Import(index) => {
-                let Some(topic) = fields.topic else {
-                    self.count(&counters.refused);
-                    return;
-                };
-                if !gateway.routes_import(index, topic) {
+                if !gateway.routes_import(index, target) {
                     // Another subscription of an overlapping import routes it.
                     return;
                 }
-                self.injector.publish(&from, topic, payload, rt)
+                self.injector.publish(&from, target, payload, rt)
             }
             Kind::Heartbeat | Kind::Info => return,
         };
@@ -197,8 +190,11 @@ impl Inbound {
         reply.extend_from_slice(&id.to_le_bytes());
         reply.extend_from_slice(&code.to_le_bytes());
         let gateway = &self.gateway;
-        let out = gateway.frame(gateway.subjects.messages(origin), target, &[&reply], false);
-        gateway.enqueue(out.with(wire::TARGET, caller));
+        if !wire::prefix_fits(&gateway.node, target, caller) {
+            return;
+        }
+        let subject = gateway.subjects.messages(origin);
+        gateway.enqueue(gateway.prefixed(subject, target, caller, &[&reply], false));
     }
 
     fn heartbeat(&self, msg: &Message) {
@@ -229,17 +225,19 @@ impl Inbound {
             let gateway = &self.gateway;
             gateway.node_joined(node);
             let subject = gateway.subjects.node(&gateway.node, "hb");
-            gateway.enqueue(gateway.frame(subject, &gateway.node, &[], false));
+            gateway.enqueue(Outbound::new(subject, None, bytes::Bytes::new()));
         }
     }
 
     fn info(&self, msg: &Message) {
-        let headers = msg.headers.as_ref();
-        let (Some(node), Some(name), Some(event)) = (
-            self.gateway.subjects.node_of(&msg.subject),
-            wire::header(headers, wire::SENDER),
-            wire::header(headers, wire::EVENT),
-        ) else {
+        let event = msg
+            .headers
+            .as_ref()
+            .and_then(|headers| headers.get(wire::EVENT))
+            .and_then(|value| value.as_str().split_once(' '));
+        let (Some(node), Some((event, name))) =
+            (self.gateway.subjects.node_of(&msg.subject), event)
+        else {
             return;
         };
         if node == self.gateway.node || !matches!(event, "reg" | "unreg") {

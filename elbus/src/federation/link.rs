@@ -264,7 +264,8 @@ async fn snapshots(broker: Broker, client: Client, gateway: Arc<Gateway>) {
 }
 
 /// Sends the outbound queue to NATS in order, taking what is waiting in batches (the client
-/// batches the writes itself); what NATS refuses is counted as dropped.
+/// batches the writes itself); what NATS refuses is counted as dropped. While it holds
+/// frames, the routing path queues behind them rather than sending directly.
 async fn send_queue(client: Client, gateway: Arc<Gateway>, mut queue: mpsc::Receiver<Outbound>) {
     let mut batch = Vec::with_capacity(SEND_BATCH);
     while queue.recv_many(&mut batch, SEND_BATCH).await > 0 {
@@ -273,15 +274,15 @@ async fn send_queue(client: Client, gateway: Arc<Gateway>, mut queue: mpsc::Rece
             let counters = &gateway.counters;
             if !gateway.connected.load(Ordering::Relaxed) {
                 counters.dropped.fetch_add(1, Ordering::Relaxed);
+                gateway.sent();
                 continue;
             }
-            match client
-                .publish_with_headers(out.subject, out.headers, out.payload)
-                .await
-            {
+            match out.publish(&client).await {
                 Ok(()) => counters.exported.fetch_add(1, Ordering::Relaxed),
                 Err(_) => counters.dropped.fetch_add(1, Ordering::Relaxed),
             };
+            // Only now may the routing path hand frames to the client directly again.
+            gateway.sent();
         }
     }
 }
