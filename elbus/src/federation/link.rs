@@ -27,6 +27,11 @@ const CTL_NAMES: &[u8] = b"names";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long local subscription changes settle before the imports are recomputed.
 const INTEREST_SETTLE: Duration = Duration::from_millis(20);
+/// Most frames handed to the NATS client and not yet written by it. Its channel holds them
+/// beyond the gateway queue's byte bound, so it is kept small: at most this many frames of
+/// the server's `max_payload` (64 MiB at nats-server's default of 1 MiB), where async-nats'
+/// default of 2048 allowed 2 GiB while NATS was slow.
+pub(crate) const CLIENT_CAPACITY: usize = 64;
 /// Most received messages routed before one flush of the local clients' writes.
 const RECEIVE_BATCH: usize = 256;
 /// Most queued frames taken at once by the sender.
@@ -59,6 +64,7 @@ pub(crate) async fn connect(
     let gw = gateway.clone();
     options = options
         .no_echo()
+        .client_capacity(CLIENT_CAPACITY)
         .name(format!("elbus-{}", config.node))
         .connection_timeout(CONNECT_TIMEOUT)
         .retry_on_initial_connect()
