@@ -56,6 +56,9 @@ struct Args {
     /// The elbusd binary (default: the workspace's release build, else its debug build).
     #[arg(long)]
     elbusd: Option<PathBuf>,
+    /// Passed by `cargo bench` to every bench target; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
 }
 
 /// One round's numbers of one path.
