@@ -18,7 +18,11 @@
 //!   for both, so neither overruns a queue), and the measurement ends when the last message has
 //!   been counted (awaited, not slept on).
 //!
-//! The table gives per-path medians over the rounds and the elbus / raw ratios.
+//! The table gives per-path medians over the rounds and the elbus / raw ratios, then the CPU
+//! time each process spent per publication in the publish scenario (`/proc/PID/stat` before
+//! and after it): both `elbusd`, the nats-server, and this process, which runs the clients of
+//! both paths. Publish throughput on a small machine is bound by the sum of these: the bridged
+//! path runs five processes' work on the cores where the raw path runs three.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,6 +35,7 @@ use elbus::{AsyncClient, FrameKind, QoS};
 use elbus_suite::broker::{workspace_binary, Broker, BrokerKind};
 use elbus_suite::federation::status;
 use elbus_suite::nats::NatsServer;
+use elbus_suite::procstat;
 use futures_util::StreamExt;
 use tokio::sync::watch;
 
@@ -68,6 +73,35 @@ struct Sample {
     rtt_us: f64,
     /// Publications counted by the subscriber per second.
     rate: f64,
+    /// CPU microseconds per publication of each of [`Processes`], in its order.
+    cpu_us: [f64; PROCESSES],
+}
+
+/// How many processes [`Processes`] watches.
+const PROCESSES: usize = 4;
+
+/// The processes whose CPU time the publish scenario reads: `elbusd` a and b, the
+/// nats-server, and this benchmark (all the clients).
+#[derive(Debug, Clone, Copy)]
+struct Processes {
+    pids: [u32; PROCESSES],
+}
+
+impl Processes {
+    const LABELS: [&'static str; PROCESSES] = ["elbusd a", "elbusd b", "nats-server", "clients"];
+
+    /// The CPU time of each process so far.
+    fn cpu(&self) -> [Duration; PROCESSES] {
+        self.pids.map(procstat::cpu_time)
+    }
+
+    /// CPU microseconds per message of each process since `before`.
+    fn per_message(&self, before: &[Duration; PROCESSES], messages: u64) -> [f64; PROCESSES] {
+        let after = self.cpu();
+        std::array::from_fn(|i| {
+            after[i].saturating_sub(before[i]).as_secs_f64() * 1e6 / messages.max(1) as f64
+        })
+    }
 }
 
 /// Answers `echo` with its payload.
@@ -132,18 +166,21 @@ async fn run(args: Args) -> ExitCode {
         args.window
     );
     let payload = vec![0x5a_u8; args.payload];
+    let processes = Processes {
+        pids: [a.pid(), b.pid(), nats.pid(), std::process::id()],
+    };
     let mut bridged = Vec::new();
     let mut raw = Vec::new();
     for round in 1..=args.rounds {
         // A lost round (frames lost under a loaded machine, say) is reported and skipped.
-        let e = match elbus_round(&a, &b, &args, &payload).await {
+        let e = match elbus_round(&a, &b, &args, &payload, processes).await {
             Ok(sample) => sample,
             Err(err) => {
                 eprintln!("elbus round {round} skipped: {err}");
                 continue;
             }
         };
-        let r = match raw_round(&nats.url(), &args, &payload).await {
+        let r = match raw_round(&nats.url(), &args, &payload, processes).await {
             Ok(sample) => sample,
             Err(err) => {
                 eprintln!("raw NATS round {round} skipped: {err}");
@@ -161,13 +198,8 @@ async fn run(args: Args) -> ExitCode {
         eprintln!("no round completed");
         return ExitCode::FAILURE;
     }
-    let median = |samples: &[Sample], f: fn(&Sample) -> f64| {
-        let mut values: Vec<f64> = samples.iter().map(f).collect();
-        values.sort_by(f64::total_cmp);
-        values[values.len() / 2]
-    };
-    let (e_rtt, r_rtt) = (median(&bridged, |s| s.rtt_us), median(&raw, |s| s.rtt_us));
-    let (e_rate, r_rate) = (median(&bridged, |s| s.rate), median(&raw, |s| s.rate));
+    let (e_rtt, r_rtt) = (median_of(&bridged, |s| s.rtt_us), median_of(&raw, |s| s.rtt_us));
+    let (e_rate, r_rate) = (median_of(&bridged, |s| s.rate), median_of(&raw, |s| s.rate));
     println!();
     println!("| scenario | elbus a -> b | raw NATS | elbus / raw |");
     println!("|---|---|---|---|");
@@ -179,6 +211,21 @@ async fn run(args: Args) -> ExitCode {
         "| publish throughput | {e_rate:.0} msg/s | {r_rate:.0} msg/s | {:.2}x |",
         e_rate / r_rate
     );
+    println!();
+    println!(
+        "CPU microseconds per publication (medians; the clients of both paths run in this process):"
+    );
+    println!();
+    println!("| path | {} | total |", Processes::LABELS.join(" | "));
+    println!("|---|{}---|", "---|".repeat(PROCESSES));
+    for (label, samples) in [("elbus a -> b", &bridged), ("raw NATS", &raw)] {
+        let cells: Vec<f64> = (0..PROCESSES)
+            .map(|i| median_of(samples, |s| s.cpu_us[i]))
+            .collect();
+        let total: f64 = cells.iter().sum();
+        let cells: Vec<String> = cells.iter().map(|us| format!("{us:.2}")).collect();
+        println!("| {label} | {} | {total:.2} |", cells.join(" | "));
+    }
     ExitCode::SUCCESS
 }
 
@@ -199,6 +246,7 @@ async fn elbus_round(
     b: &Broker,
     args: &Args,
     payload: &[u8],
+    processes: Processes,
 ) -> Result<Sample, String> {
     let _echo = RpcClient::new(connect(b, "bench.echo").await?, Echo).map_err(|e| e.to_string())?;
     let caller = RpcClient::new(connect(a, "bench.caller").await?, DummyHandlers)
@@ -277,6 +325,7 @@ async fn elbus_round(
         }
         seen
     });
+    let cpu_before = processes.cpu();
     let started = Instant::now();
     let mut progress = count_rx;
     for sent in 0..total {
@@ -294,6 +343,7 @@ async fn elbus_round(
         .map_err(|_| "the subscriber stopped counting (frames lost?)".to_owned())?
         .map_err(|e| e.to_string())?;
     let elapsed = started.elapsed();
+    let cpu_us = processes.per_message(&cpu_before, total);
     if seen < total {
         let (sa, sb) = (status(a.unix_path()).await, status(b.unix_path()).await);
         return Err(format!(
@@ -304,11 +354,17 @@ async fn elbus_round(
     Ok(Sample {
         rtt_us: median_us(&mut rtts),
         rate: total as f64 / elapsed.as_secs_f64(),
+        cpu_us,
     })
 }
 
 /// Both scenarios directly over NATS, on fresh clients.
-async fn raw_round(url: &str, args: &Args, payload: &[u8]) -> Result<Sample, String> {
+async fn raw_round(
+    url: &str,
+    args: &Args,
+    payload: &[u8],
+    processes: Processes,
+) -> Result<Sample, String> {
     let nats = |name: &'static str| async move {
         async_nats::ConnectOptions::new()
             .name(name)
@@ -394,6 +450,7 @@ async fn raw_round(url: &str, args: &Args, payload: &[u8]) -> Result<Sample, Str
         }
         seen
     });
+    let cpu_before = processes.cpu();
     let started = Instant::now();
     let mut progress = count_rx;
     for sent in 0..total {
@@ -411,13 +468,22 @@ async fn raw_round(url: &str, args: &Args, payload: &[u8]) -> Result<Sample, Str
         .map_err(|_| "the subscriber stopped counting (slow consumer?)".to_owned())?
         .map_err(|e| e.to_string())?;
     let elapsed = started.elapsed();
+    let cpu_us = processes.per_message(&cpu_before, total);
     if seen < total {
         return Err(format!("{seen} of {total} publications arrived"));
     }
     Ok(Sample {
         rtt_us: median_us(&mut rtts),
         rate: total as f64 / elapsed.as_secs_f64(),
+        cpu_us,
     })
+}
+
+/// The median of `f` over `samples` (not empty).
+fn median_of(samples: &[Sample], f: impl Fn(&Sample) -> f64) -> f64 {
+    let mut values: Vec<f64> = samples.iter().map(f).collect();
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 fn median_us(samples: &mut [Duration]) -> f64 {

@@ -122,6 +122,11 @@ impl NatsServer {
         servers
     }
 
+    /// The server's process id (0 while it is killed).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
     /// The client URL.
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
