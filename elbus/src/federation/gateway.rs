@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, Notify};
 use tracing::warn;
 
 use super::config::FederationConfig;
+use super::export_cache::{Export, ExportCache};
 use super::nodes::Nodes;
 use super::status::{Counters, FederationStatus};
 use super::subject::{topic_to_subject, valid_node_name, Subjects};
@@ -40,35 +41,56 @@ pub(crate) struct Outbound {
 impl Outbound {
     /// A frame to `subject`; its cost is the subject, the header and the payload.
     pub(crate) fn new(
-        subject: String,
+        subject: impl Into<Subject>,
         header: Option<(HeaderName, String)>,
         payload: Bytes,
     ) -> Self {
+        let subject = subject.into();
         let header_cost = header.as_ref().map_or(0, |(name, value)| {
             AsRef::<str>::as_ref(name).len() + value.len() + 4
         });
         Outbound {
             cost: subject.len() + header_cost + payload.len() + 16,
-            subject: subject.into(),
+            subject,
             header,
             payload,
         }
     }
 
-    /// Hands the frame to `client` (the subject and payload are shared, not copied).
+    /// Hands a copy of the frame to `client` (the subject and payload are shared, not
+    /// copied), keeping the frame for a second try.
     pub(crate) async fn publish(
         &self,
         client: &async_nats::Client,
     ) -> Result<(), async_nats::PublishError> {
-        let subject = self.subject.clone();
-        let payload = self.payload.clone();
-        match &self.header {
-            None => client.publish(subject, payload).await,
-            Some((name, value)) => {
-                let mut headers = HeaderMap::new();
-                headers.insert(name.clone(), value.as_str());
-                client.publish_with_headers(subject, headers, payload).await
-            }
+        let header = self
+            .header
+            .as_ref()
+            .map(|(name, value)| (name.clone(), value.clone()));
+        publish(client, self.subject.clone(), header, self.payload.clone()).await
+    }
+
+    /// Hands the frame itself to `client`.
+    pub(crate) async fn publish_owned(
+        self,
+        client: &async_nats::Client,
+    ) -> Result<(), async_nats::PublishError> {
+        publish(client, self.subject, self.header, self.payload).await
+    }
+}
+
+async fn publish(
+    client: &async_nats::Client,
+    subject: Subject,
+    header: Option<(HeaderName, String)>,
+    payload: Bytes,
+) -> Result<(), async_nats::PublishError> {
+    match header {
+        None => client.publish(subject, payload).await,
+        Some((name, value)) => {
+            let mut headers = HeaderMap::new();
+            headers.insert(name, value);
+            client.publish_with_headers(subject, headers, payload).await
         }
     }
 }
@@ -79,6 +101,7 @@ pub(crate) struct Gateway {
     pub(crate) node: String,
     pub(crate) subjects: Subjects,
     exports: Vec<String>,
+    export_cache: ExportCache,
     /// The import patterns in configuration order, each with its NATS subject.
     pub(crate) imports: Vec<(String, String)>,
     queue: mpsc::Sender<Outbound>,
@@ -149,6 +172,7 @@ impl Gateway {
             node: config.node.clone(),
             subjects,
             exports: config.export.clone(),
+            export_cache: ExportCache::default(),
             imports,
             queue,
             queued_bytes: AtomicUsize::new(0),
@@ -354,8 +378,17 @@ impl Gateway {
             == Some(index)
     }
 
-    fn exported(&self, topic: &str) -> bool {
-        self.exports.iter().any(|p| topic_matches(p, topic))
+    /// Whether and where a publication to `topic` leaves (remembered per topic).
+    fn export_of(&self, topic: &str) -> Export {
+        self.export_cache.get_or_decide(topic, || {
+            if !self.exports.iter().any(|p| topic_matches(p, topic)) {
+                return Export::NotListed;
+            }
+            match self.subjects.publication(topic) {
+                Ok(subject) if wire::header_safe(topic) => Export::To(subject.into()),
+                Ok(_) | Err(_) => Export::Unexportable,
+            }
+        })
     }
 }
 
@@ -406,17 +439,17 @@ impl RemoteRoute for Gateway {
     }
 
     fn publication(&self, sender: &str, topic: &str, payload: &[&[u8]], rt: bool) {
-        if !self.exported(topic) {
-            return;
-        }
-        let converted = match topic_to_subject(topic, false) {
-            Ok(converted) if wire::header_safe(topic) && wire::header_safe(sender) => converted,
-            Ok(_) | Err(_) => {
+        let subject = match self.export_of(topic) {
+            Export::NotListed => return,
+            Export::To(subject) if wire::header_safe(sender) => subject,
+            Export::To(_) | Export::Unexportable => {
                 self.counters.unexportable.fetch_add(1, Ordering::Relaxed);
                 if self.unexportable_log.allow() {
                     warn!(
-                        "federation: topic {} not exported: no NATS subject",
-                        Escaped(topic)
+                        "federation: publication to {} from {} not exported: no NATS subject \
+                         or header for them",
+                        Escaped(topic),
+                        Escaped(sender)
                     );
                 }
                 return;
@@ -424,7 +457,7 @@ impl RemoteRoute for Gateway {
         };
         let header = wire::publication_header(&self.node, topic, sender, rt);
         let out = Outbound::new(
-            self.subjects.topic(&converted),
+            subject,
             Some((wire::ELBUS, header)),
             Bytes::from(payload.concat()),
         );

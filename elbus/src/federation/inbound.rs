@@ -39,6 +39,25 @@ pub(crate) enum Kind {
     Info,
 }
 
+/// Why a received frame's sender is not routed.
+#[derive(Debug, Clone, Copy)]
+enum Refusal {
+    /// The sender is itself remote (`name@node`): the frame would cross a second hop.
+    Loop,
+    /// Not a valid node name or sender name.
+    Malformed,
+}
+
+/// The value of a publication's [`wire::ELBUS`] header. The map a publication carries holds
+/// that one header, so a look along it beats hashing the name.
+fn elbus_header(headers: &async_nats::HeaderMap) -> Option<&str> {
+    headers
+        .iter()
+        .find(|(name, _)| **name == wire::ELBUS)
+        .and_then(|(_, values)| values.first())
+        .map(|value| value.as_str())
+}
+
 /// The receiving side of one subscription.
 pub(crate) struct Inbound {
     broker: Broker,
@@ -98,8 +117,8 @@ impl Inbound {
             Kind::Import(_) => msg
                 .headers
                 .as_ref()
-                .and_then(|headers| headers.get(wire::ELBUS))
-                .and_then(|value| wire::Fields::from_header(value.as_str()))
+                .and_then(elbus_header)
+                .and_then(wire::Fields::from_header)
                 .map(|fields| (fields, &msg.payload[..])),
             _ => wire::Fields::split_prefix(&msg.payload),
         };
@@ -108,14 +127,15 @@ impl Inbound {
             return;
         };
         let (origin, sender) = (fields.origin, fields.sender);
-        if origin == gateway.node || sender.contains(NODE_SEP) {
+        if origin == gateway.node {
             self.count(&counters.loop_dropped);
             return;
         }
-        if !super::subject::valid_node_name(origin) || !wire::header_safe(sender) {
-            self.count(&counters.refused);
-            return;
-        }
+        let from = match self.sender(sender, origin) {
+            Ok(from) => from,
+            Err(Refusal::Loop) => return self.count(&counters.loop_dropped),
+            Err(Refusal::Malformed) => return self.count(&counters.refused),
+        };
         // A frame is as good as a heartbeat: the reply to a node that just joined must not wait
         // for its next beat. A run of frames from one origin records it once in a while (the
         // heartbeats keep it up in between).
@@ -127,7 +147,6 @@ impl Inbound {
         }
         let rt = fields.realtime;
         let target = fields.target;
-        let from = self.sender(sender, origin);
         let code = match kind {
             Kind::Message => {
                 let code = self.injector.message(&from, target, payload, rt);
@@ -154,10 +173,18 @@ impl Inbound {
     }
 
     /// The routing identity of `sender` on `origin`, with the rule the `[[remote]]` table
-    /// gives it (none: fail closed, every operation refused).
-    fn sender(&mut self, sender: &str, origin: &str) -> RemoteSender {
+    /// gives it (none: fail closed, every operation refused). Only a pair that passed the
+    /// checks is kept, so a cached one is not checked again.
+    fn sender(&mut self, sender: &str, origin: &str) -> Result<RemoteSender, Refusal> {
         if let Some(found) = self.senders.get(origin).and_then(|names| names.get(sender)) {
-            return found.clone();
+            return Ok(found.clone());
+        }
+        if sender.contains(NODE_SEP) {
+            // Already relayed once: a frame crosses at most one NATS hop.
+            return Err(Refusal::Loop);
+        }
+        if !super::subject::valid_node_name(origin) || !wire::header_safe(sender) {
+            return Err(Refusal::Malformed);
         }
         if self.cached >= MAX_CACHED_SENDERS {
             self.senders.clear();
@@ -175,7 +202,7 @@ impl Inbound {
             .or_default()
             .insert(sender.to_owned(), made.clone());
         self.cached += 1;
-        made
+        Ok(made)
     }
 
     /// An RPC request with a call id to a target not registered here gets a synthesized

@@ -283,7 +283,7 @@ async fn send_queue(client: Client, gateway: Arc<Gateway>, mut queue: mpsc::Rece
                 gateway.sent();
                 continue;
             }
-            match out.publish(&client).await {
+            match out.publish_owned(&client).await {
                 Ok(()) => counters.exported.fetch_add(1, Ordering::Relaxed),
                 Err(_) => counters.dropped.fetch_add(1, Ordering::Relaxed),
             };

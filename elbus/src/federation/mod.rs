@@ -14,6 +14,7 @@
 //! | [`subject`] | topic -> NATS subject conversion (nats-server's MQTT rules), node names, subjects |
 //! | `config` | [`FederationConfig`] and its bounds |
 //! | `gateway` | the router's side: checks, the bounded outbound queue, ACK codes |
+//! | `export_cache` | each recent topic's export decision and NATS subject |
 //! | `link` | the tasks on the NATS connection: send, receive, heartbeat, imports, resync |
 //! | `inbound` | frames from other nodes routed here; `.broker/remote/...` announcements |
 //! | `nodes` | the other nodes' up/down state from heartbeats |
@@ -47,6 +48,7 @@
 //! ```
 
 mod config;
+mod export_cache;
 mod gateway;
 mod inbound;
 mod link;

@@ -34,20 +34,28 @@ impl fmt::Display for Unexportable {
 /// Converts an elbus topic (`wildcards` false) or subscription pattern (`wildcards` true) into
 /// the NATS subject nats-server's MQTT gateway would use for it.
 pub fn topic_to_subject(topic: &str, wildcards: bool) -> Result<String, Unexportable> {
+    let mut out = String::with_capacity(topic.len() + 8);
+    push_converted(&mut out, topic, wildcards)?;
+    Ok(out)
+}
+
+/// Appends the conversion of `topic` (see [`topic_to_subject`]) to `out`; on an error `out`
+/// holds part of it.
+fn push_converted(out: &mut String, topic: &str, wildcards: bool) -> Result<(), Unexportable> {
     if topic.is_empty() {
         return Err(Unexportable::Empty);
     }
-    let mut out = String::with_capacity(topic.len() + 8);
-    let levels: Vec<&str> = topic.split('/').collect();
-    let last = levels.len() - 1;
-    for (i, level) in levels.iter().enumerate() {
-        if i > 0 {
+    let mut levels = topic.split('/').peekable();
+    let mut first = true;
+    while let Some(level) = levels.next() {
+        if !first {
             out.push('.');
         }
-        match *level {
+        first = false;
+        match level {
             "" => out.push('/'),
             "+" if wildcards => out.push('*'),
-            "#" if wildcards && i == last => out.push('>'),
+            "#" if wildcards && levels.peek().is_none() => out.push('>'),
             level => {
                 for c in level.chars() {
                     match c {
@@ -62,7 +70,7 @@ pub fn topic_to_subject(topic: &str, wildcards: bool) -> Result<String, Unexport
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Whether `node` is a valid node name: a NATS token of `[A-Za-z0-9_-]`, 1 to 64 bytes.
@@ -111,9 +119,18 @@ impl Subjects {
         }
     }
 
-    /// `E.t.<subject>`: a publication (or an import pattern).
+    /// `E.t.<subject>`: an import pattern, converted.
     pub(crate) fn topic(&self, converted: &str) -> String {
         format!("{}.t.{converted}", self.prefix)
+    }
+
+    /// `E.t.<converted topic>`: the subject of a publication to `topic`, built in one buffer.
+    pub(crate) fn publication(&self, topic: &str) -> Result<String, Unexportable> {
+        let mut out = String::with_capacity(self.prefix.len() + 3 + topic.len() + 8);
+        out.push_str(&self.prefix);
+        out.push_str(".t.");
+        push_converted(&mut out, topic, false)?;
+        Ok(out)
     }
 
     /// `E.n.<node>.m`: one-to-one messages to `node`.
@@ -183,6 +200,8 @@ mod tests {
     fn subjects() {
         let s = Subjects::new("main");
         assert_eq!(s.topic("a.b"), "elbus.main.t.a.b");
+        assert_eq!(s.publication("a.b/c").as_deref(), Ok("elbus.main.t.a//b.c"));
+        assert_eq!(s.publication("a b"), Err(Unexportable::Whitespace));
         assert_eq!(s.messages("b"), "elbus.main.n.b.m");
         assert_eq!(s.node("b", "hb"), "elbus.main.node.b.hb");
         assert_eq!(s.node_of("elbus.main.node.b.hb"), Some("b"));
