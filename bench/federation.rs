@@ -198,7 +198,10 @@ async fn run(args: Args) -> ExitCode {
         eprintln!("no round completed");
         return ExitCode::FAILURE;
     }
-    let (e_rtt, r_rtt) = (median_of(&bridged, |s| s.rtt_us), median_of(&raw, |s| s.rtt_us));
+    let (e_rtt, r_rtt) = (
+        median_of(&bridged, |s| s.rtt_us),
+        median_of(&raw, |s| s.rtt_us),
+    );
     let (e_rate, r_rate) = (median_of(&bridged, |s| s.rate), median_of(&raw, |s| s.rate));
     println!();
     println!("| scenario | elbus a -> b | raw NATS | elbus / raw |");

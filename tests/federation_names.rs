@@ -1,13 +1,16 @@
 //! Federation addressing and presence with real `elbusd` nodes on a real nats-server:
 //! `mask@node` and `mask@*` broadcasts, the `.broker/remote/node` and `.broker/remote/info`
 //! announcements (a node joining, names coming and going, a graceful stop), the ACK codes of
-//! refused names, frames above NATS `max_payload` and a full gateway queue.
+//! refused names, frames above NATS `max_payload`, a full gateway queue, and the gateway's byte
+//! bound behind a stalled nats-server.
 #![cfg(feature = "federation")]
 
 use elbus::federation::{REMOTE_INFO_TOPIC, REMOTE_NODE_TOPIC};
 use elbus::{AsyncClient, ErrorKind, EventChannel, FrameKind, QoS};
+use elbus_suite::broker::send_signal;
 use elbus_suite::federation::{
-    connect, next_announcement, next_message, node, sent, status, try_connect, wait_node_up,
+    connect, next_announcement, next_message, node, poll_until, sent, status, try_connect,
+    wait_node_up,
 };
 use elbus_suite::nats::NatsServer;
 use elbus_suite::wait::within;
@@ -169,4 +172,70 @@ async fn a_full_gateway_queue_refuses_with_0x77() {
     assert_eq!(status(a.unix_path()).await.dropped, dropped + 1);
     sent(&app, "sink@b", b"fits").await.unwrap();
     assert_eq!(next_message(&mut sink_events).await.1, b"fits");
+}
+
+/// The bytes a stalled NATS connection holds count against `--federation-queue-bytes` until
+/// the client has written them, wherever they wait: sends to another node get `0x77` once the
+/// kernel's socket buffers and the bound are full, local traffic keeps passing meanwhile, and
+/// once the server runs again the count drains to zero and remote sends work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_nats_server_fills_the_byte_bound_not_memory() {
+    const BOUND: usize = 256 * 1024;
+    let mut nats = NatsServer::start();
+    let a = node(
+        &nats.url(),
+        "a",
+        &["--federation-queue-bytes", &BOUND.to_string()],
+    );
+    let b = node(&nats.url(), "b", &[]);
+    let (_sink, mut sink_events) = connect(b.unix_path(), "sink").await;
+    let (app, _) = connect(a.unix_path(), "app").await;
+    let (_local, mut local_events) = connect(a.unix_path(), "local").await;
+    wait_node_up(a.unix_path(), "b").await;
+
+    send_signal(nats.pid(), "STOP");
+    // 32 KiB frames: the loopback socket buffers take a few MiB, then the bound must refuse.
+    // Far more than both together are offered, and sent faster than a node is found silent.
+    let frame = vec![7_u8; 32 * 1024];
+    let mut refused = None;
+    for i in 0..2_000 {
+        if let Err(err) = sent(&app, "sink@b", &frame).await {
+            refused = Some((i, err));
+            break;
+        }
+    }
+    let held = status(a.unix_path()).await.queue_bytes;
+    sent(&app, "local", b"still local").await.unwrap();
+    assert_eq!(
+        next_message(&mut local_events).await,
+        ("app".to_owned(), b"still local".to_vec())
+    );
+    send_signal(nats.pid(), "CONT");
+    let (count, err) = refused.expect("2000 frames of 32 KiB were all accepted by a stalled NATS");
+    assert_eq!(
+        err.kind(),
+        ErrorKind::NotDelivered,
+        "after {count} frames: {err}"
+    );
+    assert!(
+        held <= BOUND,
+        "{held} bytes held against a bound of {BOUND}"
+    );
+
+    poll_until("the held bytes to drain", || async {
+        (status(a.unix_path()).await.queue_bytes == 0).then_some(())
+    })
+    .await;
+    poll_until("a remote send after the stall", || async {
+        sent(&app, "sink@b", b"after").await.ok()
+    })
+    .await;
+    loop {
+        let (sender, payload) = next_message(&mut sink_events).await;
+        assert_eq!(sender, "app@a");
+        if payload == b"after" {
+            break;
+        }
+    }
+    nats.kill();
 }

@@ -33,7 +33,8 @@ pub struct FederationConfig {
     /// `0x77` and an exported publication is dropped (counted).
     /// [default: [`DEFAULT_QUEUE_FRAMES`](Self::DEFAULT_QUEUE_FRAMES)]
     pub queue_frames: usize,
-    /// Most payload and header bytes waiting in that queue, with the same effect.
+    /// Most payload and header bytes accepted for NATS and not yet written to it (in that
+    /// queue or in the NATS client's buffers), with the same effect.
     /// [default: [`DEFAULT_QUEUE_BYTES`](Self::DEFAULT_QUEUE_BYTES)]
     pub queue_bytes: usize,
 }

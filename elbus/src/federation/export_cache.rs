@@ -66,8 +66,7 @@ impl ExportCache {
         if cost > MAX_CACHED_BYTES {
             return decided;
         }
-        if entries.by_topic.len() >= MAX_CACHED_TOPICS || entries.bytes + cost > MAX_CACHED_BYTES
-        {
+        if entries.by_topic.len() >= MAX_CACHED_TOPICS || entries.bytes + cost > MAX_CACHED_BYTES {
             entries.by_topic.clear();
             entries.bytes = 0;
         }

@@ -3,6 +3,10 @@
 //! size) and answered with its ACK code at once: handed to the NATS client directly when
 //! nothing is waiting in the bounded outbound queue and the client's own channel has room,
 //! else put on that queue, which the [`link`](super::link) tasks send on.
+//!
+//! The byte bound covers a frame from the moment it is accepted until the NATS client has
+//! written it: its payload carries a [`Held`] share of the count, given back when the client
+//! drops the payload, wherever the frame waited (the queue or the client's own buffers).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -95,6 +99,26 @@ async fn publish(
     }
 }
 
+/// A payload's share of the gateway's byte count, given back when the last handle to the
+/// payload is dropped (the NATS client wrote it, or the frame was dropped unsent).
+struct Held {
+    payload: Bytes,
+    cost: usize,
+    count: Arc<AtomicUsize>,
+}
+
+impl AsRef<[u8]> for Held {
+    fn as_ref(&self) -> &[u8] {
+        &self.payload
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.count.fetch_sub(self.cost, Ordering::Relaxed);
+    }
+}
+
 /// The router's view of the federation.
 #[derive(Debug)]
 pub(crate) struct Gateway {
@@ -105,7 +129,8 @@ pub(crate) struct Gateway {
     /// The import patterns in configuration order, each with its NATS subject.
     pub(crate) imports: Vec<(String, String)>,
     queue: mpsc::Sender<Outbound>,
-    queued_bytes: AtomicUsize,
+    /// Bytes of the frames accepted and not yet written by the NATS client, queued or not.
+    held_bytes: Arc<AtomicUsize>,
     /// Frames in the queue or being handed to NATS by its sender: while any is, no frame
     /// goes to the client directly (that would overtake it).
     pending: AtomicUsize,
@@ -175,7 +200,7 @@ impl Gateway {
             export_cache: ExportCache::default(),
             imports,
             queue,
-            queued_bytes: AtomicUsize::new(0),
+            held_bytes: Arc::new(AtomicUsize::new(0)),
             pending: AtomicUsize::new(0),
             client: OnceLock::new(),
             max_bytes: config.queue_bytes,
@@ -232,26 +257,22 @@ impl Gateway {
         }
     }
 
-    /// Frees the queue bytes of a frame the sender took.
-    pub(crate) fn taken(&self, cost: usize) {
-        self.queued_bytes.fetch_sub(cost, Ordering::Relaxed);
-    }
-
     /// The sender handed a queued frame to NATS (or dropped it).
     pub(crate) fn sent(&self) {
         self.pending.fetch_sub(1, Ordering::Release);
     }
 
-    /// Frames and bytes waiting now.
+    /// Frames waiting in the queue and bytes not yet written to NATS, now.
     pub(crate) fn queued(&self) -> (usize, usize) {
         let frames = self.queue.max_capacity() - self.queue.capacity();
-        (frames, self.queued_bytes.load(Ordering::Relaxed))
+        (frames, self.held_bytes.load(Ordering::Relaxed))
     }
 
-    /// Sends or queues `out`; the ACK code of the frame it carries. With nothing queued, the
-    /// frame goes to the client's channel directly if that has room; otherwise (or when the
-    /// client's channel is full) it is queued, within the queue's frame and byte limits.
-    pub(crate) fn enqueue(&self, out: Outbound) -> u8 {
+    /// Sends or queues `out`; the ACK code of the frame it carries. Within the byte bound,
+    /// with nothing queued, the frame goes to the client's channel directly if that has room;
+    /// otherwise (or when the client's channel is full) it is queued, within the queue's frame
+    /// limit.
+    pub(crate) fn enqueue(&self, mut out: Outbound) -> u8 {
         if !self.connected.load(Ordering::Relaxed) {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
             return protocol::ERR_NOT_DELIVERED;
@@ -265,6 +286,18 @@ impl Gateway {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
             return protocol::ERR_NOT_DELIVERED;
         }
+        let before = self.held_bytes.fetch_add(out.cost, Ordering::Relaxed);
+        if before + out.cost > self.max_bytes {
+            self.held_bytes.fetch_sub(out.cost, Ordering::Relaxed);
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            return protocol::ERR_NOT_DELIVERED;
+        }
+        // From here on, dropping the frame (or the client writing it) gives the bytes back.
+        out.payload = Bytes::from_owner(Held {
+            payload: std::mem::take(&mut out.payload),
+            cost: out.cost,
+            count: self.held_bytes.clone(),
+        });
         if self.pending.load(Ordering::Acquire) == 0 {
             if let Some(client) = self.client.get() {
                 // Ready at once when the client's channel has room; a send still pending is
@@ -282,19 +315,11 @@ impl Gateway {
                 }
             }
         }
-        let before = self.queued_bytes.fetch_add(out.cost, Ordering::Relaxed);
-        if before + out.cost > self.max_bytes {
-            self.taken(out.cost);
-            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-            return protocol::ERR_NOT_DELIVERED;
-        }
-        let cost = out.cost;
         self.pending.fetch_add(1, Ordering::AcqRel);
         match self.queue.try_send(out) {
             Ok(()) => protocol::RESPONSE_OK,
             Err(_) => {
                 self.pending.fetch_sub(1, Ordering::AcqRel);
-                self.taken(cost);
                 self.counters.dropped.fetch_add(1, Ordering::Relaxed);
                 protocol::ERR_NOT_DELIVERED
             }

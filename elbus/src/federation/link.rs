@@ -27,11 +27,10 @@ const CTL_NAMES: &[u8] = b"names";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long local subscription changes settle before the imports are recomputed.
 const INTEREST_SETTLE: Duration = Duration::from_millis(20);
-/// Most frames handed to the NATS client and not yet written by it. Its channel holds them
-/// beyond the gateway queue's byte bound, so it is kept small: at most this many frames of
-/// the server's `max_payload` (64 MiB at nats-server's default of 1 MiB), where async-nats'
-/// default of 2048 allowed 2 GiB while NATS was slow.
-pub(crate) const CLIENT_CAPACITY: usize = 64;
+/// Most frames handed to the NATS client and not yet written by it (its channel). Their bytes
+/// stay within the gateway's byte bound until written (the gateway's `Held` payloads), so
+/// the frame count can be as large as a read batch of small frames needs to pass at once.
+pub(crate) const CLIENT_CAPACITY: usize = 2048;
 /// Most received messages routed before one flush of the local clients' writes.
 const RECEIVE_BATCH: usize = 256;
 /// Most queued frames taken at once by the sender.
@@ -276,7 +275,6 @@ async fn send_queue(client: Client, gateway: Arc<Gateway>, mut queue: mpsc::Rece
     let mut batch = Vec::with_capacity(SEND_BATCH);
     while queue.recv_many(&mut batch, SEND_BATCH).await > 0 {
         for out in batch.drain(..) {
-            gateway.taken(out.cost);
             let counters = &gateway.counters;
             if !gateway.connected.load(Ordering::Relaxed) {
                 counters.dropped.fetch_add(1, Ordering::Relaxed);

@@ -47,7 +47,7 @@ pub struct FederationStatus {
     pub refused: u64,
     /// Frames waiting in the gateway queue.
     pub queue_frames: usize,
-    /// Bytes waiting in the gateway queue.
+    /// Bytes accepted for NATS and not yet written to it (queued or in the NATS client).
     pub queue_bytes: usize,
     /// The import patterns held as NATS subscriptions now (local interest).
     pub imports: Vec<String>,
