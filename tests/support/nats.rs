@@ -55,13 +55,19 @@ pub struct NatsServer {
 impl NatsServer {
     /// Starts a server on a random port (`-p -1`, read back from its ports file).
     pub fn start() -> NatsServer {
+        NatsServer::start_with(&[])
+    }
+
+    /// Starts a server on a random port with `extra` options (TLS, say).
+    pub fn start_with(extra: &[&str]) -> NatsServer {
         let dir = TempDir::new("nats");
-        let child = spawn(&["-p", "-1", "--ports_file_dir"], Some(&dir), &[]);
+        let extra: Vec<String> = extra.iter().map(|arg| (*arg).to_owned()).collect();
+        let child = spawn(&["-p", "-1", "--ports_file_dir"], Some(&dir), &extra);
         let port = read_port(&dir, child.id());
         let server = NatsServer {
             child: Some(child),
             port,
-            extra: Vec::new(),
+            extra,
             _dir: dir,
         };
         server.wait_listening();

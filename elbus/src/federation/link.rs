@@ -46,6 +46,7 @@ pub(crate) async fn connect(
     gateway: &Arc<Gateway>,
     events: mpsc::UnboundedSender<Event>,
 ) -> Result<Client, Error> {
+    choose_crypto_provider();
     let mut options = match &config.creds {
         Some(path) => ConnectOptions::with_credentials_file(path)
             .await
@@ -87,6 +88,16 @@ pub(crate) async fn connect(
         .connect(servers.as_slice())
         .await
         .map_err(|err| Error::io(format!("federation: cannot connect to NATS: {err}")))
+}
+
+/// Makes rustls' `ring` provider the process default unless one is set. rustls chooses on its
+/// own only when exactly one provider is linked; a program that also links `aws-lc-rs` (through
+/// another dependency) would otherwise panic at the first TLS handshake with a NATS server.
+fn choose_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Another thread may install one meanwhile; either provider is fine then.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
 }
 
 /// Waits (at most [`CONNECT_TIMEOUT`]) for the first connection attempt. Connected: the

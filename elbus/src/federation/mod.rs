@@ -101,6 +101,9 @@ impl Federation {
     /// server comes up. The duplicate-name check runs at the first connection; a name found
     /// taken then (not at start-up) is logged and the node never federates.
     ///
+    /// TLS (rustls) uses the process's default crypto provider; when none is installed, this
+    /// installs rustls' `ring` provider as the default.
+    ///
     /// Fails when the configuration is invalid, the node name is found taken at start-up, or
     /// a gateway is already joined to `broker`.
     pub async fn join(
