@@ -9,8 +9,8 @@ use elbus::federation::{REMOTE_INFO_TOPIC, REMOTE_NODE_TOPIC};
 use elbus::{AsyncClient, ErrorKind, EventChannel, FrameKind, QoS};
 use elbus_suite::broker::send_signal;
 use elbus_suite::federation::{
-    connect, next_announcement, next_message, node, poll_until, sent, status, try_connect,
-    wait_node_up,
+    broker_call_with, connect, next_announcement, next_message, node, poll_until, sent, status,
+    try_connect, wait_node_up,
 };
 use elbus_suite::nats::NatsServer;
 use elbus_suite::wait::within;
@@ -25,6 +25,29 @@ async fn next_broadcast(events: &mut EventChannel) -> (String, Vec<u8>) {
             return (frame.sender().to_owned(), frame.payload().to_vec());
         }
     }
+}
+
+/// The names `client.list` gives at `path` with `params` (a MessagePack map).
+async fn listed(path: &std::path::Path, params: &[u8]) -> Vec<String> {
+    let reply = broker_call_with(path, "client.list", params).await;
+    let value: rmpv::Value = rmp_serde::from_slice(&reply).expect("a client.list map");
+    value["clients"]
+        .as_array()
+        .expect("clients")
+        .iter()
+        .map(|c| c["name"].as_str().expect("a name").to_owned())
+        .collect()
+}
+
+/// `{"remote": true}`, with a filter when given.
+fn remote_params(filter: Option<&str>) -> Vec<u8> {
+    let mut map = vec![(rmpv::Value::from("remote"), rmpv::Value::from(true))];
+    if let Some(filter) = filter {
+        map.push((rmpv::Value::from("filter"), rmpv::Value::from(filter)));
+    }
+    let mut out = Vec::new();
+    rmpv::encode::write_value(&mut out, &rmpv::Value::Map(map)).expect("encode");
+    out
 }
 
 async fn broadcast(
@@ -238,4 +261,53 @@ async fn a_stalled_nats_server_fills_the_byte_bound_not_memory() {
         }
     }
     nats.kill();
+}
+
+/// `client.list` with `{"remote": true}` adds the names registered on the other nodes, as
+/// `name@node`: those there before the nodes saw each other (the name snapshot) and those
+/// registered later (announcements), not those that left, none of a node that stopped; the
+/// filter applies to them too, and without `remote` the list stays local.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_list_shows_the_other_nodes_names_on_request() {
+    let nats = NatsServer::start();
+    let mut b = node(&nats.url(), "b", &[]);
+    let (_early, _) = connect(b.unix_path(), "svc.early").await;
+    let a = node(&nats.url(), "a", &[]);
+    let (_app, _) = connect(a.unix_path(), "app").await;
+    wait_node_up(a.unix_path(), "b").await;
+    let (_late, _) = connect(b.unix_path(), "svc.late").await;
+    let (gone, _) = connect(b.unix_path(), "svc.gone").await;
+    let remote_of_a = || async {
+        listed(a.unix_path(), &remote_params(None))
+            .await
+            .into_iter()
+            .filter(|name| name.contains('@'))
+            .collect::<Vec<_>>()
+    };
+    poll_until("a to list svc.gone@b", || async {
+        remote_of_a()
+            .await
+            .contains(&"svc.gone@b".to_owned())
+            .then_some(())
+    })
+    .await;
+    drop(gone);
+    poll_until("a to list b's names", || async {
+        let names = remote_of_a().await;
+        (names == ["svc.early@b", "svc.late@b"]).then_some(())
+    })
+    .await;
+    let local = listed(a.unix_path(), b"").await;
+    assert!(local.contains(&"app".to_owned()), "{local:?}");
+    assert!(local.iter().all(|name| !name.contains('@')), "{local:?}");
+    let filtered = listed(a.unix_path(), &remote_params(Some("late"))).await;
+    assert_eq!(filtered, ["svc.late@b"]);
+    assert_eq!(status(a.unix_path()).await.remote_names, 2);
+
+    b.signal("TERM");
+    assert!(b.wait_exit().success(), "{}", b.log());
+    poll_until("a to forget b's names", || async {
+        remote_of_a().await.is_empty().then_some(())
+    })
+    .await;
 }

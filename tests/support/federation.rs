@@ -71,15 +71,20 @@ pub async fn next_publication(events: &mut EventChannel) -> (String, String, Vec
     }
 }
 
-/// Calls the `.broker` method `method` of the broker at `path`.
+/// Calls the `.broker` method `method` of the broker at `path`, without params.
 pub async fn broker_call(path: &Path, method: &str) -> Vec<u8> {
+    broker_call_with(path, method, b"").await
+}
+
+/// Calls the `.broker` method `method` of the broker at `path` with `params` (MessagePack).
+pub async fn broker_call_with(path: &Path, method: &str, params: &[u8]) -> Vec<u8> {
     static PROBES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let client = try_connect(path, &format!("fed.probe.{n}"))
         .await
         .expect("a probe client");
     let rpc = RpcClient::new(client, DummyHandlers).unwrap();
-    let reply = within(method, rpc.call(".broker", method, b"", QoS::Processed))
+    let reply = within(method, rpc.call(".broker", method, params, QoS::Processed))
         .await
         .unwrap_or_else(|e| panic!("{method}: {e:?}"));
     reply.payload().to_vec()

@@ -51,6 +51,8 @@ pub(crate) trait RemoteRoute: Send + Sync + std::fmt::Debug {
     fn registration(&self, name: &str, registered: bool);
     /// The `.broker` method `node.list`, MessagePack-encoded.
     fn node_list(&self) -> Vec<u8>;
+    /// The names registered on the other nodes, as `name@node` (`client.list` on request).
+    fn remote_names(&self) -> Vec<String>;
     /// The `.broker` method `federation.status`, MessagePack-encoded.
     fn status(&self) -> Vec<u8>;
 }

@@ -87,6 +87,31 @@ struct ClientEntryReply<'a> {
     queue_bytes: u64,
 }
 
+impl<'a> ClientEntryReply<'a> {
+    /// A name registered on another node (`name@node`): no counters, nothing about its peer.
+    fn remote(name: &'a str) -> Self {
+        ClientEntryReply {
+            name,
+            kind: "remote",
+            source: None,
+            port: None,
+            r_frames: 0,
+            r_bytes: 0,
+            w_frames: 0,
+            w_bytes: 0,
+            queue: 0,
+            instances: 1,
+            dropped_frames: 0,
+            forced_disconnects: 0,
+            uid: None,
+            gid: None,
+            pid: None,
+            denied: 0,
+            queue_bytes: 0,
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct ClientListReply<'a> {
     clients: Vec<ClientEntryReply<'a>>,
@@ -95,6 +120,9 @@ struct ClientListReply<'a> {
 #[derive(Deserialize, Default)]
 struct ClientListParams {
     filter: Option<String>,
+    /// Also list the names registered on the other nodes of the federation, as `name@node`.
+    #[serde(default)]
+    remote: bool,
 }
 
 #[derive(Deserialize)]
@@ -224,11 +252,16 @@ fn client_list(broker: &Broker, params: &[u8]) -> Result<Vec<u8>, MethodError> {
                 .map_err(|err| MethodError::new(PARSE_ERROR, Some(err.to_string())))
         })
         .transpose()?;
+    let wanted = |name: &str| filter.as_ref().is_none_or(|re| re.is_match(name));
     let clients: Vec<ClientInfo> = broker
         .client_list()
         .into_iter()
-        .filter(|c| filter.as_ref().is_none_or(|re| re.is_match(&c.name)))
+        .filter(|c| wanted(&c.name))
         .collect();
+    let remote_names: Vec<String> = match (params.remote, broker.remote_route()) {
+        (true, Some(remote)) => remote.remote_names(),
+        _ => Vec::new(),
+    };
     encode(&ClientListReply {
         clients: clients
             .iter()
@@ -251,6 +284,12 @@ fn client_list(broker: &Broker, params: &[u8]) -> Result<Vec<u8>, MethodError> {
                 denied: c.counters.denied,
                 queue_bytes: c.queue_bytes as u64,
             })
+            .chain(
+                remote_names
+                    .iter()
+                    .filter(|name| wanted(name))
+                    .map(|name| ClientEntryReply::remote(name)),
+            )
             .collect(),
     })
 }

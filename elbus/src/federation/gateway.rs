@@ -20,6 +20,7 @@ use tracing::warn;
 use super::config::FederationConfig;
 use super::export_cache::{Export, ExportCache};
 use super::nodes::Nodes;
+use super::remote_names::RemoteNames;
 use super::status::{Counters, FederationStatus};
 use super::subject::{topic_to_subject, valid_node_name, Subjects};
 use super::wire;
@@ -147,6 +148,8 @@ pub(crate) struct Gateway {
     /// The server's `max_payload`, from its INFO.
     pub(crate) max_payload: AtomicUsize,
     pub(crate) nodes: Nodes,
+    /// The names the other nodes announced.
+    pub(crate) remote_names: RemoteNames,
     pub(crate) counters: Counters,
     /// Woken when local subscriptions change.
     pub(crate) interest: Notify,
@@ -178,6 +181,8 @@ impl Gateway {
             queue_frames,
             queue_bytes,
             imports: self.active_imports(),
+            remote_names: self.remote_names.len(),
+            unlisted_names: self.remote_names.unlisted.load(Ordering::Relaxed),
         }
     }
 
@@ -210,6 +215,7 @@ impl Gateway {
             // NATS' default until the server's INFO says otherwise.
             max_payload: AtomicUsize::new(DEFAULT_MAX_PAYLOAD),
             nodes: Nodes::default(),
+            remote_names: RemoteNames::default(),
             counters: Counters::default(),
             interest: Notify::new(),
             unexportable_log: LogLimiter::with_default_rate("unexportable topics"),
@@ -521,6 +527,10 @@ impl RemoteRoute for Gateway {
             nodes: self.nodes.report(),
         };
         rmp_serde::to_vec_named(&list).unwrap_or_default()
+    }
+
+    fn remote_names(&self) -> Vec<String> {
+        self.remote_names.list()
     }
 
     fn status(&self) -> Vec<u8> {

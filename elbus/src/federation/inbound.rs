@@ -233,6 +233,7 @@ impl Inbound {
         }
         if msg.payload.as_ref() == wire::HEARTBEAT_DOWN {
             if self.gateway.nodes.gone(node) {
+                self.gateway.remote_names.node_down(node);
                 tracing::info!("federation: node {node} down (stopped)");
                 self.broker
                     .announce_on(REMOTE_NODE_TOPIC, "down", Some(node));
@@ -269,6 +270,11 @@ impl Inbound {
         };
         if node == self.gateway.node || !matches!(event, "reg" | "unreg") {
             return;
+        }
+        if event == "reg" {
+            self.gateway.remote_names.registered(node, name);
+        } else {
+            self.gateway.remote_names.unregistered(node, name);
         }
         let remote = format!("{name}{NODE_SEP}{node}");
         self.broker

@@ -272,6 +272,7 @@ async fn snapshots(broker: Broker, client: Client, gateway: Arc<Gateway>) {
                 continue;
             };
             for name in names {
+                gateway.remote_names.registered(&node, &name);
                 let remote = format!("{name}{}{node}", crate::broker::remote::NODE_SEP);
                 broker.announce_on(REMOTE_INFO_TOPIC, "reg", Some(&remote));
             }
@@ -320,6 +321,7 @@ async fn heartbeat(broker: Broker, client: Client, gateway: Arc<Gateway>) {
             publish_heartbeat(&client, &gateway, b"").await;
         }
         for node in gateway.nodes.sweep(FederationConfig::NODE_TIMEOUT) {
+            gateway.remote_names.node_down(&node);
             info!("federation: node {node} down (no heartbeat)");
             broker.announce_on(REMOTE_NODE_TOPIC, "down", Some(&node));
         }

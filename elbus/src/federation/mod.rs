@@ -18,6 +18,7 @@
 //! | `link` | the tasks on the NATS connection: send, receive, heartbeat, imports, resync |
 //! | `inbound` | frames from other nodes routed here; `.broker/remote/...` announcements |
 //! | `nodes` | the other nodes' up/down state from heartbeats |
+//! | `remote_names` | the names registered on the other nodes (`client.list` on request) |
 //! | `remote_rules` | the `[[remote]]` access rules |
 //! | `status` | the counters, [`FederationStatus`] |
 //! | `wire` | the headers a frame carries across |
@@ -53,6 +54,7 @@ mod gateway;
 mod inbound;
 mod link;
 mod nodes;
+mod remote_names;
 mod remote_rules;
 mod status;
 pub mod subject;

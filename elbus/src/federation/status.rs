@@ -51,4 +51,10 @@ pub struct FederationStatus {
     pub queue_bytes: usize,
     /// The import patterns held as NATS subscriptions now (local interest).
     pub imports: Vec<String>,
+    /// Names on other nodes listed now (`client.list` with `{"remote": true}`).
+    #[serde(default)]
+    pub remote_names: usize,
+    /// Names other nodes announced while that list was full (not listed, still reachable).
+    #[serde(default)]
+    pub unlisted_names: u64,
 }
