@@ -76,8 +76,9 @@ use remote_rules::RemoteRules;
 const LEAVE_FLUSH: Duration = Duration::from_millis(500);
 
 /// A broker joined to a federation. Keep it while the broker serves; [`Federation::leave`]
-/// tells the other nodes at once (dropping it stops the tasks without telling them: they see
-/// the node down after [`FederationConfig::NODE_TIMEOUT`]).
+/// tells the other nodes at once (dropping it stops the tasks and closes the NATS connection
+/// without telling them: they see the node down after [`FederationConfig::NODE_TIMEOUT`]).
+/// Either way the broker keeps serving locally, and remote sends get `0x77`.
 pub struct Federation {
     gateway: Arc<Gateway>,
     client: async_nats::Client,
@@ -151,8 +152,8 @@ impl Federation {
     }
 
     /// Leaves the federation: tells the other nodes this one is down, sends what is queued
-    /// (within half a second) and stops the tasks. The broker keeps serving locally; a remote
-    /// send then gets `0x77`.
+    /// (within half a second), stops the tasks and closes the NATS connection. The broker keeps
+    /// serving locally; a remote send then gets `0x77`.
     pub async fn leave(self) {
         let gateway = self.gateway.clone();
         if gateway.connected.load(std::sync::atomic::Ordering::Relaxed) {
@@ -175,6 +176,14 @@ impl Drop for Federation {
             .store(false, std::sync::atomic::Ordering::Relaxed);
         for task in &self.tasks.handles {
             task.abort();
+        }
+        // The gateway keeps a handle of the client for the routing path, so dropping ours does
+        // not end the connection: draining does (it is a message to the client's own task).
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let client = self.client.clone();
+            runtime.spawn(async move {
+                let _ = client.drain().await;
+            });
         }
     }
 }
