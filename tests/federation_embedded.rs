@@ -9,10 +9,11 @@ use std::io::{Read, Write};
 
 use elbus::broker::Broker;
 use elbus::federation::{Federation, FederationConfig, REMOTE_NODE_TOPIC};
-use elbus::{AsyncClient, ErrorKind, EventChannel, FrameKind, QoS};
-use elbus_suite::federation::{connect, next_announcement, next_message, node, poll_until, sent};
+use elbus::{AsyncClient, ErrorKind, QoS};
+use elbus_suite::federation::{
+    connect, next_announcement, next_message, node, poll_until, sent, watcher,
+};
 use elbus_suite::nats::{free_port, NatsServer};
-use elbus_suite::wait::within;
 
 /// The number of client connections nats-server reports on its monitoring port.
 fn connections(monitor: u16) -> u64 {
@@ -27,29 +28,12 @@ fn connections(monitor: u16) -> u64 {
     connz["num_connections"].as_u64().expect("num_connections")
 }
 
-async fn next_message_in(events: &mut EventChannel) -> (String, Vec<u8>) {
-    loop {
-        let frame = within("a message", events.recv())
-            .await
-            .expect("the event channel closed");
-        if frame.kind() == FrameKind::Message {
-            return (frame.sender().to_owned(), frame.payload().to_vec());
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_embedded_broker_joins_from_code_and_leaves() {
     let monitor = free_port();
     let nats = NatsServer::start_with(&["-m", &monitor.to_string()]);
     let b = node(&nats.url(), "b", &[]);
-    let (watch, mut announcements) = connect(b.unix_path(), "watch").await;
-    watch
-        .subscribe(REMOTE_NODE_TOPIC, QoS::Processed)
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    let (_watch, mut announcements) = watcher(b.unix_path(), "watch", &[REMOTE_NODE_TOPIC]).await;
     let (sink, mut sink_events) = connect(b.unix_path(), "sink").await;
 
     let broker = Broker::new();
@@ -77,7 +61,7 @@ async fn an_embedded_broker_joins_from_code_and_leaves() {
     );
     sent(&sink, "app@emb", b"back").await.unwrap();
     assert_eq!(
-        next_message_in(&mut app_events).await,
+        next_message(&mut app_events).await,
         ("sink@b".to_owned(), b"back".to_vec())
     );
     assert!(federation.status().exported >= 1);
@@ -96,7 +80,7 @@ async fn an_embedded_broker_joins_from_code_and_leaves() {
         .await
         .unwrap();
     assert_eq!(
-        next_message_in(&mut local_events).await,
+        next_message(&mut local_events).await,
         ("app".to_owned(), b"still local".to_vec())
     );
     poll_until("emb's NATS connection to close", || async {

@@ -8,8 +8,8 @@ use std::time::Duration;
 use elbus::federation::REMOTE_NODE_TOPIC;
 use elbus::{AsyncClient, ErrorKind, QoS};
 use elbus_suite::federation::{
-    connect, next_announcement, next_message, next_publication, node, poll_until, sent,
-    wait_imports, wait_node_up,
+    connect, next_announcement, next_message, next_publication, node, poll_until,
+    send_until_through, sent, wait_imports, wait_node_up, watcher,
 };
 use elbus_suite::nats::NatsServer;
 
@@ -18,13 +18,7 @@ async fn nats_killed_then_restarted() {
     let mut nats = NatsServer::start();
     let a = node(&nats.url(), "a", &[]);
     let b = node(&nats.url(), "b", &[]);
-    let (watch, mut announcements) = connect(a.unix_path(), "watch").await;
-    watch
-        .subscribe(REMOTE_NODE_TOPIC, QoS::Processed)
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    let (_watch, mut announcements) = watcher(a.unix_path(), "watch", &[REMOTE_NODE_TOPIC]).await;
     let (_sink, mut sink_events) = connect(b.unix_path(), "svc.sink").await;
     let (_local, mut local_events) = connect(a.unix_path(), "svc.local").await;
     let (_local_b, mut local_b_events) = connect(b.unix_path(), "svc.local").await;
@@ -61,20 +55,10 @@ async fn nats_killed_then_restarted() {
 
     nats.restart();
     assert_eq!(next_announcement(&mut announcements, "b").await, "up");
-    poll_until("a remote send accepted again", || async {
-        sent(&app, "svc.sink@b", b"after").await.ok()
-    })
-    .await;
     // The frames that passed before the restart's first success may have been lost, never
     // duplicated: the next one to arrive is an `after`.
-    loop {
-        let (sender, payload) = next_message(&mut sink_events).await;
-        assert_eq!(sender, "app@a");
-        if payload == b"after" {
-            break;
-        }
-        assert_eq!(payload, b"while down");
-    }
+    let before = send_until_through(&app, "svc.sink@b", b"after", &mut sink_events, "app@a").await;
+    assert!(before.iter().all(|p| p == b"while down"), "{before:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

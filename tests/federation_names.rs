@@ -9,8 +9,8 @@ use elbus::federation::{REMOTE_INFO_TOPIC, REMOTE_NODE_TOPIC};
 use elbus::{AsyncClient, ErrorKind, EventChannel, FrameKind, QoS};
 use elbus_suite::broker::send_signal;
 use elbus_suite::federation::{
-    broker_call_with, connect, next_announcement, next_message, node, poll_until, sent, status,
-    try_connect, wait_node_up,
+    broker_call_with, connect, next_announcement, next_message, node, poll_until,
+    send_until_through, sent, status, try_connect, wait_node_up, watcher,
 };
 use elbus_suite::nats::NatsServer;
 use elbus_suite::wait::within;
@@ -119,13 +119,12 @@ async fn mask_at_node_and_mask_at_star_broadcasts() {
 async fn node_and_name_announcements() {
     let nats = NatsServer::start();
     let a = node(&nats.url(), "a", &[]);
-    let (watch, mut announcements) = connect(a.unix_path(), "watch").await;
-    watch
-        .subscribe_bulk(&[REMOTE_NODE_TOPIC, REMOTE_INFO_TOPIC], QoS::Processed)
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    let (_watch, mut announcements) = watcher(
+        a.unix_path(),
+        "watch",
+        &[REMOTE_NODE_TOPIC, REMOTE_INFO_TOPIC],
+    )
+    .await;
 
     let mut b = node(&nats.url(), "b", &[]);
     assert_eq!(next_announcement(&mut announcements, "b").await, "up");
@@ -249,17 +248,7 @@ async fn a_stalled_nats_server_fills_the_byte_bound_not_memory() {
         (status(a.unix_path()).await.queue_bytes == 0).then_some(())
     })
     .await;
-    poll_until("a remote send after the stall", || async {
-        sent(&app, "sink@b", b"after").await.ok()
-    })
-    .await;
-    loop {
-        let (sender, payload) = next_message(&mut sink_events).await;
-        assert_eq!(sender, "app@a");
-        if payload == b"after" {
-            break;
-        }
-    }
+    send_until_through(&app, "sink@b", b"after", &mut sink_events, "app@a").await;
     nats.kill();
 }
 

@@ -12,7 +12,7 @@ use elbus::rpc::{DummyHandlers, RpcClient};
 use elbus::{AsyncClient, ErrorKind, QoS};
 use elbus_suite::federation::{
     connect, next_announcement, next_message, next_publication, node, poll_until, sent, status,
-    try_connect, wait_node_up,
+    try_connect, wait_node_up, watcher,
 };
 use elbus_suite::nats::{free_port, NatsServer};
 use tokio::net::{TcpListener, TcpStream};
@@ -116,13 +116,7 @@ async fn a_late_node_gets_the_names_registered_before_it() {
     // names (their `reg` announcements went out before b was there).
     let relay_port = free_port();
     let b = node(&format!("nats://127.0.0.1:{relay_port}"), "b", &[]);
-    let (watch, mut announcements) = connect(b.unix_path(), "watch").await;
-    watch
-        .subscribe(REMOTE_INFO_TOPIC, QoS::Processed)
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    let (_watch, mut announcements) = watcher(b.unix_path(), "watch", &[REMOTE_INFO_TOPIC]).await;
     let relay = tokio::spawn(relay(relay_port, nats.url()));
     assert_eq!(
         next_announcement(&mut announcements, "svc.early@a").await,

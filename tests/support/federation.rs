@@ -141,6 +141,44 @@ pub async fn sent(client: &Client, target: &str, payload: &[u8]) -> Result<(), e
     client.send(target, payload, QoS::Processed).await?.await
 }
 
+/// A client named `name` on the broker at `path`, subscribed to `topics` (the
+/// `.broker/remote/...` announcements, say), and its events.
+pub async fn watcher(path: &Path, name: &str, topics: &[&str]) -> (Client, EventChannel) {
+    let (client, events) = connect(path, name).await;
+    client
+        .subscribe_bulk(topics, QoS::Processed)
+        .await
+        .expect("subscribe")
+        .await
+        .expect("subscribed");
+    (client, events)
+}
+
+/// After an outage: sends `payload` from `client` to `target` until the broker accepts it,
+/// then reads the messages on `events` up to it (each from `sender`) and returns the payloads
+/// before it, which the outage may have let through or not.
+pub async fn send_until_through(
+    client: &Client,
+    target: &str,
+    payload: &[u8],
+    events: &mut EventChannel,
+    sender: &str,
+) -> Vec<Vec<u8>> {
+    poll_until("a remote send accepted again", || async {
+        sent(client, target, payload).await.ok()
+    })
+    .await;
+    let mut before = Vec::new();
+    loop {
+        let (from, got) = next_message(events).await;
+        assert_eq!(from, sender);
+        if got == payload {
+            return before;
+        }
+        before.push(got);
+    }
+}
+
 /// The next one-to-one message on `events` (other frames skipped): sender, payload.
 pub async fn next_message(events: &mut EventChannel) -> (String, Vec<u8>) {
     loop {
